@@ -1,0 +1,13 @@
+# The daemon's modules, as a convenience library the tests link too.
+noinst_LTLIBRARIES += src/libingesterd-core.la
+src_libingesterd_core_la_SOURCES = \
+	src/util.h \
+	src/codec.h \
+	src/codec.c \
+	src/codec-json.c \
+	src/codec-msgpack.c \
+	src/vwriter.h \
+	src/vwriter.c \
+	$(NULL)
+src_libingesterd_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS) $(SYSTEMD_CFLAGS)
+src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm

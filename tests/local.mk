@@ -1,0 +1,37 @@
+# CUnit suites, one per module, reported to automake's harness as TAP so the
+# totals count behaviours (CUnit tests), not executables.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+AM_TESTS_ENVIRONMENT = \
+	G_DEBUG=fatal-warnings \
+	G_SLICE=always-malloc \
+	INGESTER_TEST_DATA=$(abs_top_srcdir)/tests/data \
+	INGESTER_BUILDDIR=$(abs_top_builddir) \
+	PATH=$(abs_top_builddir)/src:$(abs_top_builddir)/tools:$$PATH \
+	$(NULL)
+if ENABLE_SANITIZERS
+AM_TESTS_ENVIRONMENT += \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0 \
+	$(NULL)
+endif
+
+check_LTLIBRARIES += tests/libcunit-tap.la
+tests_libcunit_tap_la_SOURCES = tests/cunit-tap.c tests/cunit-tap.h
+tests_libcunit_tap_la_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(GLIB_CFLAGS)
+tests_libcunit_tap_la_LIBADD = $(CUNIT_LIBS) $(GLIB_LIBS)
+
+TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS)
+TEST_LIBS = tests/libcunit-tap.la src/libingesterd-core.la $(CUNIT_LIBS) $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS)
+
+check_PROGRAMS += tests/test-codec
+tests_test_codec_SOURCES = tests/test-codec.c
+tests_test_codec_CFLAGS = $(TEST_CFLAGS)
+tests_test_codec_LDADD = $(TEST_LIBS)
+
+TESTS += tests/test-codec
+
+EXTRA_DIST += \
+	tests/data \
+	tests/lsan.supp \
+	$(NULL)

@@ -1,0 +1,15 @@
+# Codec micro-benchmark (make bench runs it; never part of make check).
+noinst_PROGRAMS += tools/bench-codec
+tools_bench_codec_SOURCES = tools/bench-codec.c
+tools_bench_codec_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
+tools_bench_codec_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
+
+dist_noinst_SCRIPTS += \
+	tools/bootstrap \
+	tools/check \
+	$(NULL)
+
+.PHONY: bench
+bench: all
+	$(AM_V_at)echo "== codec: ns/event"
+	$(AM_V_at)$(top_builddir)/tools/bench-codec
