@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * codec.c — encoding detection and the pieces both decoders share.
+ *
+ * Detection (doc/protocol.md, "Encoding"): a first byte 0x80-0x8f, 0xde or
+ * 0xdf is a msgpack map and must start the packet; otherwise leading JSON
+ * whitespace is skipped and '{' means a JSON object. Whitespace is never
+ * skipped before msgpack: 0x20 is a valid msgpack fixint, so "skip spaces,
+ * then a map" would be a second, ambiguous encoding.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "codec.h"
+#include "vwriter.h"
+
+static const char *const reason_names[_CODEC_REASON_MAX] = {
+        [CODEC_OK] = "ok",
+        [CODEC_E_EMPTY] = "empty",
+        [CODEC_E_UNKNOWN_ENCODING] = "unknown-encoding",
+        [CODEC_E_ENCODING_NOT_ALLOWED] = "encoding-not-allowed",
+        [CODEC_E_NOT_OBJECT] = "not-object",
+        [CODEC_E_SYNTAX] = "syntax",
+        [CODEC_E_TRUNCATED] = "truncated",
+        [CODEC_E_TRAILING_DATA] = "trailing-data",
+        [CODEC_E_TOO_DEEP] = "too-deep",
+        [CODEC_E_TOO_MANY_MEMBERS] = "too-many-members",
+        [CODEC_E_STRING_TOO_LONG] = "string-too-long",
+        [CODEC_E_INVALID_UTF8] = "invalid-utf8",
+        [CODEC_E_NUL_IN_STRING] = "nul-in-string",
+        [CODEC_E_KEY_NOT_STRING] = "key-not-string",
+        [CODEC_E_INTEGER_OUT_OF_RANGE] = "integer-out-of-range",
+        [CODEC_E_NUMBER_NOT_FINITE] = "number-not-finite",
+        [CODEC_E_UNSUPPORTED_TYPE] = "unsupported-type",
+        [CODEC_E_TYPE_NOT_STRING] = "type-not-string",
+        [CODEC_E_NULL_IN_ARRAY] = "null-in-array",
+};
+
+const char *codec_reason_name(CodecReason r)
+{
+        if ((unsigned) r >= _CODEC_REASON_MAX)
+                return NULL;
+        return reason_names[r];
+}
+
+CodecReason codec_reason_from_name(const char *name)
+{
+        for (unsigned i = 0; i < _CODEC_REASON_MAX; i++)
+                if (strcmp(reason_names[i], name) == 0)
+                        return (CodecReason) i;
+        return _CODEC_REASON_MAX;
+}
+
+const char *codec_format_name(CodecFormat f)
+{
+        switch (f) {
+        case CODEC_FORMAT_JSON:
+                return "json";
+        case CODEC_FORMAT_MSGPACK:
+                return "msgpack";
+        case CODEC_FORMAT_AUTO:
+                return "auto";
+        }
+        return NULL;
+}
+
+const char *codec_limits_check(const CodecLimits *limits)
+{
+        if (limits->max_depth < 1 || limits->max_depth > CODEC_DEPTH_CEILING)
+                return "max-depth must be between 1 and 20 (the bus's nesting ceiling)";
+        if (limits->max_members < 1)
+                return "max-members must be at least 1";
+        if (limits->max_string < 1 || limits->max_string > CODEC_MAX_STRING_CEILING)
+                return "max-string must be between 1 and 16777216";
+        return NULL;
+}
+
+static bool is_msgpack_map(unsigned char c)
+{
+        return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf;
+}
+
+static bool is_json_ws(char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+CodecReason codec_decode(const CodecLimits *limits, CodecFormat pin, const void *buf, size_t len,
+                         CodecEvent *ret)
+{
+        const char *p = buf;
+        size_t i = 0;
+
+        g_assert(codec_limits_check(limits) == NULL);
+
+        if (len == 0)
+                return CODEC_E_EMPTY;
+
+        if (is_msgpack_map((unsigned char) p[0])) {
+                if (pin == CODEC_FORMAT_JSON)
+                        return CODEC_E_ENCODING_NOT_ALLOWED;
+                return codec_decode_msgpack(limits, p, len, ret);
+        }
+
+        /* A pinned msgpack listener parses whatever it gets as msgpack */
+        if (pin == CODEC_FORMAT_MSGPACK) {
+                while (i < len && is_json_ws(p[i]))
+                        i++;
+                if (i < len && p[i] == '{')
+                        return CODEC_E_ENCODING_NOT_ALLOWED;
+                return codec_decode_msgpack(limits, p, len, ret);
+        }
+
+        while (i < len && is_json_ws(p[i]))
+                i++;
+        if (i == len)
+                return CODEC_E_EMPTY;
+        if (p[i] != '{' && pin != CODEC_FORMAT_JSON)
+                return CODEC_E_UNKNOWN_ENCODING;
+
+        return codec_decode_json(limits, p, len, ret);
+}
+
+void codec_event_clear(CodecEvent *ev)
+{
+        g_clear_pointer(&ev->type, g_variant_unref);
+        g_clear_pointer(&ev->data, g_variant_unref);
+        ev->format = CODEC_FORMAT_AUTO;
+}
+
+CodecReason codec_check_string(const CodecLimits *limits, const char *s, size_t len)
+{
+        const char *end;
+
+        if (len > limits->max_string)
+                return CODEC_E_STRING_TOO_LONG;
+        /* g_utf8_validate_len() stops at a NUL byte, which it treats as invalid */
+        if (!g_utf8_validate_len(s, len, &end))
+                return *end == '\0' ? CODEC_E_NUL_IN_STRING : CODEC_E_INVALID_UTF8;
+        return CODEC_OK;
+}
+
+void codec_event_take(CodecEvent *ret, CodecFormat format, VWriter *w, const char *type,
+                      size_t type_len)
+{
+        ret->format = format;
+        ret->data = vwriter_finish(w, G_VARIANT_TYPE_VARDICT);
+        if (type) {
+                g_autofree char *copy = g_strndup(type, type_len);
+                ret->type = g_variant_ref_sink(g_variant_new_take_string(g_steal_pointer(&copy)));
+        } else {
+                ret->type = g_variant_ref_sink(g_variant_new_string(""));
+        }
+}
