@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cunit-tap.h — run every registered CUnit suite and report each test as a
+ * TAP line, so automake's harness counts behaviours rather than programs.
+ */
+#pragma once
+
+#include <CUnit/CUnit.h>
+
+typedef struct {
+        const char *name;
+        CU_TestFunc func;
+} TapTest;
+
+/* Registers a suite from a NULL-terminated table; aborts on registry errors. */
+void tap_add_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
+                   const TapTest *tests);
+
+/* Runs everything registered; returns the process exit status (0 unless the
+ * framework itself failed: test failures are reported as "not ok"). */
+int tap_run(void);
