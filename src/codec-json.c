@@ -21,8 +21,6 @@
  * is copied with every pair escape rewritten as raw UTF-8 (json_unescape_pairs),
  * which json-c passes through untouched.
  */
-#include "config.h"
-
 #include <json-c/json.h>
 #include <math.h>
 #include <string.h>

@@ -13,8 +13,6 @@
  * by the packet's (each element costs at least one byte of input), and the
  * tree is converted to GVariant.
  */
-#include "config.h"
-
 #include <math.h>
 #include <msgpack.h>
 #include <string.h>

@@ -8,8 +8,6 @@
  * skipped before msgpack: 0x20 is a valid msgpack fixint, so "skip spaces,
  * then a map" would be a second, ambiguous encoding.
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "codec.h"

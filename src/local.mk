@@ -11,3 +11,22 @@ src_libingesterd_core_la_SOURCES = \
 	$(NULL)
 src_libingesterd_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS) $(SYSTEMD_CFLAGS)
 src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm
+
+src_libingesterd_core_la_SOURCES += \
+	src/stats.h \
+	src/stats.c \
+	src/queue.h \
+	src/queue.c \
+	src/config.h \
+	src/config.c \
+	src/listener.h \
+	src/listener.c \
+	src/relay.h \
+	src/relay.c \
+	$(NULL)
+nodist_src_libingesterd_core_la_SOURCES = src/ingester-iface.h src/ingester-iface.c
+
+bin_PROGRAMS += src/ingesterd
+src_ingesterd_SOURCES = src/main.c
+src_ingesterd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS)
+src_ingesterd_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(SYSTEMD_LIBS)

@@ -30,6 +30,14 @@ static inline void closep(int *fdp)
 
 #define _cleanup_close_ __attribute__((cleanup(closep)))
 
+/* Takes the fd out of *fdp (GLib 2.70's g_steal_fd, which 2.66 lacks). */
+static inline int steal_fd(int *fdp)
+{
+        int fd = *fdp;
+        *fdp = -1;
+        return fd;
+}
+
 /* Close every fd of an array and reset the count. */
 static inline void close_many(int *fds, size_t n)
 {

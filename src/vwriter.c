@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vwriter.c — see vwriter.h for the format and why this exists. */
-#include "config.h"
-
 #include <string.h>
 
 #include "vwriter.h"
@@ -48,11 +46,16 @@ static void put(VWriter *w, const void *p, size_t n)
         w->len += n;
 }
 
-static void align8(VWriter *w)
+static void align_to(VWriter *w, size_t a)
 {
-        size_t pad = (8 - (w->len & 7)) & 7;
+        size_t pad = (a - (w->len & (a - 1))) & (a - 1);
         memset(reserve(w, pad), 0, pad);
         w->len += pad;
+}
+
+static void align8(VWriter *w)
+{
+        align_to(w, 8);
 }
 
 /* gvariant-serialiser.c: the smallest offset width that addresses the container */
@@ -137,6 +140,18 @@ void vwriter_string(VWriter *w, const char *s, size_t len)
         memcpy(p, s, len);
         p[len] = '\0';
         w->len += len + 1;
+}
+
+void vwriter_int32(VWriter *w, int32_t v)
+{
+        align_to(w, 4);
+        put(w, &v, sizeof v);
+}
+
+void vwriter_uint32(VWriter *w, uint32_t v)
+{
+        align_to(w, 4);
+        put(w, &v, sizeof v);
 }
 
 void vwriter_int64(VWriter *w, int64_t v)

@@ -56,6 +56,8 @@ void vwriter_variant_begin(VWriter *w, VFrame *f);
 void vwriter_variant_end(VWriter *w, const VFrame *f, const char *type_string);
 
 void vwriter_string(VWriter *w, const char *s, size_t len);
+void vwriter_int32(VWriter *w, int32_t v);
+void vwriter_uint32(VWriter *w, uint32_t v);
 void vwriter_int64(VWriter *w, int64_t v);
 void vwriter_uint64(VWriter *w, uint64_t v);
 void vwriter_double(VWriter *w, double v);

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * listener.c — sockets, recvmsg, credentials, fds (see listener.h).
+ *
+ * The receive path, per packet:
+ *
+ *  1. recv(fd, NULL, 0, MSG_PEEK|MSG_TRUNC) returns the size of the next
+ *     packet without reading it (systemd's next_datagram_size_fd()).
+ *     FIONREAD/SIOCINQ is no substitute: on SOCK_SEQPACKET it returns the
+ *     bytes of all queued packets together.
+ *  2. recvmsg() with MSG_CMSG_CLOEXEC and a control buffer sized for the
+ *     kernel's maximum (SCM_MAX_FD descriptors plus credentials), so that
+ *     MSG_CTRUNC only ever means the kernel or a security module withheld
+ *     something. A packet over max-event-size is received into a zero-length
+ *     buffer: the kernel discards its bytes, and nothing of its size is
+ *     ever allocated. Its fds still arrive and are closed.
+ *  3. Every fd that arrived is closed on every refusal path; an accepted
+ *     event owns its fds until the relay has written it.
+ *
+ * A zero-length SEQPACKET read means either a zero-length packet or the
+ * peer's hang-up; see peer_hung_up().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "listener.h"
+#include "util.h"
+
+G_DEFINE_QUARK(ingester - listener - error - quark, listener_error)
+
+typedef struct Endpoint Endpoint;
+
+typedef struct {
+        Endpoint *ep;
+        int fd;
+        guint watch;
+        struct ucred cred; /* SO_PEERCRED, taken at accept */
+} Conn;
+
+struct Endpoint {
+        Listener *l;
+        const ListenSpec *spec;
+        int fd;
+        guint watch;
+        bool owned; /* we bound the path: unlink it on exit if still ours */
+        dev_t dev;
+        ino_t ino;
+        GPtrArray *conns; /* Conn*, SEQPACKET only */
+};
+
+struct Listener {
+        const Config *config;
+        Queue *queue;
+        Stats *stats;
+        ListenerQueuedFunc queued;
+        gpointer user_data;
+        GPtrArray *endpoints; /* Endpoint* */
+        bool paused;
+        uint64_t seq;
+        char *buf; /* max-event-size bytes, reused for every packet */
+};
+
+/* ---- setup ---- */
+
+gboolean listener_prepare_directory(const char *dir, GError **error)
+{
+        struct stat st;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "cannot create socket directory %s: %s", dir, g_strerror(errno));
+                return FALSE;
+        }
+        if (lstat(dir, &st) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", dir,
+                            g_strerror(errno));
+                return FALSE;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "socket directory %s is not a directory (a symlink is refused)", dir);
+                return FALSE;
+        }
+        if (st.st_uid != geteuid()) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "socket directory %s belongs to uid %u, not to us (uid %u)", dir,
+                            (unsigned) st.st_uid, (unsigned) geteuid());
+                return FALSE;
+        }
+        if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "socket directory %s is writable by group or others (mode %04o)", dir,
+                            (unsigned) (st.st_mode & 07777));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static int socket_type(Transport t)
+{
+        return t == TRANSPORT_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET;
+}
+
+static gboolean fill_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *len,
+                              GError **error)
+{
+        size_t n = strlen(path);
+
+        if (n >= sizeof(sa->sun_path)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                            "socket path %s is longer than the %zu bytes AF_UNIX allows", path,
+                            sizeof(sa->sun_path) - 1);
+                return FALSE;
+        }
+        memset(sa, 0, sizeof(*sa));
+        sa->sun_family = AF_UNIX;
+        memcpy(sa->sun_path, path, n + 1);
+        *len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1);
+        return TRUE;
+}
+
+/*
+ * What is at the path now? Nothing: fine. A symlink or a non-socket: refuse.
+ * A socket: if something answers a connect() it is another daemon's (refuse);
+ * if the kernel says ECONNREFUSED nobody listens there and it is stale.
+ */
+static gboolean clear_path(const char *path, Transport t, GError **error)
+{
+        _cleanup_close_ int probe = -1;
+        struct sockaddr_un sa;
+        socklen_t salen;
+        struct stat st;
+
+        if (lstat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return TRUE;
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
+                            g_strerror(errno));
+                return FALSE;
+        }
+        if (S_ISLNK(st.st_mode)) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "%s is a symbolic link; refusing to replace it", path);
+                return FALSE;
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "%s exists and is not a socket; refusing to replace it", path);
+                return FALSE;
+        }
+        if (!fill_sockaddr(path, &sa, &salen, error))
+                return FALSE;
+        probe = socket(AF_UNIX, socket_type(t) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (probe < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+                            g_strerror(errno));
+                return FALSE;
+        }
+        if (connect(probe, (struct sockaddr *) &sa, salen) == 0 || errno == EAGAIN ||
+            errno == EPROTOTYPE) {
+                /* EAGAIN: a live SEQPACKET listener with a full backlog; EPROTOTYPE: a live
+                 * socket of the other type. Either way somebody answers. */
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_ADDRESS_IN_USE,
+                            "%s is in use: another process is listening on it", path);
+                return FALSE;
+        }
+        if (errno != ECONNREFUSED) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "cannot tell whether %s is in use: %s", path, g_strerror(errno));
+                return FALSE;
+        }
+        if (unlink(path) < 0 && errno != ENOENT) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "cannot remove stale socket %s: %s", path, g_strerror(errno));
+                return FALSE;
+        }
+        g_message("replaced stale socket %s", path);
+        return TRUE;
+}
+
+static void set_rcvbuf(int fd, int size)
+{
+        /* SO_RCVBUFFORCE passes net.core.rmem_max when we may (CAP_NET_ADMIN) */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+static gboolean endpoint_bind(Endpoint *ep, GError **error)
+{
+        const ListenSpec *spec = ep->spec;
+        g_autofree char *dir = g_path_get_dirname(spec->path);
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa;
+        socklen_t salen;
+        struct stat st;
+        mode_t old_umask;
+        int r, one = 1;
+
+        if (!fill_sockaddr(spec->path, &sa, &salen, error))
+                return FALSE;
+        if (!listener_prepare_directory(dir, error))
+                return FALSE;
+        if (!clear_path(spec->path, spec->transport, error))
+                return FALSE;
+
+        fd = socket(AF_UNIX, socket_type(spec->transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+                            g_strerror(errno));
+                return FALSE;
+        }
+        /* the mode is right from the first moment: no window between bind() and chmod() */
+        old_umask = umask(~spec->mode & 0777);
+        r = bind(fd, (struct sockaddr *) &sa, salen);
+        umask(old_umask);
+        if (r < 0) {
+                int e = errno;
+                g_set_error(error, e == EADDRINUSE ? LISTENER_ERROR : G_IO_ERROR,
+                            e == EADDRINUSE ? LISTENER_ERROR_ADDRESS_IN_USE
+                                            : g_io_error_from_errno(e),
+                            "cannot bind %s: %s", spec->path, g_strerror(e));
+                return FALSE;
+        }
+        if (lstat(spec->path, &st) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s",
+                            spec->path, g_strerror(errno));
+                return FALSE;
+        }
+        ep->owned = true;
+        ep->dev = st.st_dev;
+        ep->ino = st.st_ino;
+        if (spec->group != (gid_t) -1 && lchown(spec->path, (uid_t) -1, spec->group) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "cannot give %s to group %u: %s", spec->path, (unsigned) spec->group,
+                            g_strerror(errno));
+                ep->fd = steal_fd(&fd);
+                return FALSE;
+        }
+        if (spec->transport == TRANSPORT_DGRAM &&
+            setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "SO_PASSCRED on %s: %s", spec->path, g_strerror(errno));
+                ep->fd = steal_fd(&fd);
+                return FALSE;
+        }
+        set_rcvbuf(fd, ep->l->config->receive_buffer);
+        if (spec->transport == TRANSPORT_SEQPACKET && listen(fd, SOMAXCONN) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "listen on %s: %s",
+                            spec->path, g_strerror(errno));
+                ep->fd = steal_fd(&fd);
+                return FALSE;
+        }
+        ep->fd = steal_fd(&fd);
+        return TRUE;
+}
+
+static gboolean endpoint_adopt(Endpoint *ep, GError **error)
+{
+        int one = 1;
+        int flags = fcntl(ep->spec->fd, F_GETFL);
+
+        ep->fd = ep->spec->fd;
+        ep->owned = false; /* systemd's: used as it is, never unlinked */
+        if (flags < 0 || fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+            fcntl(ep->fd, F_SETFD, FD_CLOEXEC) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "activated socket %d: %s", ep->fd, g_strerror(errno));
+                return FALSE;
+        }
+        if (ep->spec->transport == TRANSPORT_DGRAM &&
+            setsockopt(ep->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "SO_PASSCRED on activated socket: %s", g_strerror(errno));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+int listener_adopt_activated(Config *config, GError **error)
+{
+#ifdef HAVE_SYSTEMD
+        int n = sd_listen_fds(1); /* unsets LISTEN_FDS so children do not inherit it */
+
+        if (n < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
+                            "systemd socket activation: %s", g_strerror(-n));
+                return -1;
+        }
+        if (n == 0)
+                return 0;
+        g_ptr_array_set_size(config->listens, 0);
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                Transport t;
+                ListenSpec *spec;
+                struct sockaddr_un sa;
+                socklen_t salen = sizeof(sa);
+
+                if (sd_is_socket(fd, AF_UNIX, SOCK_DGRAM, -1) > 0)
+                        t = TRANSPORT_DGRAM;
+                else if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
+                        t = TRANSPORT_SEQPACKET;
+                else {
+                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                    "activated fd %d is neither an AF_UNIX datagram socket "
+                                    "nor a listening seqpacket socket",
+                                    fd);
+                        return -1;
+                }
+                if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0 ||
+                    salen <= offsetof(struct sockaddr_un, sun_path))
+                        sa.sun_path[0] = '\0';
+                spec = listen_spec_new(t, sa.sun_path[0] ? sa.sun_path : "(activated)");
+                spec->fd = fd;
+                g_ptr_array_add(config->listens, spec);
+        }
+        return n;
+#else
+        (void) config;
+        (void) error;
+        return 0;
+#endif
+}
+
+/* ---- receive ---- */
+
+static bool allowed(const ListenSpec *spec, uid_t uid, gid_t gid)
+{
+        for (guint i = 0; i < spec->allow_uids->len; i++)
+                if (g_array_index(spec->allow_uids, uid_t, i) == uid)
+                        return true;
+        for (guint i = 0; i < spec->allow_gids->len; i++)
+                if (g_array_index(spec->allow_gids, gid_t, i) == gid)
+                        return true;
+        return false;
+}
+
+/*
+ * recv() returned 0 on a SEQPACKET connection: a zero-length packet, or the
+ * peer hung up? The kernel reports both alike. If the peer has not shut down
+ * (no POLLRDHUP), it was a packet. If it has, SIOCINQ tells whether packets
+ * with data are still queued behind it: then it was a zero-length packet
+ * too, and the rest must still be read. Otherwise it is the hang-up (a
+ * zero-length packet sent just before closing is indistinguishable from it,
+ * and is not counted).
+ */
+static bool peer_hung_up(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        int queued = 0;
+
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP)))
+                return false;
+        if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0)
+                return false;
+        return true;
+}
+
+typedef enum {
+        READ_AGAIN,  /* nothing queued */
+        READ_DONE,   /* one packet consumed (accepted or refused) */
+        READ_HANGUP, /* SEQPACKET peer gone */
+} ReadResult;
+
+/* Every fd of every SCM_RIGHTS message, in order; credentials if present. */
+static unsigned collect_cmsgs(struct msghdr *msg, int *fds, unsigned cap, struct ucred *cred,
+                              bool *has_cred)
+{
+        unsigned n = 0;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET)
+                        continue;
+                if (c->cmsg_type == SCM_RIGHTS) {
+                        unsigned k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                        const unsigned char *data = CMSG_DATA(c);
+                        for (unsigned i = 0; i < k; i++) {
+                                int fd;
+                                memcpy(&fd, data + i * sizeof(int), sizeof(int));
+                                if (n < cap)
+                                        fds[n++] = fd;
+                                else
+                                        safe_close(fd); /* cannot happen: buffer is kernel-max */
+                        }
+                } else if (c->cmsg_type == SCM_CREDENTIALS &&
+                           c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+                        memcpy(cred, CMSG_DATA(c), sizeof(*cred));
+                        *has_cred = true;
+                }
+        }
+        return n;
+}
+
+static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
+{
+        const Config *cfg = l->config;
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(struct ucred)) +
+                         CMSG_SPACE(sizeof(int) * CONFIG_SCM_MAX_FD)];
+        } control;
+        int fds[CONFIG_SCM_MAX_FD];
+        struct ucred cred = { .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        bool has_cred = false, too_large;
+        struct iovec iov;
+        struct msghdr msg = { 0 };
+        unsigned n_fds;
+        ssize_t size, n;
+        CodecEvent ev = { 0 };
+        CodecReason reason;
+        Event *event;
+        const char *where = ep->spec->path;
+
+        /* 1. size the packet without reading it */
+        do
+                size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        while (size < 0 && errno == EINTR);
+        if (size < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return READ_AGAIN;
+                if (conn)
+                        return READ_HANGUP; /* ECONNRESET and friends */
+                g_message("recv on %s: %s", where, g_strerror(errno));
+                return READ_AGAIN;
+        }
+        if (size == 0 && conn && peer_hung_up(fd))
+                return READ_HANGUP;
+
+        /* 2. read it, or only its control data when it is too large */
+        too_large = (size_t) size > cfg->max_event_size;
+        iov.iov_base = l->buf;
+        iov.iov_len = too_large ? 0 : (size_t) size;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = &control;
+        msg.msg_controllen = sizeof(control);
+        do
+                n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return READ_AGAIN;
+                return conn ? READ_HANGUP : READ_AGAIN;
+        }
+        l->stats->packets++;
+        n_fds = collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &cred, &has_cred);
+        if (conn) {
+                cred = conn->cred; /* SO_PEERCRED: the kernel's word at connect time */
+                has_cred = true;
+        }
+
+        /* 3. refusals: close what came with the packet, count, log */
+#define REFUSE(r)                                                                                  \
+        do {                                                                                       \
+                close_many(fds, n_fds);                                                            \
+                stats_reject(l->stats, (r), cred.pid, cred.uid, where);                            \
+                return READ_DONE;                                                                  \
+        } while (0)
+
+        if (msg.msg_flags & MSG_CTRUNC)
+                /* the kernel (or an LSM) withheld descriptors or credentials: never pass on an
+                 * event with part of its fds */
+                REFUSE(STATS_R_FDS_TRUNCATED);
+        if (too_large || (msg.msg_flags & MSG_TRUNC))
+                REFUSE(STATS_R_TOO_LARGE);
+        if (!conn && (!has_cred || !allowed(ep->spec, cred.uid, cred.gid)))
+                REFUSE(STATS_R_NOT_ALLOWED);
+        if (n_fds > cfg->max_fds)
+                REFUSE(STATS_R_TOO_MANY_FDS);
+
+        reason = codec_decode(&cfg->limits, ep->spec->codec, l->buf, (size_t) n, &ev);
+        if (reason != CODEC_OK)
+                REFUSE((StatsReason) reason);
+#undef REFUSE
+
+        event = event_new(ev.type, ev.data, n_fds ? g_new(int, n_fds) : NULL, n_fds);
+        if (n_fds)
+                memcpy(event->fds, fds, n_fds * sizeof(int));
+        event->seq = ++l->seq;
+        event->received_usec = g_get_real_time();
+        event->pid = cred.pid;
+        event->uid = cred.uid;
+        event->gid = cred.gid;
+        event->transport = ep->spec->transport;
+        event->codec = ev.format;
+        l->stats->received++;
+        l->stats->dropped += queue_push(l->queue, event);
+        if (l->queued)
+                l->queued(l->user_data);
+        return READ_DONE;
+}
+
+static void conn_free(Conn *c)
+{
+        if (c->watch)
+                g_source_remove(c->watch);
+        safe_close(c->fd);
+        g_free(c);
+}
+
+static void endpoint_drop_conn(Endpoint *ep, Conn *c)
+{
+        ep->l->stats->connections--;
+        g_ptr_array_remove_fast(ep->conns, c); /* frees */
+}
+
+/* Reads up to `batch` packets; returns FALSE when the source must go. */
+static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
+{
+        Listener *l = ep->l;
+
+        for (unsigned i = 0; i < l->config->batch; i++) {
+                ReadResult r;
+
+                if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue)) {
+                        listener_pause(l); /* the kernel now pushes back on the senders */
+                        return G_SOURCE_REMOVE;
+                }
+                r = read_one(l, ep, conn, fd);
+                if (r == READ_AGAIN)
+                        break;
+                if (r == READ_HANGUP) {
+                        conn->watch = 0; /* removed by returning G_SOURCE_REMOVE */
+                        endpoint_drop_conn(ep, conn);
+                        return G_SOURCE_REMOVE;
+                }
+        }
+        return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_conn_readable(gint fd, GIOCondition cond, gpointer user_data)
+{
+        Conn *c = user_data;
+
+        /* G_SOURCE_REMOVE: c hung up and is freed, or the listener paused */
+        return drain_fd(c->ep, c, fd);
+}
+
+static void conn_watch(Conn *c)
+{
+        c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
+}
+
+static void accept_one(Endpoint *ep)
+{
+        Listener *l = ep->l;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        _cleanup_close_ int fd = -1;
+        Conn *c;
+
+        fd = accept4(ep->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                    errno != ECONNABORTED)
+                        g_message("accept on %s: %s", ep->spec->path, g_strerror(errno));
+                return;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                g_message("SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
+                return;
+        }
+        if (!allowed(ep->spec, cred.uid, cred.gid)) {
+                stats_reject(l->stats, STATS_R_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
+                return;
+        }
+        if (l->stats->connections >= l->config->max_connections) {
+                stats_reject(l->stats, STATS_R_CONNECTION_LIMIT, cred.pid, cred.uid,
+                             ep->spec->path);
+                return;
+        }
+        set_rcvbuf(fd, l->config->receive_buffer);
+        c = g_new0(Conn, 1);
+        c->ep = ep;
+        c->fd = steal_fd(&fd);
+        c->cred = cred;
+        g_ptr_array_add(ep->conns, c);
+        l->stats->connections++;
+        if (!l->paused)
+                conn_watch(c);
+}
+
+static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_data)
+{
+        Endpoint *ep = user_data;
+
+        if (ep->spec->transport == TRANSPORT_SEQPACKET) {
+                for (unsigned i = 0; i < ep->l->config->batch; i++)
+                        accept_one(ep);
+                return G_SOURCE_CONTINUE;
+        }
+        if (drain_fd(ep, NULL, fd) == G_SOURCE_REMOVE) {
+                ep->watch = 0;
+                return G_SOURCE_REMOVE;
+        }
+        return G_SOURCE_CONTINUE;
+}
+
+/* ---- lifecycle ---- */
+
+static void endpoint_free(Endpoint *ep)
+{
+        struct stat st;
+
+        g_clear_pointer(&ep->conns, g_ptr_array_unref);
+        if (ep->watch)
+                g_source_remove(ep->watch);
+        if (ep->owned && lstat(ep->spec->path, &st) == 0 && st.st_dev == ep->dev &&
+            st.st_ino == ep->ino)
+                (void) unlink(ep->spec->path); /* only while it is still the one we bound */
+        safe_close(ep->fd);
+        g_free(ep);
+}
+
+Listener *listener_new(const Config *config, Queue *queue, Stats *stats, ListenerQueuedFunc queued,
+                       gpointer user_data, GError **error)
+{
+        g_autoptr(Listener) l = g_new0(Listener, 1);
+
+        l->config = config;
+        l->queue = queue;
+        l->stats = stats;
+        l->queued = queued;
+        l->user_data = user_data;
+        l->paused = true;
+        l->buf = g_malloc(config->max_event_size ? config->max_event_size : 1);
+        l->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify) endpoint_free);
+        for (guint i = 0; i < config->listens->len; i++) {
+                Endpoint *ep = g_new0(Endpoint, 1);
+                ep->l = l;
+                ep->spec = config->listens->pdata[i];
+                ep->fd = -1;
+                ep->conns = g_ptr_array_new_with_free_func((GDestroyNotify) conn_free);
+                g_ptr_array_add(l->endpoints, ep);
+                if (!(ep->spec->fd >= 0 ? endpoint_adopt(ep, error) : endpoint_bind(ep, error)))
+                        return NULL;
+        }
+        return g_steal_pointer(&l);
+}
+
+void listener_pause(Listener *l)
+{
+        if (l->paused)
+                return;
+        l->paused = true;
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (ep->watch) {
+                        g_source_remove(ep->watch);
+                        ep->watch = 0;
+                }
+                for (guint k = 0; k < ep->conns->len; k++) {
+                        Conn *c = ep->conns->pdata[k];
+                        if (c->watch) {
+                                g_source_remove(c->watch);
+                                c->watch = 0;
+                        }
+                }
+        }
+}
+
+void listener_resume(Listener *l)
+{
+        if (!l->paused)
+                return;
+        l->paused = false;
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (!ep->watch)
+                        ep->watch = g_unix_fd_add(ep->fd, G_IO_IN, on_endpoint_readable, ep);
+                for (guint k = 0; k < ep->conns->len; k++) {
+                        Conn *c = ep->conns->pdata[k];
+                        if (!c->watch)
+                                conn_watch(c);
+                }
+        }
+}
+
+bool listener_is_paused(const Listener *l)
+{
+        return l->paused;
+}
+
+void listener_free(Listener *l)
+{
+        if (!l)
+                return;
+        g_clear_pointer(&l->endpoints, g_ptr_array_unref);
+        g_free(l->buf);
+        g_free(l);
+}

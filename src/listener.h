@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * listener.h — the daemon's sockets: binding them safely, accepting
+ * SEQPACKET connections, and reading packets into the queue.
+ *
+ * It owns the socket paths it binds (and unlinks them only while their
+ * inode is still the one it bound), every connection, and every fd that
+ * arrives with a packet until the packet is queued or refused. It never
+ * talks to the bus and never blocks: all sockets are non-blocking, and a
+ * socket yields after `batch` packets so no sender starves another.
+ *
+ * Errors: the setup functions are GLib-style (gboolean + GError, with
+ * LISTENER_ERROR_ADDRESS_IN_USE when another daemon answers on a path); the
+ * receive path counts and logs refusals through Stats and never fails.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "config.h"
+#include "queue.h"
+#include "stats.h"
+
+#define LISTENER_ERROR (listener_error_quark())
+typedef enum {
+        LISTENER_ERROR_ADDRESS_IN_USE, /* a live socket answers at the path */
+        LISTENER_ERROR_UNSAFE_PATH,    /* symlink, non-socket, foreign or writable directory */
+        LISTENER_ERROR_FAILED,
+} ListenerError;
+GQuark listener_error_quark(void);
+
+typedef struct Listener Listener;
+
+/* Called after each event is queued (the relay's kick). */
+typedef void (*ListenerQueuedFunc)(gpointer user_data);
+
+/*
+ * Binds (or adopts, for systemd-passed fds) every socket of config->listens.
+ * Nothing is read until listener_resume().
+ */
+Listener *listener_new(const Config *config, Queue *queue, Stats *stats, ListenerQueuedFunc queued,
+                       gpointer user_data, GError **error);
+
+/* Stop / start watching the sockets (block policy, shutdown). */
+void listener_pause(Listener *l);
+void listener_resume(Listener *l);
+bool listener_is_paused(const Listener *l);
+
+/* Closes every socket and connection; unlinks the paths it still owns. */
+void listener_free(Listener *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Listener, listener_free)
+
+/* Adopts sockets passed by systemd (LISTEN_FDS) into config->listens, by
+ * their type. Returns the number adopted; 0 without libsystemd. */
+int listener_adopt_activated(Config *config, GError **error);
+
+/* Path checks shared with tests: the parent directory is ours, 0700-safe. */
+gboolean listener_prepare_directory(const char *dir, GError **error);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c — ingesterd: wires config, listener, queue and relay together;
+ * signals, readiness, shutdown, exit statuses.
+ *
+ * Order of startup: sockets first (so a second instance fails before it
+ * touches the bus), then the bus and the name, then reading; readiness is
+ * announced (sd_notify) only when all three hold. Exit statuses are
+ * documented in ingesterd(8):
+ *   0 clean shutdown, 1 runtime failure, 2 invalid command line or config,
+ *   3 bus name taken, 4 a socket path is in use or unsafe.
+ */
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "config.h"
+#include "listener.h"
+#include "relay.h"
+
+enum {
+        EXIT_OK = 0,
+        EXIT_RUNTIME = 1,
+        EXIT_USAGE = 2,
+        EXIT_NAME_TAKEN = 3,
+        EXIT_SOCKET = 4,
+};
+
+typedef struct {
+        Config config;
+        Stats stats;
+        Queue queue;
+        Listener *listener;
+        Relay *relay;
+        GMainLoop *loop;
+        bool stopping;
+} Daemon;
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+        (void) sd_notify(0, state);
+#else
+        (void) state;
+#endif
+}
+
+/* Under the block policy, reading resumes once a quarter of the queue is free. */
+static void on_space(gpointer user_data)
+{
+        Daemon *d = user_data;
+        const Queue *q = &d->queue;
+
+        if (d->stopping || !listener_is_paused(d->listener))
+                return;
+        if (q->len <= q->capacity * 3 / 4 && q->bytes <= q->capacity_bytes * 3 / 4)
+                listener_resume(d->listener);
+}
+
+static void on_queued(gpointer user_data)
+{
+        Daemon *d = user_data;
+        relay_kick(d->relay);
+}
+
+static void on_drained(gpointer user_data)
+{
+        Daemon *d = user_data;
+        g_main_loop_quit(d->loop);
+}
+
+static void begin_shutdown(Daemon *d, const char *why)
+{
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        g_message("%s: stopping; draining %zu queued events", why, d->queue.len);
+        notify("STOPPING=1");
+        listener_pause(d->listener);
+        relay_drain(d->relay, d->config.drain_timeout_sec);
+}
+
+static void on_name_lost(gpointer user_data)
+{
+        begin_shutdown(user_data, "replaced by another instance");
+}
+
+static gboolean on_signal(gpointer user_data)
+{
+        begin_shutdown(user_data, "signal received");
+        return G_SOURCE_CONTINUE;
+}
+
+static int exit_status_for(const GError *error)
+{
+        if (error->domain == G_OPTION_ERROR || error->domain == G_KEY_FILE_ERROR)
+                return EXIT_USAGE;
+        if (g_error_matches(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN))
+                return EXIT_NAME_TAKEN;
+        if (error->domain == LISTENER_ERROR)
+                return EXIT_SOCKET;
+        return EXIT_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+        const RelayCallbacks callbacks = {
+                .space = on_space,
+                .name_lost = on_name_lost,
+                .drained = on_drained,
+        };
+        g_autoptr(GError) error = NULL;
+        gboolean exit_now = FALSE;
+        Daemon d = { 0 };
+        int status = EXIT_OK;
+
+        signal(SIGPIPE, SIG_IGN);
+        config_init(&d.config);
+        if (!config_parse(&d.config, &argc, &argv, &exit_now, &error)) {
+                fprintf(stderr, "ingesterd: %s\n", error->message);
+                config_deinit(&d.config);
+                return EXIT_USAGE;
+        }
+        if (exit_now) {
+                config_deinit(&d.config);
+                return EXIT_OK;
+        }
+        if (listener_adopt_activated(&d.config, &error) < 0 ||
+            !config_add_default_listens(&d.config, &error)) {
+                fprintf(stderr, "ingesterd: %s\n", error->message);
+                config_deinit(&d.config);
+                return EXIT_USAGE;
+        }
+
+        stats_init(&d.stats);
+        d.stats.log_burst = d.config.log_burst;
+        d.stats.log_interval_usec = (gint64) d.config.log_interval_sec * G_USEC_PER_SEC;
+        queue_init(&d.queue, d.config.queue_capacity, d.config.queue_capacity_bytes,
+                   d.config.policy);
+        d.loop = g_main_loop_new(NULL, FALSE);
+
+        d.listener = listener_new(&d.config, &d.queue, &d.stats, on_queued, &d, &error);
+        if (!d.listener)
+                goto fail;
+        d.relay = relay_new(&d.config, &d.queue, &d.stats, &callbacks, &d);
+        if (!relay_start(d.relay, &error))
+                goto fail;
+
+        g_unix_signal_add(SIGTERM, on_signal, &d);
+        g_unix_signal_add(SIGINT, on_signal, &d);
+        listener_resume(d.listener);
+        for (guint i = 0; i < d.config.listens->len; i++) {
+                const ListenSpec *s = d.config.listens->pdata[i];
+                g_message("listening on %s (%s%s)", s->path, transport_name(s->transport),
+                          s->fd >= 0 ? ", socket-activated" : "");
+        }
+        notify("READY=1");
+        g_main_loop_run(d.loop);
+        goto out;
+
+fail:
+        fprintf(stderr, "ingesterd: %s\n", error->message);
+        status = exit_status_for(error);
+out:
+        g_clear_pointer(&d.relay, relay_free);
+        g_clear_pointer(&d.listener, listener_free);
+        queue_deinit(&d.queue);
+        g_clear_pointer(&d.loop, g_main_loop_unref);
+        config_deinit(&d.config);
+        return status;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * relay.h — the bus side: one GDBus connection, the Event signal, the
+ * stats object, and getting back onto the bus when it goes away.
+ *
+ * GDBus never reports backpressure: g_dbus_connection_send_message() only
+ * appends to an unbounded write queue. The relay therefore hands GDBus at
+ * most max-unflushed messages, and learns they are written through
+ * g_dbus_connection_flush(); only then do their events leave the queue
+ * (queue.h). A lost connection thus loses nothing that was queued: its
+ * in-flight events are sent again after the reconnect (at-least-once; the
+ * seq in meta tells a subscriber a repeat).
+ *
+ * GLib edge: gboolean + GError.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "queue.h"
+#include "stats.h"
+
+typedef struct Relay Relay;
+
+typedef struct {
+        /* events left the queue: room for more (listener resume under block) */
+        void (*space)(gpointer user_data);
+        /* the well-known name went to another owner (--replace) */
+        void (*name_lost)(gpointer user_data);
+        /* drain finished (relay_drain), or its time ran out */
+        void (*drained)(gpointer user_data);
+} RelayCallbacks;
+
+Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCallbacks *cb,
+                 gpointer user_data);
+void relay_free(Relay *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Relay, relay_free)
+
+/*
+ * Connects, exports the stats object and claims the name; iterates the
+ * default main context until the name is ours. Fails when the bus cannot
+ * be reached or (RELAY_ERROR_NAME_TAKEN) the name is owned by another
+ * connection and --replace was not given or not allowed.
+ */
+#define RELAY_ERROR (relay_error_quark())
+typedef enum {
+        RELAY_ERROR_NAME_TAKEN,
+        RELAY_ERROR_FAILED,
+} RelayError;
+GQuark relay_error_quark(void);
+gboolean relay_start(Relay *r, GError **error);
+
+/* New events are queued: emit them soon. */
+void relay_kick(Relay *r);
+
+/* Emit everything queued, then call cb->drained; give up after timeout_sec. */
+void relay_drain(Relay *r, unsigned timeout_sec);
+
+/* The address relay_start() resolved (for logs and tests). */
+const char *relay_address(const Relay *r);
