@@ -37,7 +37,6 @@ struct Relay {
 
         char *address;
         GDBusConnection *conn;
-        guint generation; /* bumped when a connection is dropped: stale callbacks ignore */
         gulong closed_handler;
         guint own_id;
         guint object_id;
@@ -47,6 +46,8 @@ struct Relay {
         guint pump_idle;
         unsigned unflushed; /* messages handed to GDBus, write not yet confirmed */
         unsigned batch;     /* of those, sent since the last flush request */
+        unsigned flushes;   /* flush requests whose result has not come back */
+        bool settling;      /* a connection was lost; its flushes are still reporting */
 
         guint reconnect_timer;
         unsigned backoff_msec;
@@ -57,12 +58,17 @@ struct Relay {
 
 typedef struct {
         Relay *r;
-        guint generation;
         unsigned count;
 } FlushBatch;
 
 static void relay_pump(Relay *r);
 static void relay_connect_async(Relay *r);
+
+/* Messages sent since the last flush request will never get one: they stay unconfirmed. */
+static void request_flush_none(Relay *r)
+{
+        r->batch = 0;
+}
 
 /* ---- the Event signal ---- */
 
@@ -163,6 +169,22 @@ static void check_drained(Relay *r)
         }
 }
 
+/*
+ * After a connection is lost, what GDBus held goes back to waiting, but only
+ * once every flush requested on it has reported: GDBus completes each one,
+ * with success for messages it did write (the report can arrive after the
+ * "closed" signal), so those events are confirmed rather than sent twice.
+ */
+static void settle_after_close(Relay *r)
+{
+        if (!r->settling || r->flushes > 0)
+                return;
+        r->settling = false;
+        r->queue->in_flight = 0;
+        r->unflushed = 0;
+        r->batch = 0;
+}
+
 static void on_flushed(GObject *source, GAsyncResult *res, gpointer user_data)
 {
         FlushBatch *b = user_data;
@@ -170,23 +192,20 @@ static void on_flushed(GObject *source, GAsyncResult *res, gpointer user_data)
         g_autoptr(GError) error = NULL;
         gboolean ok = g_dbus_connection_flush_finish(G_DBUS_CONNECTION(source), res, &error);
 
-        if (b->generation != r->generation) {
-                /* that connection is gone; its events went back to waiting */
-                g_free(b);
-                return;
-        }
-        if (!ok) {
+        r->flushes--;
+        if (ok) {
+                /* in-flight events are the queue's head, in the order they were sent */
+                for (unsigned i = 0; i < b->count; i++) {
+                        event_free(queue_pop(r->queue));
+                        r->stats->emitted++;
+                }
+                r->unflushed -= b->count;
+        } else {
                 g_message("bus write failed: %s", error->message);
-                g_free(b);
-                return; /* the connection is closing: on_closed() resets the window */
         }
-        for (unsigned i = 0; i < b->count; i++) {
-                event_free(queue_pop(r->queue));
-                r->stats->emitted++;
-        }
-        r->unflushed -= b->count;
         g_free(b);
-        if (r->cb.space)
+        settle_after_close(r);
+        if (ok && r->cb.space)
                 r->cb.space(r->user_data);
         relay_pump(r);
         check_drained(r);
@@ -200,9 +219,9 @@ static void request_flush(Relay *r)
                 return;
         b = g_new0(FlushBatch, 1);
         b->r = r;
-        b->generation = r->generation;
         b->count = r->batch;
         r->batch = 0;
+        r->flushes++;
         g_dbus_connection_flush(r->conn, NULL, on_flushed, b);
 }
 
@@ -229,7 +248,8 @@ static void relay_pump(Relay *r)
                 discard_all(r);
                 return;
         }
-        if (!r->conn || r->name != NAME_OWNED)
+        /* after a reconnect, wait until the old connection's flushes have all reported */
+        if (!r->conn || r->name != NAME_OWNED || r->settling)
                 return;
         while (r->unflushed < r->config->max_unflushed && q->in_flight < q->len) {
                 g_autoptr(GError) error = NULL;
@@ -397,11 +417,9 @@ static void drop_connection(Relay *r)
         }
         g_clear_signal_handler(&r->closed_handler, r->conn);
         g_clear_object(&r->conn);
-        r->generation++;
-        /* what GDBus held unconfirmed goes back to waiting */
-        r->queue->in_flight = 0;
-        r->unflushed = 0;
-        r->batch = 0;
+        request_flush_none(r);
+        r->settling = true;
+        settle_after_close(r);
 }
 
 static gboolean on_reconnect_timer(gpointer user_data)
@@ -570,8 +588,13 @@ void relay_free(Relay *r)
         g_clear_handle_id(&r->pump_idle, g_source_remove);
         g_clear_handle_id(&r->reconnect_timer, g_source_remove);
         g_clear_handle_id(&r->drain_timer, g_source_remove);
-        if (r->conn)
+        if (r->conn) {
+                /* written, then closed: the bus releases our name with the connection, and
+                 * g_bus_unown_name() sends no ReleaseName on a closed connection (after a
+                 * --replace the name is no longer ours, and releasing it is an error) */
                 g_dbus_connection_flush_sync(r->conn, NULL, NULL);
+                g_dbus_connection_close_sync(r->conn, NULL, NULL);
+        }
         drop_connection(r);
         g_free(r->address);
         g_free(r);
