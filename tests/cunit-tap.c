@@ -6,11 +6,10 @@
  * completion handler prints "ok"/"not ok" with its failed assertions as TAP
  * diagnostics. A suite whose init fails makes every test in it "not ok".
  */
-#include "config.h"
-
 #include <CUnit/TestRun.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cunit-tap.h"
 
@@ -19,19 +18,27 @@ static unsigned tap_number;
 void tap_add_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
                    const TapTest *tests)
 {
+        tap_add_suite_full(name, init, cleanup, NULL, NULL, tests);
+}
+
+void tap_add_suite_full(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
+                        CU_SetUpFunc setup, CU_TearDownFunc teardown, const TapTest *tests)
+{
+        /* INGESTER_TEST_FILTER=substring runs only the matching tests (for debugging) */
+        const char *filter = getenv("INGESTER_TEST_FILTER");
         CU_pSuite suite;
 
         if (CU_get_registry() == NULL && CU_initialize_registry() != CUE_SUCCESS) {
                 fprintf(stderr, "Bail out! CUnit registry: %s\n", CU_get_error_msg());
                 exit(99);
         }
-        suite = CU_add_suite(name, init, cleanup);
+        suite = CU_add_suite_with_setup_and_teardown(name, init, cleanup, setup, teardown);
         if (!suite) {
                 fprintf(stderr, "Bail out! CU_add_suite(%s): %s\n", name, CU_get_error_msg());
                 exit(99);
         }
         for (const TapTest *t = tests; t->name; t++)
-                if (!CU_add_test(suite, t->name, t->func)) {
+                if ((!filter || strstr(t->name, filter)) && !CU_add_test(suite, t->name, t->func)) {
                         fprintf(stderr, "Bail out! CU_add_test(%s): %s\n", t->name,
                                 CU_get_error_msg());
                         exit(99);

@@ -16,6 +16,10 @@ typedef struct {
 void tap_add_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
                    const TapTest *tests);
 
+/* The same, with a setup and teardown around every test. */
+void tap_add_suite_full(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
+                        CU_SetUpFunc setup, CU_TearDownFunc teardown, const TapTest *tests);
+
 /* Runs everything registered; returns the process exit status (0 unless the
  * framework itself failed: test failures are reported as "not ok"). */
 int tap_run(void);

@@ -35,3 +35,14 @@ EXTRA_DIST += \
 	tests/data \
 	tests/lsan.supp \
 	$(NULL)
+
+check_LTLIBRARIES += tests/libharness.la
+tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
+tests_libharness_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_libharness_la_LIBADD = $(GLIB_LIBS)
+
+check_PROGRAMS += tests/test-daemon
+tests_test_daemon_SOURCES = tests/test-daemon.c
+tests_test_daemon_CFLAGS = $(TEST_CFLAGS)
+tests_test_daemon_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-daemon

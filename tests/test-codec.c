@@ -5,8 +5,6 @@
  * Every accepted value is also checked to be in normal form and to survive
  * a round trip through a serialised D-Bus message (codec-testutil.h).
  */
-#include "config.h"
-
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>

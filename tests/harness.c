@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* harness.c — see harness.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+char *harness_tmpdir(void)
+{
+        g_autoptr(GError) error = NULL;
+        char *dir = g_dir_make_tmp("ingester-test-XXXXXX", &error);
+        g_assert_no_error(error);
+        return dir;
+}
+
+void harness_rmtree(const char *dir)
+{
+        g_autofree char *cmd = NULL;
+        if (!dir)
+                return;
+        cmd = g_strdup_printf("rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                g_printerr("# could not remove %s\n", dir);
+}
+
+int harness_wait_subprocess(GSubprocess *p, unsigned timeout_ms)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+
+        /* GLib's worker thread reaps the child and then clears the identifier */
+        while (g_subprocess_get_identifier(p) != NULL) {
+                if (g_get_monotonic_time() >= deadline)
+                        return -1;
+                g_usleep(2000);
+        }
+        g_subprocess_wait(p, NULL, NULL);
+        if (g_subprocess_get_if_exited(p))
+                return g_subprocess_get_exit_status(p);
+        return 128 + g_subprocess_get_term_sig(p);
+}
+
+bool testbus_start(TestBus *b, const char *dir)
+{
+        g_autofree char *conf = g_build_filename(dir, "bus.conf", NULL);
+        g_autofree char *sock = g_build_filename(dir, "bus.sock", NULL);
+        g_autofree char *text = g_strdup_printf(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\""
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig><type>session</type><listen>unix:path=%s</listen>"
+                "<auth>EXTERNAL</auth>"
+                "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+                sock);
+        g_autoptr(GError) error = NULL;
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+        b->dir = g_strdup(dir);
+        b->address = g_strdup_printf("unix:path=%s", sock);
+        b->proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                   &error, "dbus-daemon",
+                                   "--nofork", "--nopidfile", "--config-file", conf, NULL);
+        g_assert_no_error(error);
+        /* ready when its socket accepts a client */
+        while (g_get_monotonic_time() < deadline) {
+                g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync(
+                        b->address,
+                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                        NULL, NULL, NULL);
+                if (c)
+                        return true;
+                g_usleep(10000);
+        }
+        return false;
+}
+
+void testbus_stop(TestBus *b)
+{
+        if (b->proc) {
+                g_subprocess_send_signal(b->proc, SIGTERM);
+                harness_wait_subprocess(b->proc, 5000);
+                g_clear_object(&b->proc);
+        }
+        g_clear_pointer(&b->address, g_free);
+        g_clear_pointer(&b->dir, g_free);
+}
+
+static GDBusMessage *event_filter(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
+                                  gpointer user_data)
+{
+        if (incoming && g_dbus_message_get_message_type(m) == G_DBUS_MESSAGE_TYPE_SIGNAL &&
+            g_strcmp0(g_dbus_message_get_interface(m), "org.ingester.Ingester1") == 0 &&
+            g_strcmp0(g_dbus_message_get_member(m), "Event") == 0)
+                g_async_queue_push(user_data, g_object_ref(m));
+        return m;
+}
+
+static void ignore_signal(GDBusConnection *c, const char *s, const char *p, const char *i,
+                          const char *n, GVariant *v, gpointer u)
+{
+}
+
+GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
+                                   guint *filter_id)
+{
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *c = g_dbus_connection_new_for_address_sync(
+                bus->address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_dbus_connection_set_exit_on_close(c, FALSE);
+        /* the filter sees every message with its fd list; the subscription installs the
+         * match rule on the bus */
+        *filter_id = g_dbus_connection_add_filter(c, event_filter, g_async_queue_ref(events),
+                                                  (GDestroyNotify) g_async_queue_unref);
+        *sub_id = g_dbus_connection_signal_subscribe(c, NULL, "org.ingester.Ingester1", "Event",
+                                                     NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                     ignore_signal, NULL, NULL);
+        /* a round trip so the match is in place before anything is sent */
+        g_variant_unref(g_dbus_connection_call_sync(c, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                    "org.freedesktop.DBus", "GetId", NULL, NULL,
+                                                    0, 5000, NULL, &error));
+        g_assert_no_error(error);
+        return c;
+}
+
+static void child_setup(gpointer user_data)
+{
+        unsigned n = GPOINTER_TO_UINT(user_data);
+        struct rlimit rl = { n, n };
+        if (n)
+                setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static bool name_owned(GDBusConnection *c)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "NameHasOwner", g_variant_new("(s)", "org.ingester.Ingester1"),
+                G_VARIANT_TYPE("(b)"), 0, 5000, NULL, NULL);
+        gboolean owned = FALSE;
+        if (r)
+                g_variant_get(r, "(b)", &owned);
+        return owned;
+}
+
+TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *extra,
+                             unsigned rlimit_nofile)
+{
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+        TestDaemon *d = g_new0(TestDaemon, 1);
+        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        bool has_config = false;
+
+        d->dir = g_strdup(dir);
+        d->seq_path = g_build_filename(dir, "run", "seqpacket.sock", NULL);
+        d->dgram_path = g_build_filename(dir, "run", "dgram.sock", NULL);
+        d->log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        d->events = g_async_queue_new_full(g_object_unref);
+        d->conn = harness_subscribe(bus, d->events, &d->sub_id, &d->filter_id);
+
+        g_ptr_array_add(argv, g_strdup("ingesterd"));
+        g_ptr_array_add(argv, g_strdup_printf("--address=%s", bus->address));
+        for (const char *const *e = extra; e && *e; e++) {
+                if (g_str_has_prefix(*e, "--config"))
+                        has_config = true;
+                g_ptr_array_add(argv, g_strdup(*e));
+        }
+        if (!has_config) {
+                /* --listen replaces a config file's listeners: those name the same paths */
+                g_ptr_array_add(argv, g_strdup_printf("--listen=seqpacket:%s", d->seq_path));
+                g_ptr_array_add(argv, g_strdup_printf("--listen=dgram:%s", d->dgram_path));
+        }
+        g_ptr_array_add(argv, NULL);
+        g_subprocess_launcher_set_stderr_file_path(l, d->log_path);
+        g_subprocess_launcher_set_child_setup(l, child_setup, GUINT_TO_POINTER(rlimit_nofile),
+                                              NULL);
+        d->proc = g_subprocess_launcher_spawnv(l, (const char *const *) argv->pdata, &error);
+        g_assert_no_error(error);
+        while (!name_owned(d->conn)) {
+                if (g_get_monotonic_time() > deadline ||
+                    harness_wait_subprocess(d->proc, 1) >= 0) {
+                        g_autofree char *log = testdaemon_log(d);
+                        g_printerr("# ingesterd did not start:\n%s\n", log);
+                        testdaemon_free(d);
+                        return NULL;
+                }
+                g_usleep(5000);
+        }
+        return d;
+}
+
+int testdaemon_stop(TestDaemon *d)
+{
+        int status;
+        if (!d->proc)
+                return -1;
+        g_subprocess_send_signal(d->proc, SIGTERM);
+        status = harness_wait_subprocess(d->proc, 10000);
+        g_clear_object(&d->proc);
+        return status;
+}
+
+void testdaemon_free(TestDaemon *d)
+{
+        if (!d)
+                return;
+        if (d->proc) {
+                g_subprocess_force_exit(d->proc);
+                harness_wait_subprocess(d->proc, 5000);
+                g_clear_object(&d->proc);
+        }
+        if (d->conn) {
+                g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
+                g_dbus_connection_remove_filter(d->conn, d->filter_id);
+                g_dbus_connection_close_sync(d->conn, NULL, NULL);
+                g_clear_object(&d->conn);
+        }
+        g_async_queue_unref(d->events);
+        g_free(d->seq_path);
+        g_free(d->dgram_path);
+        g_free(d->log_path);
+        g_free(d->dir);
+        g_free(d);
+}
+
+GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms)
+{
+        return g_async_queue_timeout_pop(d->events, (guint64) timeout_ms * 1000);
+}
+
+guint64 testdaemon_stat(TestDaemon *d, const char *key)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                d->conn, "org.ingester.Ingester1", "/org/ingester/Ingester1",
+                "org.ingester.Ingester1", "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 5000,
+                NULL, &error);
+        g_autoptr(GVariant) stats = NULL, v = NULL;
+
+        if (!r) {
+                g_printerr("# GetStats: %s\n", error->message);
+                return G_MAXUINT64;
+        }
+        stats = g_variant_get_child_value(r, 0);
+        if (g_str_has_prefix(key, "rejected:")) {
+                g_autoptr(GVariant) by = g_variant_lookup_value(stats, "rejected", NULL);
+                guint64 n = G_MAXUINT64;
+                if (!by || !g_variant_lookup(by, key + 9, "t", &n))
+                        return G_MAXUINT64;
+                return n;
+        }
+        v = g_variant_lookup_value(stats, key, NULL);
+        if (!v)
+                return G_MAXUINT64;
+        if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32))
+                return g_variant_get_uint32(v);
+        return g_variant_get_uint64(v);
+}
+
+int testdaemon_count_fds(TestDaemon *d)
+{
+        g_autofree char *path =
+                g_strdup_printf("/proc/%s/fd", g_subprocess_get_identifier(d->proc));
+        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+        int n = 0;
+
+        if (!dir)
+                return -1;
+        while (g_dir_read_name(dir))
+                n++;
+        return n;
+}
+
+char *testdaemon_log(TestDaemon *d)
+{
+        char *text = NULL;
+        if (!g_file_get_contents(d->log_path, &text, NULL, NULL))
+                return g_strdup("");
+        return text;
+}
+
+static int send_msg(int fd, const struct sockaddr_un *to, socklen_t tolen, const void *buf,
+                    size_t len, const int *fds, unsigned n_fds)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 253)];
+        } control;
+        struct iovec iov = { (void *) buf, len };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (to) {
+                msg.msg_name = (void *) to;
+                msg.msg_namelen = tolen;
+        }
+        if (n_fds) {
+                struct cmsghdr *c;
+                memset(&control, 0, sizeof(control));
+                msg.msg_control = &control;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int send_dgram(const char *path, const void *buf, size_t len, const int *fds, unsigned n_fds)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int r;
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        r = send_msg(fd, &sa, sizeof(sa), buf, len, fds, n_fds);
+        close(fd);
+        return r;
+}
+
+int seq_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds)
+{
+        return send_msg(fd, NULL, 0, buf, len, fds, n_fds);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * harness.h — real parts for end-to-end tests: a private dbus-daemon on a
+ * fixed socket path (so it can be killed and started again at the same
+ * address), the built ingesterd as a child process, a subscriber that
+ * keeps every Event message with its fds, and raw senders.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct {
+        char *dir;
+        char *address;
+        GSubprocess *proc;
+} TestBus;
+
+bool testbus_start(TestBus *b, const char *dir);
+void testbus_stop(TestBus *b);
+
+typedef struct {
+        char *dir;
+        char *seq_path, *dgram_path, *log_path;
+        GSubprocess *proc;
+        GDBusConnection *conn; /* the subscriber */
+        GAsyncQueue *events;   /* GDBusMessage*, Event signals */
+        guint sub_id, filter_id;
+} TestDaemon;
+
+/* A fresh temporary directory (removed by harness_rmtree). */
+char *harness_tmpdir(void);
+void harness_rmtree(const char *dir);
+
+/* Starts ingesterd on bus with sockets in dir plus extra argv (NULL-terminated), and waits
+ * until it owns its name. rlimit_nofile > 0 lowers its fd limit. */
+TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *extra,
+                             unsigned rlimit_nofile);
+/* Connects the subscriber only (for tests that start the daemon themselves). */
+GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
+                                   guint *filter_id);
+/* SIGTERM and wait; returns the exit status, or -1. */
+int testdaemon_stop(TestDaemon *d);
+void testdaemon_free(TestDaemon *d);
+
+/* Next Event within timeout_ms, or NULL. */
+GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
+/* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON". */
+guint64 testdaemon_stat(TestDaemon *d, const char *key);
+int testdaemon_count_fds(TestDaemon *d);
+char *testdaemon_log(TestDaemon *d);
+
+/* Senders: return 0 or -errno. */
+int send_dgram(const char *path, const void *buf, size_t len, const int *fds, unsigned n_fds);
+int seq_connect(const char *path);
+int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds);
+
+/* Waits for a child started by g_spawn (or GSubprocess) with timeout; returns exit status. */
+int harness_wait_subprocess(GSubprocess *p, unsigned timeout_ms);
