@@ -46,3 +46,9 @@ tests_test_daemon_SOURCES = tests/test-daemon.c
 tests_test_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_test_daemon_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-daemon
+
+check_PROGRAMS += tests/test-queue-config
+tests_test_queue_config_SOURCES = tests/test-queue-config.c
+tests_test_queue_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_queue_config_LDADD = $(TEST_LIBS)
+TESTS += tests/test-queue-config

@@ -3,8 +3,6 @@
  * bench-codec.c — ns per decoded event, JSON and msgpack, for a ~200-byte
  * event shaped like the daemon's typical traffic. Prints; never fails.
  */
-#include "config.h"
-
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>

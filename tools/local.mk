@@ -13,3 +13,11 @@ dist_noinst_SCRIPTS += \
 bench: all
 	$(AM_V_at)echo "== codec: ns/event"
 	$(AM_V_at)$(top_builddir)/tools/bench-codec
+
+# ingester-send: the shell's sender (validates with the daemon's own codec)
+bin_PROGRAMS += tools/ingester-send
+tools_ingester_send_SOURCES = tools/ingester-send.c
+tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS)
+tools_ingester_send_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS)
+
+dist_noinst_SCRIPTS += tools/demo

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-queue-config.c — the bounded queue on its own, and the configuration:
+ * the shipped example must parse and state exactly the built-in defaults.
+ */
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cunit-tap.h"
+#include "queue.h"
+
+static Event *ev(void)
+{
+        return event_new(g_variant_ref_sink(g_variant_new_string("t")),
+                         g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), NULL, 0);
+}
+
+static void test_drop_newest_refuses_when_full(void)
+{
+        Queue q;
+        queue_init(&q, 2, 1 << 20, QUEUE_POLICY_DROP_NEWEST);
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
+        CU_ASSERT_TRUE(queue_is_full(&q));
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_EQUAL(q.len, 2);
+        CU_ASSERT_EQUAL(q.dropped, 1);
+        queue_deinit(&q);
+}
+
+static void test_drop_oldest_spares_in_flight_events(void)
+{
+        Queue q;
+        Event *first, *second;
+
+        queue_init(&q, 3, 1 << 20, QUEUE_POLICY_DROP_OLDEST);
+        queue_push(&q, first = ev());
+        queue_push(&q, second = ev());
+        queue_push(&q, ev());
+        q.in_flight = 1; /* the first is being written */
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
+        CU_ASSERT_PTR_NOT_EQUAL(queue_peek(&q, 1), second);
+        CU_ASSERT_EQUAL(q.len, 3);
+        /* everything in flight: the newcomer is the one dropped */
+        q.in_flight = 3;
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
+        CU_ASSERT_EQUAL(q.dropped, 2);
+        queue_deinit(&q);
+}
+
+static void test_byte_capacity_counts_as_full(void)
+{
+        Queue q;
+        Event *e = ev();
+        queue_init(&q, 100, e->bytes * 2, QUEUE_POLICY_DROP_NEWEST);
+        queue_push(&q, e);
+        CU_ASSERT_FALSE(queue_is_full(&q));
+        queue_push(&q, ev());
+        CU_ASSERT_TRUE(queue_is_full(&q));
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        event_free(queue_pop(&q));
+        CU_ASSERT_FALSE(queue_is_full(&q));
+        CU_ASSERT_EQUAL(q.high_water, 2);
+        queue_deinit(&q);
+}
+
+static void test_fifo_order_and_wraparound(void)
+{
+        Queue q;
+        queue_init(&q, 3, 1 << 20, QUEUE_POLICY_BLOCK);
+        for (uint64_t i = 1; i <= 10; i++) {
+                Event *e = ev(), *out;
+                e->seq = i;
+                queue_push(&q, e);
+                out = queue_pop(&q);
+                CU_ASSERT_EQUAL(out->seq, i);
+                event_free(out);
+        }
+        CU_ASSERT_PTR_NULL(queue_pop(&q));
+        queue_deinit(&q);
+}
+
+static void test_event_free_closes_its_fds(void)
+{
+        int p[2];
+        int *fds = g_new(int, 2);
+        Event *e;
+
+        CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+        fds[0] = p[0];
+        fds[1] = p[1];
+        e = event_new(g_variant_ref_sink(g_variant_new_string("")),
+                      g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), fds, 2);
+        event_free(e);
+        CU_ASSERT_EQUAL(fcntl(p[0], F_GETFD), -1);
+        CU_ASSERT_EQUAL(fcntl(p[1], F_GETFD), -1);
+}
+
+static void test_config_example_states_the_defaults(void)
+{
+        g_autofree char *path = g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..",
+                                                 "doc", "ingesterd.conf.example", NULL);
+        g_autoptr(GError) error = NULL;
+        Config def, ex;
+
+        config_init(&def);
+        config_init(&ex);
+        CU_ASSERT_TRUE(config_load_file(&ex, path, &error));
+        if (error)
+                printf("# %s\n", error->message);
+        CU_ASSERT_STRING_EQUAL(ex.bus_address, def.bus_address);
+        CU_ASSERT_STRING_EQUAL(ex.bus_name, def.bus_name);
+        CU_ASSERT_STRING_EQUAL(ex.object_path, def.object_path);
+        CU_ASSERT_EQUAL(ex.max_unflushed, def.max_unflushed);
+        CU_ASSERT_EQUAL(ex.max_event_size, def.max_event_size);
+        CU_ASSERT_EQUAL(ex.max_fds, def.max_fds);
+        CU_ASSERT_EQUAL(ex.limits.max_depth, def.limits.max_depth);
+        CU_ASSERT_EQUAL(ex.limits.max_members, def.limits.max_members);
+        CU_ASSERT_EQUAL(ex.limits.max_string, def.limits.max_string);
+        CU_ASSERT_EQUAL(ex.max_connections, def.max_connections);
+        CU_ASSERT_EQUAL(ex.batch, def.batch);
+        CU_ASSERT_EQUAL(ex.receive_buffer, def.receive_buffer);
+        CU_ASSERT_EQUAL(ex.queue_capacity, def.queue_capacity);
+        CU_ASSERT_EQUAL(ex.queue_capacity_bytes, def.queue_capacity_bytes);
+        CU_ASSERT_EQUAL(ex.policy, def.policy);
+        CU_ASSERT_EQUAL(ex.drain_timeout_sec, def.drain_timeout_sec);
+        CU_ASSERT_EQUAL(ex.log_burst, def.log_burst);
+        CU_ASSERT_EQUAL(ex.log_interval_sec, def.log_interval_sec);
+        CU_ASSERT_EQUAL(ex.listens->len, 0);
+        config_deinit(&def);
+        config_deinit(&ex);
+}
+
+static void test_listen_argument_is_checked(void)
+{
+        g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
+        ListenSpec *ok = listen_spec_parse("seqpacket:/run/x.sock", NULL);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
+        CU_ASSERT_EQUAL(ok->transport, TRANSPORT_SEQPACKET);
+        CU_ASSERT_EQUAL(ok->mode, 0600);
+        listen_spec_free(ok);
+        CU_ASSERT_PTR_NULL(listen_spec_parse("stream:/run/x.sock", &e1));
+        CU_ASSERT_PTR_NULL(listen_spec_parse("dgram:relative.sock", &e2));
+        CU_ASSERT_PTR_NULL(listen_spec_parse("/run/x.sock", &e3));
+}
+
+static void test_no_runtime_dir_is_an_error_not_tmp(void)
+{
+        g_autofree char *saved = g_strdup(g_getenv("XDG_RUNTIME_DIR"));
+        g_autoptr(GError) error = NULL;
+        g_autofree char *dir = NULL;
+        g_autofree char *run_user = g_strdup_printf("/run/user/%u", (unsigned) geteuid());
+
+        g_unsetenv("XDG_RUNTIME_DIR");
+        dir = config_default_socket_dir(&error);
+        if (geteuid() == 0) {
+                CU_ASSERT_STRING_EQUAL(dir, "/run/ingester");
+        } else if (g_file_test(run_user, G_FILE_TEST_IS_DIR)) {
+                CU_ASSERT_TRUE(g_str_has_prefix(dir, run_user));
+        } else {
+                CU_ASSERT_PTR_NULL(dir);
+        }
+        if (dir)
+                CU_ASSERT_FALSE(g_str_has_prefix(dir, "/tmp"));
+        g_setenv("XDG_RUNTIME_DIR", "/run/user/4242", TRUE);
+        g_clear_pointer(&dir, g_free);
+        dir = config_default_socket_dir(NULL);
+        CU_ASSERT_STRING_EQUAL(dir, "/run/user/4242/ingester");
+        if (saved)
+                g_setenv("XDG_RUNTIME_DIR", saved, TRUE);
+        else
+                g_unsetenv("XDG_RUNTIME_DIR");
+}
+
+int main(void)
+{
+        static const TapTest queue_tests[] = {
+                { "drop_newest_refuses_when_full", test_drop_newest_refuses_when_full },
+                { "drop_oldest_spares_in_flight_events", test_drop_oldest_spares_in_flight_events },
+                { "byte_capacity_counts_as_full", test_byte_capacity_counts_as_full },
+                { "fifo_order_and_wraparound", test_fifo_order_and_wraparound },
+                { "event_free_closes_its_fds", test_event_free_closes_its_fds },
+                { NULL, NULL },
+        };
+        static const TapTest config_tests[] = {
+                { "config_example_states_the_defaults", test_config_example_states_the_defaults },
+                { "listen_argument_is_checked", test_listen_argument_is_checked },
+                { "no_runtime_dir_is_an_error_not_tmp", test_no_runtime_dir_is_an_error_not_tmp },
+                { NULL, NULL },
+        };
+        tap_add_suite("queue", NULL, NULL, queue_tests);
+        tap_add_suite("config", NULL, NULL, config_tests);
+        return tap_run();
+}
