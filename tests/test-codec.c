@@ -69,16 +69,18 @@ static CodecReason decode_str(const char *s)
                 CU_ASSERT_EQUAL(_r, reason);                                                       \
         } while (0)
 
-/* Decodes text and compares the data against GVariant text format. */
-static void assert_json_decodes_to(const char *json, const char *want_text, const char *want_type)
+/* Decodes bytes and compares the data against GVariant text format and the type. */
+static void assert_decodes_to(const void *buf, size_t len, CodecFormat want_format,
+                              const char *want_text, const char *want_type)
 {
         CodecEvent ev = { 0 };
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) want = NULL;
 
-        ASSERT_REASON(decode(json, strlen(json), &ev), CODEC_OK);
+        ASSERT_REASON(decode(buf, len, &ev), CODEC_OK);
         if (!ev.data)
                 return;
+        CU_ASSERT_EQUAL(ev.format, want_format);
         want = g_variant_parse(G_VARIANT_TYPE("a{sv}"), want_text, NULL, NULL, &error);
         g_assert_no_error(error);
         if (!g_variant_equal(ev.data, want)) {
@@ -88,6 +90,11 @@ static void assert_json_decodes_to(const char *json, const char *want_text, cons
         }
         CU_ASSERT_STRING_EQUAL(g_variant_get_string(ev.type, NULL), want_type);
         codec_event_clear(&ev);
+}
+
+static void assert_json_decodes_to(const char *json, const char *want_text, const char *want_type)
+{
+        assert_decodes_to(json, strlen(json), CODEC_FORMAT_JSON, want_text, want_type);
 }
 
 static void test_json_object_maps_to_vardict(void)
@@ -388,23 +395,7 @@ static void test_pinned_codec(void)
 
 static void assert_mp_decodes_to(const MpBuf *b, const char *want_text, const char *want_type)
 {
-        CodecEvent ev = { 0 };
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) want = NULL;
-
-        ASSERT_REASON(decode(b->sbuf.data, b->sbuf.size, &ev), CODEC_OK);
-        if (!ev.data)
-                return;
-        CU_ASSERT_EQUAL(ev.format, CODEC_FORMAT_MSGPACK);
-        want = g_variant_parse(G_VARIANT_TYPE("a{sv}"), want_text, NULL, NULL, &error);
-        g_assert_no_error(error);
-        if (!g_variant_equal(ev.data, want)) {
-                g_autofree char *got = g_variant_print(ev.data, TRUE);
-                printf("# got  %s\n# want %s\n", got, want_text);
-                CU_FAIL("decoded value differs");
-        }
-        CU_ASSERT_STRING_EQUAL(g_variant_get_string(ev.type, NULL), want_type);
-        codec_event_clear(&ev);
+        assert_decodes_to(b->sbuf.data, b->sbuf.size, CODEC_FORMAT_MSGPACK, want_text, want_type);
 }
 
 static void test_msgpack_map_maps_to_vardict(void)

@@ -342,7 +342,8 @@ static void send_bad_then_good(const BadPacket *b, int seqfd, const char *target
 {
         char good[64];
         int p[2] = { -1, -1 }, fds[4];
-        guint64 before = testdaemon_stat(d, g_strdup_printf("rejected:%s", b->reason));
+        g_autofree char *key = g_strdup_printf("rejected:%s", b->reason);
+        guint64 before = testdaemon_stat(d, key);
         int fds_before = testdaemon_count_fds(d);
         size_t len = b->len ? b->len : strlen(b->bytes);
         g_autoptr(GDBusMessage) m = NULL;
@@ -373,7 +374,7 @@ static void send_bad_then_good(const BadPacket *b, int seqfd, const char *target
                 if (m)
                         CU_ASSERT_STRING_EQUAL(event_type(m), want);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, g_strdup_printf("rejected:%s", b->reason)), before + 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
         log = testdaemon_log(d);
         CU_ASSERT_PTR_NOT_NULL(strstr(log, b->reason));
