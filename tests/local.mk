@@ -25,7 +25,7 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGP
 TEST_LIBS = tests/libcunit-tap.la src/libingesterd-core.la $(CUNIT_LIBS) $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS)
 
 check_PROGRAMS += tests/test-codec
-tests_test_codec_SOURCES = tests/test-codec.c
+tests_test_codec_SOURCES = tests/test-codec.c tests/codec-testutil.h
 tests_test_codec_CFLAGS = $(TEST_CFLAGS)
 tests_test_codec_LDADD = $(TEST_LIBS)
 
