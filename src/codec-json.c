@@ -346,7 +346,7 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, stru
         {
                 size_t klen = strlen(key); /* \u0000 in a key was refused by json_scan */
                 const char *signature;
-                VFrame entry, variant;
+                VMember m;
                 CodecReason r;
 
                 r = codec_check_string(limits, key, klen);
@@ -360,14 +360,11 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, stru
                         *ret_type = json_object_get_string(val);
                         *ret_type_len = (size_t) json_object_get_string_len(val);
                 }
-                vwriter_entry_begin(w, &entry, key, klen);
-                vwriter_variant_begin(w, &variant);
+                vwriter_member_begin(w, &m, key, klen);
                 r = json_write_value(limits, w, val, &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_variant_end(w, &variant, signature);
-                vwriter_entry_end(w, &entry);
-                vwriter_item_end(w, &array);
+                vwriter_member_end(w, &array, &m, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;
@@ -382,17 +379,16 @@ static CodecReason json_write_array(const CodecLimits *limits, VWriter *w, struc
         for (size_t i = 0; i < n; i++) {
                 struct json_object *e = json_object_array_get_idx(o, i);
                 const char *signature;
-                VFrame variant;
+                VMember m;
                 CodecReason r;
 
                 if (e == NULL)
                         return CODEC_E_NULL_IN_ARRAY;
-                vwriter_variant_begin(w, &variant);
+                vwriter_element_begin(w, &m);
                 r = json_write_value(limits, w, e, &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_variant_end(w, &variant, signature);
-                vwriter_item_end(w, &array);
+                vwriter_element_end(w, &array, &m, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;

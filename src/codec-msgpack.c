@@ -253,7 +253,7 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const msg
         for (uint32_t i = 0; i < m->size; i++) {
                 const msgpack_object *k = &m->ptr[i].key, *v;
                 const char *signature;
-                VFrame entry, variant;
+                VMember member;
                 CodecReason r;
 
                 g_assert(k->type == MSGPACK_OBJECT_STR); /* mp_scan */
@@ -271,14 +271,11 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const msg
                         *ret_type = v->via.str.ptr;
                         *ret_type_len = v->via.str.size;
                 }
-                vwriter_entry_begin(w, &entry, k->via.str.ptr, k->via.str.size);
-                vwriter_variant_begin(w, &variant);
+                vwriter_member_begin(w, &member, k->via.str.ptr, k->via.str.size);
                 r = mp_write_value(limits, w, v, &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_variant_end(w, &variant, signature);
-                vwriter_entry_end(w, &entry);
-                vwriter_item_end(w, &array);
+                vwriter_member_end(w, &array, &member, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;
@@ -292,17 +289,16 @@ static CodecReason mp_write_array(const CodecLimits *limits, VWriter *w, const m
         vwriter_array_begin(w, &array);
         for (uint32_t i = 0; i < a->size; i++) {
                 const char *signature;
-                VFrame variant;
+                VMember m;
                 CodecReason r;
 
                 if (a->ptr[i].type == MSGPACK_OBJECT_NIL)
                         return CODEC_E_NULL_IN_ARRAY;
-                vwriter_variant_begin(w, &variant);
+                vwriter_element_begin(w, &m);
                 r = mp_write_value(limits, w, &a->ptr[i], &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_variant_end(w, &variant, signature);
-                vwriter_item_end(w, &array);
+                vwriter_element_end(w, &array, &m, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;

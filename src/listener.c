@@ -73,7 +73,8 @@ struct Listener {
 
 /* ---- setup ---- */
 
-gboolean listener_prepare_directory(const char *dir, GError **error)
+/* The socket's directory: created 0700, else it must be ours and not group/world writable. */
+static gboolean prepare_directory(const char *dir, GError **error)
 {
         struct stat st;
 
@@ -209,7 +210,7 @@ static gboolean endpoint_bind(Endpoint *ep, GError **error)
 
         if (!fill_sockaddr(spec->path, &sa, &salen, error))
                 return FALSE;
-        if (!listener_prepare_directory(dir, error))
+        if (!prepare_directory(dir, error))
                 return FALSE;
         if (!clear_path(spec->path, spec->transport, error))
                 return FALSE;

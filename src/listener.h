@@ -54,6 +54,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Listener, listener_free)
 /* Adopts sockets passed by systemd (LISTEN_FDS) into config->listens, by
  * their type. Returns the number adopted; 0 without libsystemd. */
 int listener_adopt_activated(Config *config, GError **error);
-
-/* Path checks shared with tests: the parent directory is ours, 0700-safe. */
-gboolean listener_prepare_directory(const char *dir, GError **error);

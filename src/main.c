@@ -106,7 +106,8 @@ static int exit_status_for(const GError *error)
         return EXIT_RUNTIME;
 }
 
-int main(int argc, char **argv)
+/* Sockets, bus, name, then the main loop; returns the exit status. */
+static int daemon_run(Daemon *d)
 {
         const RelayCallbacks callbacks = {
                 .space = on_space,
@@ -114,13 +115,40 @@ int main(int argc, char **argv)
                 .drained = on_drained,
         };
         g_autoptr(GError) error = NULL;
+
+        d->listener = listener_new(&d->config, &d->queue, &d->stats, on_queued, d, &error);
+        if (d->listener)
+                d->relay = relay_new(&d->config, &d->queue, &d->stats, &callbacks, d);
+        if (!d->listener || !relay_start(d->relay, &error)) {
+                fprintf(stderr, "ingesterd: %s\n", error->message);
+                return exit_status_for(error);
+        }
+
+        g_unix_signal_add(SIGTERM, on_signal, d);
+        g_unix_signal_add(SIGINT, on_signal, d);
+        listener_resume(d->listener);
+        for (guint i = 0; i < d->config.listens->len; i++) {
+                const ListenSpec *s = d->config.listens->pdata[i];
+                g_message("listening on %s (%s%s)", s->path, transport_name(s->transport),
+                          s->fd >= 0 ? ", socket-activated" : "");
+        }
+        notify("READY=1");
+        g_main_loop_run(d->loop);
+        return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+        g_autoptr(GError) error = NULL;
         gboolean exit_now = FALSE;
         Daemon d = { 0 };
-        int status = EXIT_OK;
+        int status;
 
         signal(SIGPIPE, SIG_IGN);
         config_init(&d.config);
-        if (!config_parse(&d.config, &argc, &argv, &exit_now, &error)) {
+        if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
+            (!exit_now && (listener_adopt_activated(&d.config, &error) < 0 ||
+                           !config_add_default_listens(&d.config, &error)))) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 config_deinit(&d.config);
                 return EXIT_USAGE;
@@ -128,12 +156,6 @@ int main(int argc, char **argv)
         if (exit_now) {
                 config_deinit(&d.config);
                 return EXIT_OK;
-        }
-        if (listener_adopt_activated(&d.config, &error) < 0 ||
-            !config_add_default_listens(&d.config, &error)) {
-                fprintf(stderr, "ingesterd: %s\n", error->message);
-                config_deinit(&d.config);
-                return EXIT_USAGE;
         }
 
         stats_init(&d.stats);
@@ -143,29 +165,8 @@ int main(int argc, char **argv)
                    d.config.policy);
         d.loop = g_main_loop_new(NULL, FALSE);
 
-        d.listener = listener_new(&d.config, &d.queue, &d.stats, on_queued, &d, &error);
-        if (!d.listener)
-                goto fail;
-        d.relay = relay_new(&d.config, &d.queue, &d.stats, &callbacks, &d);
-        if (!relay_start(d.relay, &error))
-                goto fail;
+        status = daemon_run(&d);
 
-        g_unix_signal_add(SIGTERM, on_signal, &d);
-        g_unix_signal_add(SIGINT, on_signal, &d);
-        listener_resume(d.listener);
-        for (guint i = 0; i < d.config.listens->len; i++) {
-                const ListenSpec *s = d.config.listens->pdata[i];
-                g_message("listening on %s (%s%s)", s->path, transport_name(s->transport),
-                          s->fd >= 0 ? ", socket-activated" : "");
-        }
-        notify("READY=1");
-        g_main_loop_run(d.loop);
-        goto out;
-
-fail:
-        fprintf(stderr, "ingesterd: %s\n", error->message);
-        status = exit_status_for(error);
-out:
         g_clear_pointer(&d.relay, relay_free);
         g_clear_pointer(&d.listener, listener_free);
         queue_deinit(&d.queue);

@@ -64,64 +64,36 @@ typedef struct {
 static void relay_pump(Relay *r);
 static void relay_connect_async(Relay *r);
 
-/* Messages sent since the last flush request will never get one: they stay unconfirmed. */
-static void request_flush_none(Relay *r)
-{
-        r->batch = 0;
-}
-
 /* ---- the Event signal ---- */
-
-static void meta_entry_begin(VWriter *w, VFrame *entry, VFrame *variant, const char *key)
-{
-        vwriter_entry_begin(w, entry, key, strlen(key));
-        vwriter_variant_begin(w, variant);
-}
-
-static void meta_entry_end(VWriter *w, const VFrame *array, VFrame *entry, VFrame *variant,
-                           const char *signature)
-{
-        vwriter_variant_end(w, variant, signature);
-        vwriter_entry_end(w, entry);
-        vwriter_item_end(w, array);
-}
 
 /* meta a{sv}, written directly in serialised form (vwriter.h explains why) */
 static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
 {
         const char *transport = transport_name(ev->transport);
         const char *codec = codec_format_name(ev->codec);
-        VFrame array, entry, variant;
+        VFrame array;
+        VMember m;
         VWriter w;
+
+#define MEMBER(key, signature, write)                                                              \
+        do {                                                                                       \
+                vwriter_member_begin(&w, &m, key, strlen(key));                                    \
+                write;                                                                             \
+                vwriter_member_end(&w, &array, &m, signature);                                     \
+        } while (0)
 
         vwriter_init(&w, 256);
         vwriter_array_begin(&w, &array);
-        meta_entry_begin(&w, &entry, &variant, "seq");
-        vwriter_uint64(&w, ev->seq);
-        meta_entry_end(&w, &array, &entry, &variant, "t");
-        meta_entry_begin(&w, &entry, &variant, "received-usec");
-        vwriter_int64(&w, ev->received_usec);
-        meta_entry_end(&w, &array, &entry, &variant, "x");
-        meta_entry_begin(&w, &entry, &variant, "pid");
-        vwriter_int32(&w, ev->pid);
-        meta_entry_end(&w, &array, &entry, &variant, "i");
-        meta_entry_begin(&w, &entry, &variant, "uid");
-        vwriter_uint32(&w, ev->uid);
-        meta_entry_end(&w, &array, &entry, &variant, "u");
-        meta_entry_begin(&w, &entry, &variant, "gid");
-        vwriter_uint32(&w, ev->gid);
-        meta_entry_end(&w, &array, &entry, &variant, "u");
-        meta_entry_begin(&w, &entry, &variant, "transport");
-        vwriter_string(&w, transport, strlen(transport));
-        meta_entry_end(&w, &array, &entry, &variant, "s");
-        meta_entry_begin(&w, &entry, &variant, "codec");
-        vwriter_string(&w, codec, strlen(codec));
-        meta_entry_end(&w, &array, &entry, &variant, "s");
-        if (fds_dropped) {
-                meta_entry_begin(&w, &entry, &variant, "fds-dropped");
-                vwriter_uint32(&w, fds_dropped);
-                meta_entry_end(&w, &array, &entry, &variant, "u");
-        }
+        MEMBER("seq", "t", vwriter_uint64(&w, ev->seq));
+        MEMBER("received-usec", "x", vwriter_int64(&w, ev->received_usec));
+        MEMBER("pid", "i", vwriter_int32(&w, ev->pid));
+        MEMBER("uid", "u", vwriter_uint32(&w, ev->uid));
+        MEMBER("gid", "u", vwriter_uint32(&w, ev->gid));
+        MEMBER("transport", "s", vwriter_string(&w, transport, strlen(transport)));
+        MEMBER("codec", "s", vwriter_string(&w, codec, strlen(codec)));
+        if (fds_dropped)
+                MEMBER("fds-dropped", "u", vwriter_uint32(&w, fds_dropped));
+#undef MEMBER
         vwriter_array_end(&w, &array);
         return vwriter_finish(&w, G_VARIANT_TYPE_VARDICT);
 }
@@ -417,7 +389,6 @@ static void drop_connection(Relay *r)
         }
         g_clear_signal_handler(&r->closed_handler, r->conn);
         g_clear_object(&r->conn);
-        request_flush_none(r);
         r->settling = true;
         settle_after_close(r);
 }

@@ -134,6 +134,30 @@ void vwriter_variant_end(VWriter *w, const VFrame *f, const char *type_string)
         put(w, type_string, strlen(type_string));
 }
 
+void vwriter_member_begin(VWriter *w, VMember *m, const char *key, size_t len)
+{
+        vwriter_entry_begin(w, &m->entry, key, len);
+        vwriter_variant_begin(w, &m->variant);
+}
+
+void vwriter_member_end(VWriter *w, const VFrame *array, VMember *m, const char *type_string)
+{
+        vwriter_variant_end(w, &m->variant, type_string);
+        vwriter_entry_end(w, &m->entry);
+        vwriter_item_end(w, array);
+}
+
+void vwriter_element_begin(VWriter *w, VMember *m)
+{
+        vwriter_variant_begin(w, &m->variant);
+}
+
+void vwriter_element_end(VWriter *w, const VFrame *array, VMember *m, const char *type_string)
+{
+        vwriter_variant_end(w, &m->variant, type_string);
+        vwriter_item_end(w, array);
+}
+
 void vwriter_string(VWriter *w, const char *s, size_t len)
 {
         char *p = reserve(w, len + 1);

@@ -55,6 +55,19 @@ void vwriter_entry_end(VWriter *w, const VFrame *f);
 void vwriter_variant_begin(VWriter *w, VFrame *f);
 void vwriter_variant_end(VWriter *w, const VFrame *f, const char *type_string);
 
+/*
+ * The usual shapes, a member of an a{sv} and an element of an av:
+ *   vwriter_member_begin(w, &m, key, len); <value>; vwriter_member_end(w, &array, &m, "x");
+ *   vwriter_element_begin(w, &m); <value>; vwriter_element_end(w, &array, &m, "x");
+ */
+typedef struct {
+        VFrame entry, variant;
+} VMember;
+void vwriter_member_begin(VWriter *w, VMember *m, const char *key, size_t len);
+void vwriter_member_end(VWriter *w, const VFrame *array, VMember *m, const char *type_string);
+void vwriter_element_begin(VWriter *w, VMember *m);
+void vwriter_element_end(VWriter *w, const VFrame *array, VMember *m, const char *type_string);
+
 void vwriter_string(VWriter *w, const char *s, size_t len);
 void vwriter_int32(VWriter *w, int32_t v);
 void vwriter_uint32(VWriter *w, uint32_t v);

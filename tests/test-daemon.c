@@ -464,6 +464,48 @@ static void test_every_rejection_over_seqpacket_keeps_the_connection(void)
         check_all_rejections(true);
 }
 
+/* max-event-size=4096 and max-fds=2 as in reject_config, whose table sends one past each */
+static void test_limits_at_their_boundary_are_accepted(void)
+{
+        g_autofree char *conf = write_config("[limits]\nmax-event-size=4096\nmax-fds=2\n");
+        g_autofree char *arg = g_strdup_printf("--config=%s", conf);
+        const char *extra[] = { arg, NULL };
+        g_autoptr(GString) at = g_string_new("{\"type\":\"at-size\",\"pad\":\"");
+        int p[2], fds_before;
+
+        d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        while (at->len < 4096 - 2)
+                g_string_append_c(at, 'x');
+        g_string_append(at, "\"}");
+        CU_ASSERT_EQUAL_FATAL(at->len, 4096);
+        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, at->str, at->len, NULL, 0), 0);
+        {
+                g_autoptr(GDBusMessage) m = expect_event("at-size");
+                CU_ASSERT_PTR_NOT_NULL(m);
+        }
+        CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
+        {
+                const char *two = "{\"type\":\"two-fds\"}";
+                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, two, strlen(two), p, 2), 0);
+        }
+        close(p[0]);
+        close(p[1]);
+        {
+                g_autoptr(GDBusMessage) m = expect_event("two-fds");
+                g_autoptr(GVariant) handles = NULL;
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                handles = body_child(m, 3);
+                CU_ASSERT_EQUAL(g_variant_n_children(handles), 2);
+        }
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        /* the two descriptors are closed once the signal is written */
+        for (int i = 0; i < 100 && testdaemon_count_fds(d) != fds_before; i++)
+                g_usleep(10000);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
 static void test_zero_length_seqpacket_packet_is_not_a_hangup(void)
 {
         int fd;
@@ -671,9 +713,10 @@ static void check_counts_add_up(void)
 
 
 
-static void test_policy_drop_newest_keeps_the_first(void)
+/* Capacity 4, 10 events while the bus is down: 4 survive, starting at first_seq. */
+static void check_drop_policy(const char *policy_arg, guint64 first_seq)
 {
-        const char *extra[] = { "--policy=drop-newest", "--queue-capacity=4", NULL };
+        const char *extra[] = { policy_arg, "--queue-capacity=4", NULL };
         g_autoptr(GArray) seqs = NULL;
 
         d = start(extra);
@@ -681,25 +724,20 @@ static void test_policy_drop_newest_keeps_the_first(void)
         seqs = send_while_bus_is_down(10);
         CU_ASSERT_EQUAL_FATAL(seqs->len, 4);
         for (guint i = 0; i < 4; i++)
-                CU_ASSERT_EQUAL(g_array_index(seqs, guint64, i), 2 + i); /* seq 1 was "before" */
+                CU_ASSERT_EQUAL(g_array_index(seqs, guint64, i), first_seq + i);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 6);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 1);
         check_counts_add_up();
 }
 
+static void test_policy_drop_newest_keeps_the_first(void)
+{
+        check_drop_policy("--policy=drop-newest", 2); /* seq 1 was "before" */
+}
+
 static void test_policy_drop_oldest_keeps_the_last(void)
 {
-        const char *extra[] = { "--policy=drop-oldest", "--queue-capacity=4", NULL };
-        g_autoptr(GArray) seqs = NULL;
-
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        seqs = send_while_bus_is_down(10);
-        CU_ASSERT_EQUAL_FATAL(seqs->len, 4);
-        for (guint i = 0; i < 4; i++)
-                CU_ASSERT_EQUAL(g_array_index(seqs, guint64, i), 8 + i);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 6);
-        check_counts_add_up();
+        check_drop_policy("--policy=drop-oldest", 8);
 }
 
 static void test_policy_block_loses_nothing_across_a_bus_restart(void)
@@ -923,6 +961,8 @@ int main(void)
                   test_every_rejection_over_dgram_is_counted_logged_and_harmless },
                 { "every_rejection_over_seqpacket_keeps_the_connection",
                   test_every_rejection_over_seqpacket_keeps_the_connection },
+                { "limits_at_their_boundary_are_accepted",
+                  test_limits_at_their_boundary_are_accepted },
                 { "zero_length_seqpacket_packet_is_not_a_hangup",
                   test_zero_length_seqpacket_packet_is_not_a_hangup },
                 { "sender_not_in_allow_list_is_refused", test_sender_not_in_allow_list_is_refused },
