@@ -57,11 +57,12 @@ typedef enum {
  * costs 3: array, dict entry, variant; the signal body 1; a bin 1 more), and
  * disconnects the sender of one, so max_depth can never exceed
  * CODEC_DEPTH_CEILING (1 + 3*20 + 1 = 62 <= 64; measured against
- * dbus-daemon 1.14 by tests/test-relay.c).
+ * dbus-daemon 1.14 by tests/test-daemon.c).
  */
 #define CODEC_DEPTH_CEILING       20U
 #define CODEC_DEFAULT_MAX_DEPTH   16U
 #define CODEC_DEFAULT_MAX_MEMBERS 1024U
+#define CODEC_MAX_MEMBERS_CEILING (1U << 20)
 #define CODEC_DEFAULT_MAX_STRING  65536U
 /* msgpack str32/bin32 lengths and JSON strings alike; GVariant has no lower cap */
 #define CODEC_MAX_STRING_CEILING  (16U * 1024U * 1024U)

@@ -428,7 +428,7 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
         KEY_UINT(kf, "limits", "max-event-size", 1, 16 << 20, c->max_event_size);
         KEY_UINT(kf, "limits", "max-fds", 0, CONFIG_MAX_FDS_CEILING, c->max_fds);
         KEY_UINT(kf, "limits", "max-depth", 1, CODEC_DEPTH_CEILING, c->limits.max_depth);
-        KEY_UINT(kf, "limits", "max-members", 1, 1 << 20, c->limits.max_members);
+        KEY_UINT(kf, "limits", "max-members", 1, CODEC_MAX_MEMBERS_CEILING, c->limits.max_members);
         KEY_UINT(kf, "limits", "max-string", 1, CODEC_MAX_STRING_CEILING, c->limits.max_string);
         KEY_UINT(kf, "limits", "max-connections", 1, 65536, c->max_connections);
         KEY_UINT(kf, "limits", "batch", 1, 4096, c->batch);

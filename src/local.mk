@@ -30,3 +30,23 @@ bin_PROGRAMS += src/ingesterd
 src_ingesterd_SOURCES = src/main.c
 src_ingesterd_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS)
 src_ingesterd_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(SYSTEMD_LIBS)
+
+# libingester: the senders' library. libc only (plus libm for the backoff).
+lib_LTLIBRARIES += src/lib/libingester.la
+ingesterincludedir = $(includedir)/ingester
+ingesterinclude_HEADERS = src/lib/ingester/ingester.h
+src_lib_libingester_la_SOURCES = src/lib/ingester.c
+src_lib_libingester_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
+src_lib_libingester_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+src_lib_libingester_la_LDFLAGS = \
+	$(AM_LDFLAGS) \
+	-version-info $(LIBINGESTER_LT_VERSION) \
+	-Wl,--version-script=$(top_srcdir)/src/lib/libingester.sym \
+	-Wl,--no-undefined \
+	$(NULL)
+src_lib_libingester_la_LIBADD = -lm
+EXTRA_src_lib_libingester_la_DEPENDENCIES = src/lib/libingester.sym
+EXTRA_DIST += src/lib/libingester.sym
+
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = src/lib/ingester.pc

@@ -6,234 +6,281 @@
  *   ingester-send [OPTIONS] type=x port:=443        one event from fields
  *   ingester-send [OPTIONS] < events.jsonl          one event per line
  *
- * Each event is checked with the daemon's own codec (src/codec.c) before it
- * is sent, so what this tool accepts is exactly what ingesterd accepts. One
- * connection serves every event of a run. Exit status: 0 every event sent,
- * 1 some events were invalid (the others were sent), 2 usage, 3 the daemon
- * could not be reached or a send failed.
+ * The socket work is libingester's (one connection for the whole run,
+ * reconnect with backoff when asked). Each event is first checked with the
+ * daemon's own decoder (src/codec.c) at the widest limits any ingesterd
+ * configuration allows, so what this tool refuses no daemon would accept;
+ * with --msgpack the decoded event is what gets encoded, so JSON and msgpack
+ * carry the same values. Exit statuses are in doc/ingester-send.1.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
+#include <ingester/ingester.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "config.h"
 
-enum { EXIT_SENT = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+enum {
+        EXIT_SENT = 0,        /* every event was sent */
+        EXIT_NOT_SENT = 1,    /* some events were refused here; the others were sent */
+        EXIT_USAGE = 2,       /* bad options or fields; nothing was sent */
+        EXIT_UNREACHABLE = 3, /* no daemon, or the connection was lost for good */
+};
 
 typedef struct {
-        int fd;
-        int type;
-        gboolean msgpack, quiet; /* GOption writes gboolean, not bool */
+        IngesterClient *client;
+        gboolean msgpack;
         GArray *fds;
+        CodecLimits limits;
+        unsigned sent, refused;
+        int status;
 } Sender;
 
-static int open_socket(const char *path, int type)
+/* a{sv}/av/s/x/t/d/b/ay (the codec's normal form) -> msgpack */
+static void pack_variant(msgpack_packer *pk, GVariant *v)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+        GVariantIter it;
+        const char *t = g_variant_get_type_string(v);
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
+        switch (t[0]) {
+        case 'v': {
+                g_autoptr(GVariant) inner = g_variant_get_variant(v);
+                pack_variant(pk, inner);
+                break;
         }
-        return fd;
-}
-
-/* JSON tree -> msgpack, for --msgpack */
-static void pack(msgpack_packer *pk, struct json_object *o)
-{
-        switch (json_object_get_type(o)) {
-        case json_type_null:
-                msgpack_pack_nil(pk);
+        case 'b':
+                g_variant_get_boolean(v) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
                 break;
-        case json_type_boolean:
-                json_object_get_boolean(o) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        case 'x':
+                msgpack_pack_int64(pk, g_variant_get_int64(v));
                 break;
-        case json_type_int:
-                if (json_object_get_int64(o) == INT64_MAX)
-                        msgpack_pack_uint64(pk, json_object_get_uint64(o));
-                else
-                        msgpack_pack_int64(pk, json_object_get_int64(o));
+        case 't':
+                msgpack_pack_uint64(pk, g_variant_get_uint64(v));
                 break;
-        case json_type_double:
-                msgpack_pack_double(pk, json_object_get_double(o));
+        case 'd':
+                msgpack_pack_double(pk, g_variant_get_double(v));
                 break;
-        case json_type_string:
-                msgpack_pack_str_with_body(pk, json_object_get_string(o),
-                                           (size_t) json_object_get_string_len(o));
+        case 's': {
+                gsize n;
+                const char *s = g_variant_get_string(v, &n);
+                msgpack_pack_str_with_body(pk, s, n);
                 break;
-        case json_type_array:
-                msgpack_pack_array(pk, json_object_array_length(o));
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        pack(pk, json_object_array_get_idx(o, i));
-                break;
-        case json_type_object:
-                msgpack_pack_map(pk, (size_t) json_object_object_length(o));
-                json_object_object_foreach(o, k, v)
-                {
-                        msgpack_pack_str_with_body(pk, k, strlen(k));
-                        pack(pk, v);
+        }
+        case 'a':
+                if (t[1] == 'y') {
+                        gsize n;
+                        const void *p = g_variant_get_fixed_array(v, &n, 1);
+                        msgpack_pack_bin_with_body(pk, p, n);
+                } else if (t[1] == '{') {
+                        const char *key;
+                        GVariant *value;
+                        msgpack_pack_map(pk, g_variant_iter_init(&it, v));
+                        while (g_variant_iter_loop(&it, "{&sv}", &key, &value)) {
+                                msgpack_pack_str_with_body(pk, key, strlen(key));
+                                pack_variant(pk, value);
+                        }
+                } else {
+                        GVariant *e;
+                        msgpack_pack_array(pk, g_variant_iter_init(&it, v));
+                        while (g_variant_iter_loop(&it, "v", &e))
+                                pack_variant(pk, e);
                 }
                 break;
+        default:
+                g_assert_not_reached();
         }
 }
 
-static int send_packet(Sender *s, const char *buf, size_t len)
+static void report_lost(Sender *s, int r)
 {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * CONFIG_MAX_FDS_CEILING)];
-        } control;
-        struct iovec iov = { (void *) buf, len };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        const char *path = ingester_client_get_path(s->client);
 
-        if (s->fds->len) {
-                struct cmsghdr *c;
-                memset(&control, 0, sizeof(control));
-                msg.msg_control = &control;
-                msg.msg_controllen = CMSG_SPACE(sizeof(int) * s->fds->len);
-                c = CMSG_FIRSTHDR(&msg);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * s->fds->len);
-                memcpy(CMSG_DATA(c), s->fds->data, sizeof(int) * s->fds->len);
-        }
-        return sendmsg(s->fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                fprintf(stderr, "ingester-send: cannot reach ingesterd at %s: %s (is it running?)\n",
+                        path, g_strerror(-r));
+        else
+                fprintf(stderr, "ingester-send: %s: %s\n", path, g_strerror(-r));
+        s->status = EXIT_UNREACHABLE;
 }
 
-/* Returns EXIT_SENT, EXIT_INVALID (reported) or EXIT_UNREACHABLE (reported). */
-static int send_event(Sender *s, const char *json, const char *where)
+/* Checks and sends one event; @where names it in messages ("line 3"). */
+static void send_event(Sender *s, const char *json, size_t len, const char *where)
 {
-        CodecLimits limits = CODEC_LIMITS_DEFAULT;
         CodecEvent ev = { 0 };
-        CodecReason r = codec_decode(&limits, CODEC_FORMAT_JSON, json, strlen(json), &ev);
-        int e;
+        CodecReason reason = codec_decode(&s->limits, CODEC_FORMAT_JSON, json, len, &ev);
+        int r;
 
-        if (r != CODEC_OK) {
-                fprintf(stderr, "ingester-send: %s: not sent: %s\n", where, codec_reason_name(r));
-                return EXIT_INVALID;
+        if (reason != CODEC_OK) {
+                fprintf(stderr, "ingester-send: %s: not sent: %s\n", where,
+                        codec_reason_name(reason));
+                s->refused++;
+                s->status = MAX(s->status, EXIT_NOT_SENT);
+                return;
         }
-        codec_event_clear(&ev);
         if (s->msgpack) {
-                struct json_object *o = json_tokener_parse(json);
                 msgpack_sbuffer sb;
                 msgpack_packer pk;
                 msgpack_sbuffer_init(&sb);
                 msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-                pack(&pk, o);
-                json_object_put(o);
-                e = send_packet(s, sb.data, sb.size);
+                pack_variant(&pk, ev.data);
+                r = ingester_client_send(s->client, sb.data, sb.size, (const int *) s->fds->data,
+                                         s->fds->len);
                 msgpack_sbuffer_destroy(&sb);
-        } else {
-                e = send_packet(s, json, strlen(json));
-        }
-        if (e < 0) {
-                fprintf(stderr, "ingester-send: %s: %s\n", where, g_strerror(-e));
-                return EXIT_UNREACHABLE;
-        }
-        return EXIT_SENT;
+        } else
+                r = ingester_client_send(s->client, json, len, (const int *) s->fds->data,
+                                         s->fds->len);
+        codec_event_clear(&ev);
+
+        if (r == 0)
+                s->sent++;
+        else if (r == -EMSGSIZE) {
+                fprintf(stderr, "ingester-send: %s: not sent: too large for the socket (%zu bytes)\n",
+                        where, len);
+                s->refused++;
+                s->status = MAX(s->status, EXIT_NOT_SENT);
+        } else
+                report_lost(s, r);
 }
 
-/* httpie-style fields: key=string, key:=raw-json */
+/* @s as a JSON string literal. Bytes >= 0x80 pass as they are: the codec
+ * checks the whole event's UTF-8 afterwards. */
+static void append_json_string(GString *out, const char *s, size_t len)
+{
+        g_string_append_c(out, '"');
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char) s[i];
+                if (ch == '"' || ch == '\\')
+                        g_string_append_c(out, '\\');
+                if (ch < 0x20)
+                        g_string_append_printf(out, "\\u%04x", ch);
+                else
+                        g_string_append_c(out, (char) ch);
+        }
+        g_string_append_c(out, '"');
+}
+
+/* httpie-style fields: key=string, key:=raw-json. NULL (reported) on error. */
 static char *object_from_fields(char **fields, int n)
 {
-        struct json_object *o = json_object_new_object();
-        char *out;
+        g_autoptr(GString) out = g_string_new("{");
 
         for (int i = 0; i < n; i++) {
-                char *eq = strchr(fields[i], '=');
-                g_autofree char *key = NULL;
-                struct json_object *v;
-                if (!eq || eq == fields[i]) {
+                const char *f = fields[i], *eq = strchr(f, '=');
+                gboolean raw = eq && eq > f && eq[-1] == ':';
+                const char *key_end = raw ? eq - 1 : eq;
+
+                if (!eq || key_end == f) {
                         fprintf(stderr, "ingester-send: '%s' is neither a JSON object nor a "
-                                        "key=value or key:=json field\n", fields[i]);
-                        json_object_put(o);
+                                        "key=value or key:=json field\n", f);
                         return NULL;
                 }
-                if (eq > fields[i] && eq[-1] == ':') {
-                        key = g_strndup(fields[i], (gsize) (eq - 1 - fields[i]));
-                        v = json_tokener_parse(eq + 1);
-                        if (!v && strcmp(eq + 1, "null") != 0) {
-                                fprintf(stderr, "ingester-send: field %s: '%s' is not JSON\n",
-                                        key, eq + 1);
-                                json_object_put(o);
-                                return NULL;
-                        }
-                } else {
-                        key = g_strndup(fields[i], (gsize) (eq - fields[i]));
-                        v = json_object_new_string(eq + 1);
-                }
-                json_object_object_add(o, key, v);
+                if (i > 0)
+                        g_string_append_c(out, ',');
+                append_json_string(out, f, (size_t) (key_end - f));
+                g_string_append_c(out, ':');
+                if (raw)
+                        g_string_append(out, eq + 1);
+                else
+                        append_json_string(out, eq + 1, strlen(eq + 1));
         }
-        out = g_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        return out;
+        g_string_append_c(out, '}');
+        return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
-static char *default_socket(int *type)
+static int parse_retry(const char *arg, unsigned *ret)
 {
-        const char *env = g_getenv("INGESTER_SOCKET");
-        g_autofree char *dir = NULL;
-        char *seq;
+        guint64 n;
 
-        if (env && *env)
-                return g_strdup(env);
-        dir = config_default_socket_dir(NULL);
-        if (!dir)
-                return NULL;
-        seq = g_build_filename(dir, "seqpacket.sock", NULL);
-        if (g_file_test(seq, G_FILE_TEST_EXISTS))
-                return seq;
-        g_free(seq);
-        *type = SOCK_DGRAM;
-        return g_build_filename(dir, "dgram.sock", NULL);
+        if (g_strcmp0(arg, "forever") == 0) {
+                *ret = INGESTER_RETRY_FOREVER;
+                return 0;
+        }
+        if (!g_ascii_string_to_unsigned(arg, 10, 0, UINT_MAX - 1, &n, NULL))
+                return -EINVAL;
+        *ret = (unsigned) n;
+        return 0;
+}
+
+static void send_stdin(Sender *s)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        unsigned long lineno = 0;
+
+        while (s->status != EXIT_UNREACHABLE && (n = getline(&line, &cap, stdin)) >= 0) {
+                char where[48];
+                size_t start = 0, end = (size_t) n;
+
+                lineno++;
+                while (start < end && g_ascii_isspace(line[start]))
+                        start++;
+                while (end > start && g_ascii_isspace(line[end - 1]))
+                        end--;
+                if (start == end)
+                        continue; /* blank lines are skipped */
+                g_snprintf(where, sizeof(where), "line %lu", lineno);
+                send_event(s, line + start, end - start, where);
+        }
+        free(line);
 }
 
 int main(int argc, char **argv)
 {
-        g_autofree char *socket_path = NULL;
+        g_autofree char *socket_path = NULL, *retry = NULL, *fields_json = NULL;
         g_auto(GStrv) files = NULL, fd_args = NULL;
-        gboolean dgram = FALSE, seqpacket = FALSE, version = FALSE;
-        Sender s = { .fd = -1, .type = 0 };
+        gboolean dgram = FALSE, seqpacket = FALSE, version = FALSE, quiet = FALSE;
+        int retry_interval = 100, retry_max_interval = 5000;
+        double retry_factor = 2.0;
+        unsigned max_retries = 0;
+        Sender s = {
+                .limits = { .max_depth = CODEC_DEPTH_CEILING,
+                            .max_members = CODEC_MAX_MEMBERS_CEILING,
+                            .max_string = CODEC_MAX_STRING_CEILING },
+        };
         const GOptionEntry entries[] = {
                 { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
-                  "Socket to send to (default: $INGESTER_SOCKET, else the default seqpacket, "
-                  "else dgram socket)", "PATH" },
+                  "Socket to send to (default: $INGESTER_SOCKET, else ingesterd's default "
+                  "seqpacket socket, else its dgram socket)", "PATH" },
                 { "dgram", 0, 0, G_OPTION_ARG_NONE, &dgram, "Use SOCK_DGRAM", NULL },
                 { "seqpacket", 0, 0, G_OPTION_ARG_NONE, &seqpacket, "Use SOCK_SEQPACKET", NULL },
                 { "msgpack", 'm', 0, G_OPTION_ARG_NONE, &s.msgpack,
-                  "Send each event as msgpack", NULL },
+                  "Send each event encoded as msgpack", NULL },
                 { "fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fd_args,
                   "Pass inherited descriptor N with every event (repeatable)", "N" },
                 { "file", 'f', 0, G_OPTION_ARG_FILENAME_ARRAY, &files,
                   "Open PATH read-only and pass it with every event (repeatable)", "PATH" },
-                { "quiet", 'q', 0, G_OPTION_ARG_NONE, &s.quiet, "Print nothing but errors", NULL },
+                { "retry", 'r', 0, G_OPTION_ARG_STRING, &retry,
+                  "Retry connecting N times, or forever (default 0)", "N" },
+                { "retry-interval", 0, 0, G_OPTION_ARG_INT, &retry_interval,
+                  "First wait between attempts (default 100)", "MS" },
+                { "retry-factor", 0, 0, G_OPTION_ARG_DOUBLE, &retry_factor,
+                  "Growth of the wait per attempt (default 2)", "F" },
+                { "retry-max-interval", 0, 0, G_OPTION_ARG_INT, &retry_max_interval,
+                  "Longest wait between attempts (default 5000)", "MS" },
+                { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+                  "No summary line; only errors are printed", NULL },
                 { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
                 { NULL },
         };
         g_autoptr(GOptionContext) ctx = g_option_context_new("[EVENT...|FIELD...]");
         g_autoptr(GError) error = NULL;
-        int status = EXIT_SENT, sent = 0;
+        IngesterTransport transport = INGESTER_TRANSPORT_AUTO;
+        int n_events = 0, n_fields = 0, r;
 
         g_option_context_set_summary(
                 ctx, "Sends events to ingesterd: each EVENT a JSON object, or FIELDs key=string "
                      "and key:=json\nmaking one object; with neither, one JSON object per line "
                      "of standard input.");
+        g_option_context_set_description(
+                ctx, "Exit status: 0 every event sent, 1 some events refused (invalid or too "
+                     "large;\nthe others were sent), 2 usage error, 3 ingesterd unreachable.\n"
+                     "See ingester-send(1).");
         g_option_context_add_main_entries(ctx, entries, NULL);
         if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
                 fprintf(stderr, "ingester-send: %s\n", error->message);
@@ -247,6 +294,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ingester-send: --dgram and --seqpacket exclude each other\n");
                 return EXIT_USAGE;
         }
+        transport = dgram ? INGESTER_TRANSPORT_DGRAM
+                    : seqpacket ? INGESTER_TRANSPORT_SEQPACKET
+                                : INGESTER_TRANSPORT_AUTO;
+        if (retry && parse_retry(retry, &max_retries) < 0) {
+                fprintf(stderr, "ingester-send: --retry %s: not a count or 'forever'\n", retry);
+                return EXIT_USAGE;
+        }
+
         s.fds = g_array_new(FALSE, FALSE, sizeof(int));
         for (char **f = fd_args; f && *f; f++) {
                 guint64 n;
@@ -260,7 +315,7 @@ int main(int argc, char **argv)
                 g_array_append_val(s.fds, fd);
         }
         for (char **f = files; f && *f; f++) {
-                int fd = open(*f, O_RDONLY | O_CLOEXEC);
+                int fd = open(*f, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd < 0) {
                         fprintf(stderr, "ingester-send: --file %s: %s\n", *f, g_strerror(errno));
                         return EXIT_USAGE;
@@ -273,58 +328,60 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
 
-        s.type = SOCK_SEQPACKET;
-        if (!socket_path && !(socket_path = default_socket(&s.type))) {
-                fprintf(stderr, "ingester-send: no socket: set INGESTER_SOCKET, "
-                                "XDG_RUNTIME_DIR, or give --socket\n");
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                while (g_ascii_isspace(*a))
+                        a++;
+                if (*a == '{')
+                        n_events++;
+                else
+                        n_fields++;
+        }
+        if (n_events > 0 && n_fields > 0) {
+                fprintf(stderr, "ingester-send: give either JSON objects or fields, not both\n");
                 return EXIT_USAGE;
         }
-        if (dgram)
-                s.type = SOCK_DGRAM;
-        s.fd = open_socket(socket_path, seqpacket || dgram ? s.type : SOCK_SEQPACKET);
-        if (s.fd == -EPROTOTYPE && !seqpacket)
-                s.fd = open_socket(socket_path, SOCK_DGRAM);
-        if (s.fd < 0) {
-                fprintf(stderr, "ingester-send: cannot reach ingesterd at %s: %s\n", socket_path,
-                        g_strerror(-s.fd));
-                return EXIT_UNREACHABLE;
+
+        r = ingester_client_new(&s.client, socket_path, transport, 0);
+        if (r == 0 && max_retries > 0)
+                r = ingester_client_set_retry(s.client, max_retries, (unsigned) MAX(retry_interval, 0),
+                                              retry_factor, (unsigned) MAX(retry_max_interval, 0));
+        if (r < 0) {
+                fprintf(stderr, "ingester-send: %s\n",
+                        r == -ENAMETOOLONG ? "socket path too long"
+                                           : "bad retry settings (interval > 0, factor >= 1, "
+                                             "max interval >= interval)");
+                ingester_client_free(s.client);
+                return EXIT_USAGE;
         }
 
-        if (argc > 1 && argv[1][0] == '{') {
-                for (int i = 1; i < argc && status != EXIT_UNREACHABLE; i++) {
-                        g_autofree char *where = g_strdup_printf("argument %d", i);
-                        int r = send_event(&s, argv[i], where);
-                        status = MAX(status, r);
-                        sent += r == EXIT_SENT;
-                }
-        } else if (argc > 1) {
-                g_autofree char *json = object_from_fields(argv + 1, argc - 1);
-                if (!json)
+        if (n_fields > 0) {
+                fields_json = object_from_fields(argv + 1, argc - 1);
+                if (!fields_json) {
+                        ingester_client_free(s.client);
                         return EXIT_USAGE;
-                status = send_event(&s, json, "fields");
-                sent += status == EXIT_SENT;
-        } else {
-                char *line = NULL;
-                size_t cap = 0;
-                ssize_t n;
-                unsigned lineno = 0;
-                while (status != EXIT_UNREACHABLE && (n = getline(&line, &cap, stdin)) >= 0) {
-                        g_autofree char *where = NULL;
-                        int r;
-                        lineno++;
-                        if (n > 0 && line[n - 1] == '\n')
-                                line[--n] = '\0';
-                        if (g_strstrip(line)[0] == '\0')
-                                continue; /* blank lines are skipped */
-                        where = g_strdup_printf("line %u", lineno);
-                        r = send_event(&s, line, where);
-                        status = MAX(status, r);
-                        sent += r == EXIT_SENT;
                 }
-                free(line);
         }
-        if (!s.quiet)
-                fprintf(stderr, "ingester-send: %d event%s sent\n", sent, sent == 1 ? "" : "s");
-        close(s.fd);
-        return status;
+        r = ingester_client_connect(s.client);
+        if (r < 0)
+                report_lost(&s, r);
+        else if (fields_json)
+                send_event(&s, fields_json, strlen(fields_json), "fields");
+        else if (n_events > 0)
+                for (int i = 1; i < argc && s.status != EXIT_UNREACHABLE; i++) {
+                        char where[32];
+                        g_snprintf(where, sizeof(where), "argument %d", i);
+                        send_event(&s, argv[i], strlen(argv[i]), where);
+                }
+        else
+                send_stdin(&s);
+
+        if (!quiet)
+                fprintf(stderr, "ingester-send: %u event%s sent, %u refused\n", s.sent,
+                        s.sent == 1 ? "" : "s", s.refused);
+        ingester_client_free(s.client);
+        for (unsigned i = fd_args ? g_strv_length(fd_args) : 0; i < s.fds->len; i++)
+                close(g_array_index(s.fds, int, i));
+        g_array_free(s.fds, TRUE);
+        return s.status;
 }

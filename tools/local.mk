@@ -14,10 +14,12 @@ bench: all
 	$(AM_V_at)echo "== codec: ns/event"
 	$(AM_V_at)$(top_builddir)/tools/bench-codec
 
-# ingester-send: the shell's sender (validates with the daemon's own codec)
+# ingester-send: the shell's sender, on libingester (validates with the
+# daemon's own codec)
 bin_PROGRAMS += tools/ingester-send
 tools_ingester_send_SOURCES = tools/ingester-send.c
-tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS)
-tools_ingester_send_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS)
+tools_ingester_send_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
+tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
+tools_ingester_send_LDADD = src/lib/libingester.la src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
 dist_noinst_SCRIPTS += tools/demo

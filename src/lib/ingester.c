@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libingester — the socket work of a sender: find ingesterd's socket and its
+ * type, send one packet (one event) with its descriptors, reconnect with
+ * backoff. The public contract, errors included, is in ingester/ingester.h.
+ *
+ * libc only, and no state outside the handle: readers link this into
+ * anything, threads included. Every descriptor is O_CLOEXEC and every send
+ * carries MSG_NOSIGNAL, since a library must not kill its host with SIGPIPE
+ * when the daemon goes away.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingester/ingester.h"
+
+#define _public_ __attribute__((visibility("default")))
+
+struct IngesterClient {
+        int fd;                      /* -1 when not connected */
+        IngesterTransport want;      /* as asked for */
+        IngesterTransport type;      /* in use while connected (never AUTO then) */
+        unsigned int flags;
+        struct sockaddr_un addr;
+        socklen_t addr_len;
+
+        unsigned int max_retries;    /* 0: no waiting retries */
+        unsigned int interval_ms, max_interval_ms;
+        double factor;
+
+        /* INGESTER_CLIENT_NONBLOCK never sleeps; it remembers when the next
+         * connection attempt is due instead. */
+        unsigned int failures;
+        uint64_t next_attempt_usec;
+        int last_error;
+
+        unsigned long connections;
+};
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int close_keep_errno(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -1;
+}
+
+/* Mirrors ingesterd's config_default_socket_dir(): the two must agree. */
+static int default_path(IngesterTransport want, char *buf, size_t size)
+{
+        const char *env = secure_getenv("INGESTER_SOCKET");
+        const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
+        char dir[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
+        struct stat st;
+        int n;
+
+        if (env && *env)
+                n = snprintf(buf, size, "%s", env);
+        else {
+                if (xdg && xdg[0] == '/')
+                        n = snprintf(dir, sizeof(dir), "%s/ingester", xdg);
+                else if (geteuid() == 0)
+                        n = snprintf(dir, sizeof(dir), "/run/ingester");
+                else
+                        n = snprintf(dir, sizeof(dir), "/run/user/%u/ingester",
+                                     (unsigned int) geteuid());
+                if (n < 0 || (size_t) n >= sizeof(dir))
+                        return -ENAMETOOLONG;
+                n = snprintf(buf, size, "%s/seqpacket.sock", dir);
+                if (n >= 0 && (size_t) n < size && want != INGESTER_TRANSPORT_SEQPACKET &&
+                    (want != INGESTER_TRANSPORT_AUTO || stat(buf, &st) < 0))
+                        n = snprintf(buf, size, "%s/dgram.sock", dir);
+        }
+        if (n < 0 || (size_t) n >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+_public_ int ingester_client_new(IngesterClient **ret, const char *path,
+                                 IngesterTransport transport, unsigned int flags)
+{
+        IngesterClient *c;
+        int r;
+
+        if (!ret || (unsigned int) transport > INGESTER_TRANSPORT_DGRAM_UNCONNECTED ||
+            (flags & ~(unsigned int) INGESTER_CLIENT_NONBLOCK))
+                return -EINVAL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->fd = -1;
+        c->want = c->type = transport;
+        c->flags = flags;
+        c->factor = 2.0;
+        c->addr.sun_family = AF_UNIX;
+        if (path) {
+                if (!*path || strlen(path) >= sizeof(c->addr.sun_path))
+                        r = *path ? -ENAMETOOLONG : -EINVAL;
+                else {
+                        strcpy(c->addr.sun_path, path);
+                        r = 0;
+                }
+        } else
+                r = default_path(transport, c->addr.sun_path, sizeof(c->addr.sun_path));
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        c->addr_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) +
+                                   strlen(c->addr.sun_path) + 1);
+        *ret = c;
+        return 0;
+}
+
+_public_ void ingester_client_disconnect(IngesterClient *c)
+{
+        if (!c)
+                return;
+        c->fd = close_keep_errno(c->fd);
+        c->type = c->want;
+}
+
+_public_ IngesterClient *ingester_client_free(IngesterClient *c)
+{
+        if (c) {
+                ingester_client_disconnect(c);
+                free(c);
+        }
+        return NULL;
+}
+
+_public_ int ingester_client_set_retry(IngesterClient *c, unsigned int max_retries,
+                                       unsigned int interval_ms, double factor,
+                                       unsigned int max_interval_ms)
+{
+        if (!c || isnan(factor) || factor < 1.0)
+                return -EINVAL;
+        if (max_retries > 0 && (interval_ms == 0 || max_interval_ms < interval_ms))
+                return -EINVAL;
+        c->max_retries = max_retries;
+        c->interval_ms = interval_ms;
+        c->factor = factor;
+        c->max_interval_ms = max_interval_ms;
+        c->failures = 0;
+        c->next_attempt_usec = 0;
+        return 0;
+}
+
+/* The wait before retry number @n + 1: interval x factor^n, capped. */
+static uint64_t backoff_usec(const IngesterClient *c, unsigned int n)
+{
+        double ms = (double) c->interval_ms * pow(c->factor, (double) n);
+
+        if (!(ms < (double) c->max_interval_ms))
+                ms = (double) c->max_interval_ms;
+        return (uint64_t) (ms * 1000.0);
+}
+
+/* The errors after which the same packet may succeed on a new connection. */
+static bool error_is_reconnectable(int r)
+{
+        return r == -ENOENT || r == -ECONNREFUSED || r == -EPIPE || r == -ECONNRESET ||
+               r == -ENOTCONN;
+}
+
+static int open_one(IngesterClient *c, IngesterTransport type)
+{
+        int stype = type == INGESTER_TRANSPORT_SEQPACKET ? SOCK_SEQPACKET : SOCK_DGRAM;
+        int fd;
+
+        if (c->flags & INGESTER_CLIENT_NONBLOCK)
+                stype |= SOCK_NONBLOCK;
+        fd = socket(AF_UNIX, stype | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &c->addr, c->addr_len) < 0) {
+                int r = -errno;
+                close_keep_errno(fd);
+                return r;
+        }
+        if (type == INGESTER_TRANSPORT_DGRAM_UNCONNECTED) {
+                /* The connect() above only proved that a datagram socket is
+                 * bound at the path; AF_UNSPEC dissolves the association so
+                 * every packet is addressed anew and finds a restarted daemon. */
+                const struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+                if (connect(fd, &unspec, sizeof(unspec)) < 0) {
+                        int r = -errno;
+                        close_keep_errno(fd);
+                        return r;
+                }
+        }
+        c->fd = fd;
+        c->type = type;
+        c->connections++;
+        return 0;
+}
+
+/* One attempt, trying SEQPACKET then DGRAM for AUTO. */
+static int open_socket(IngesterClient *c)
+{
+        int r;
+
+        if (c->want != INGESTER_TRANSPORT_AUTO)
+                return open_one(c, c->want);
+        r = open_one(c, INGESTER_TRANSPORT_SEQPACKET);
+        /* Linux reports a socket of the other type as EPROTOTYPE. */
+        if (r == -EPROTOTYPE)
+                r = open_one(c, INGESTER_TRANSPORT_DGRAM);
+        return r;
+}
+
+static int sleep_usec(uint64_t usec)
+{
+        struct timespec ts = {
+                .tv_sec = (time_t) (usec / 1000000u),
+                .tv_nsec = (long) (usec % 1000000u) * 1000L,
+        };
+        int r = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+
+        return r == 0 ? 0 : -r; /* clock_nanosleep returns the error */
+}
+
+/* After a reconnectable failure: either wait and return 0 (try again), or
+ * return the error. @failures counts this call's failures (blocking mode). */
+static int wait_for_retry(IngesterClient *c, int error, unsigned int *failures)
+{
+        if (c->flags & INGESTER_CLIENT_NONBLOCK) {
+                if (c->max_retries > 0) {
+                        c->next_attempt_usec = now_usec() + backoff_usec(c, c->failures);
+                        if (c->failures < UINT_MAX)
+                                c->failures++;
+                }
+                c->last_error = error;
+                return error;
+        }
+        if (*failures >= c->max_retries)
+                return error;
+        (*failures)++;
+        return sleep_usec(backoff_usec(c, *failures - 1));
+}
+
+static int connect_now(IngesterClient *c, unsigned int *failures)
+{
+        for (;;) {
+                int r;
+
+                if ((c->flags & INGESTER_CLIENT_NONBLOCK) && c->next_attempt_usec &&
+                    now_usec() < c->next_attempt_usec)
+                        return c->last_error;
+                r = open_socket(c);
+                if (r == 0) {
+                        c->failures = 0;
+                        c->next_attempt_usec = 0;
+                        return 0;
+                }
+                if (!error_is_reconnectable(r))
+                        return r;
+                r = wait_for_retry(c, r, failures);
+                if (r < 0)
+                        return r;
+        }
+}
+
+_public_ int ingester_client_connect(IngesterClient *c)
+{
+        unsigned int failures = 0;
+
+        if (!c)
+                return -EINVAL;
+        if (c->fd >= 0)
+                return 0;
+        return connect_now(c, &failures);
+}
+
+_public_ int ingester_client_send(IngesterClient *c, const void *data, size_t size,
+                                  const int *fds, size_t n_fds)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * INGESTER_MAX_FDS)];
+        } control;
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        int flags = MSG_NOSIGNAL;
+        unsigned int failures = 0;
+        bool fresh;
+
+        if (!c || !data || size == 0 || n_fds > INGESTER_MAX_FDS || (n_fds > 0 && !fds))
+                return -EINVAL;
+        if (n_fds > 0) {
+                struct cmsghdr *cmsg;
+
+                memset(&control, 0, sizeof(control));
+                msg.msg_control = control.buf;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+        }
+        if (c->flags & INGESTER_CLIENT_NONBLOCK)
+                flags |= MSG_DONTWAIT;
+
+        fresh = c->fd < 0;
+        for (;;) {
+                int r = 0;
+
+                if (c->fd < 0) {
+                        r = connect_now(c, &failures);
+                        if (r < 0)
+                                return r;
+                }
+                if (c->type == INGESTER_TRANSPORT_DGRAM_UNCONNECTED) {
+                        msg.msg_name = &c->addr;
+                        msg.msg_namelen = c->addr_len;
+                }
+                if (sendmsg(c->fd, &msg, flags) >= 0)
+                        return 0;
+                r = -errno;
+                if (!error_is_reconnectable(r))
+                        return r;
+                /* The connection is stale (daemon restarted or gone). Nothing
+                 * of this packet was sent, so sending it again is safe. */
+                ingester_client_disconnect(c);
+                if (!fresh) {
+                        /* A connection from an earlier call may simply point at
+                         * a daemon that has since been replaced: one immediate
+                         * new connection, which is not counted as a retry. */
+                        fresh = true;
+                        continue;
+                }
+                r = wait_for_retry(c, r, &failures);
+                if (r < 0)
+                        return r;
+        }
+}
+
+_public_ int ingester_client_get_fd(const IngesterClient *c)
+{
+        return c ? c->fd : -1;
+}
+
+_public_ IngesterTransport ingester_client_get_transport(const IngesterClient *c)
+{
+        return c ? c->type : INGESTER_TRANSPORT_AUTO;
+}
+
+_public_ const char *ingester_client_get_path(const IngesterClient *c)
+{
+        return c ? c->addr.sun_path : NULL;
+}
+
+_public_ unsigned long ingester_client_get_reconnects(const IngesterClient *c)
+{
+        return c && c->connections > 0 ? c->connections - 1 : 0;
+}
