@@ -1,4 +1,5 @@
 dist_man_MANS += \
+	doc/ingester-send.1 \
 	doc/ingesterd.8 \
 	doc/ingesterd.conf.5 \
 	$(NULL)
@@ -18,3 +19,18 @@ EXTRA_DIST += \
 	doc/ingesterd.service.in \
 	doc/ingesterd.socket \
 	$(NULL)
+
+# The example reader, as its comment says to build it: against the installed
+# header and library, found with pkg-config (make distcheck runs this).
+EXTRA_DIST += doc/examples/reader.c
+exampledir = $(docdir)/examples
+example_DATA = doc/examples/reader.c
+installcheck-local:
+	$(AM_V_at)tmp=$$(mktemp -d) && \
+	PKG_CONFIG_PATH="$(DESTDIR)$(libdir)/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}" && \
+	export PKG_CONFIG_PATH && \
+	$(CC) $(SANITIZER_CFLAGS) -o "$$tmp/reader" $(srcdir)/doc/examples/reader.c \
+		$$($(PKG_CONFIG) --cflags --libs ingester) && \
+	echo "reader built with pkg-config against $(DESTDIR)$(libdir)" && \
+	LD_LIBRARY_PATH="$(DESTDIR)$(libdir)" "$$tmp/reader" "$$tmp/none.sock" </dev/null && \
+	rm -rf "$$tmp"

@@ -588,6 +588,7 @@ static void accept_one(Endpoint *ep)
         c->cred = cred;
         g_ptr_array_add(ep->conns, c);
         l->stats->connections++;
+        l->stats->connections_accepted++;
         if (!l->paused)
                 conn_watch(c);
 }

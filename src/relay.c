@@ -291,6 +291,8 @@ static GVariant *get_stats(Relay *r)
         g_variant_builder_add(&b, "{sv}", "in-flight", g_variant_new_uint32((guint32) q->in_flight));
         g_variant_builder_add(&b, "{sv}", "policy", g_variant_new_string(queue_policy_name(q->policy)));
         g_variant_builder_add(&b, "{sv}", "connections", g_variant_new_uint32(s->connections));
+        g_variant_builder_add(&b, "{sv}", "connections-accepted",
+                              g_variant_new_uint64(s->connections_accepted));
         g_variant_builder_add(&b, "{sv}", "fds-not-forwarded",
                               g_variant_new_uint64(s->fds_not_forwarded));
         g_variant_builder_add(&b, "{sv}", "bus-reconnects", g_variant_new_uint64(s->bus_reconnects));

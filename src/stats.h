@@ -34,7 +34,8 @@ typedef struct {
         uint64_t fds_not_forwarded;  /* bus connection without fd passing */
         uint64_t bus_reconnects;
         uint64_t rejected[_STATS_REASON_MAX];
-        unsigned connections;
+        unsigned connections;          /* open now */
+        uint64_t connections_accepted; /* since start */
         /* rate limit of rejection log lines, per reason */
         gint64 log_window_start[_STATS_REASON_MAX];
         unsigned log_in_window[_STATS_REASON_MAX];

@@ -272,6 +272,16 @@ guint64 testdaemon_stat(TestDaemon *d, const char *key)
         return g_variant_get_uint64(v);
 }
 
+guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want)
+{
+        guint64 v = testdaemon_stat(d, key);
+        for (int i = 0; i < 500 && v != want; i++) {
+                g_usleep(10000);
+                v = testdaemon_stat(d, key);
+        }
+        return v;
+}
+
 int testdaemon_count_fds(TestDaemon *d)
 {
         g_autofree char *path =

@@ -48,6 +48,8 @@ void testdaemon_free(TestDaemon *d);
 GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
 /* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON". */
 guint64 testdaemon_stat(TestDaemon *d, const char *key);
+/* Polls testdaemon_stat() until it reads want (up to 5 s); returns the last value. */
+guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want);
 int testdaemon_count_fds(TestDaemon *d);
 char *testdaemon_log(TestDaemon *d);
 

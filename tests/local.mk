@@ -6,7 +6,8 @@ AM_TESTS_ENVIRONMENT = \
 	G_SLICE=always-malloc \
 	INGESTER_TEST_DATA=$(abs_top_srcdir)/tests/data \
 	INGESTER_BUILDDIR=$(abs_top_builddir) \
-	PATH=$(abs_top_builddir)/src:$(abs_top_builddir)/tools:$$PATH \
+	CC='$(CC)' \
+	PATH=$(abs_top_builddir)/src:$(abs_top_builddir)/tools:$(abs_top_builddir)/doc/examples:$$PATH \
 	$(NULL)
 if ENABLE_SANITIZERS
 AM_TESTS_ENVIRONMENT += \
@@ -52,3 +53,26 @@ tests_test_queue_config_SOURCES = tests/test-queue-config.c
 tests_test_queue_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_queue_config_LDADD = $(TEST_LIBS)
 TESTS += tests/test-queue-config
+
+check_PROGRAMS += tests/test-lib
+tests_test_lib_SOURCES = tests/test-lib.c
+tests_test_lib_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
+tests_test_lib_CFLAGS = $(TEST_CFLAGS)
+tests_test_lib_LDADD = src/lib/libingester.la tests/libharness.la $(TEST_LIBS) -lm
+TESTS += tests/test-lib
+
+check_PROGRAMS += tests/test-send
+tests_test_send_SOURCES = tests/test-send.c
+tests_test_send_CFLAGS = $(TEST_CFLAGS)
+tests_test_send_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-send
+
+# The example reader, built in-tree against libingester so test-send can run
+# it; installcheck builds it again the way its comment says, with pkg-config.
+check_PROGRAMS += doc/examples/example-reader
+doc_examples_example_reader_SOURCES = doc/examples/reader.c
+doc_examples_example_reader_CPPFLAGS = -I$(top_srcdir)/src/lib
+doc_examples_example_reader_LDADD = src/lib/libingester.la
+
+TESTS += tests/test-abi.sh
+EXTRA_DIST += tests/test-abi.sh

@@ -134,12 +134,7 @@ static char *meta_str(GDBusMessage *m, const char *key)
  */
 static guint64 wait_stat(const char *key, guint64 want)
 {
-        guint64 v = testdaemon_stat(d, key);
-        for (int i = 0; i < 200 && v != want; i++) {
-                g_usleep(10000);
-                v = testdaemon_stat(d, key);
-        }
-        return v;
+        return testdaemon_wait_stat(d, key, want);
 }
 
 /* ---- relay ---- */

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-send.c — the built ingester-send (and the example reader) end to end:
+ * the real tool as a child process, the built ingesterd, a private bus.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cunit-tap.h"
+#include "harness.h"
+#include "util.h"
+
+static char *topdir;
+static TestBus bus;
+static char *dir;
+static TestDaemon *d;
+static unsigned counter;
+
+static int suite_init(void)
+{
+        topdir = harness_tmpdir();
+        return testbus_start(&bus, topdir) ? 0 : -1;
+}
+
+static int suite_cleanup(void)
+{
+        testbus_stop(&bus);
+        harness_rmtree(topdir);
+        g_clear_pointer(&topdir, g_free);
+        return 0;
+}
+
+static void setup(void)
+{
+        dir = g_strdup_printf("%s/t%u", topdir, ++counter);
+        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        d = NULL;
+}
+
+static void teardown(void)
+{
+        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&dir, g_free);
+}
+
+static TestDaemon *start(const char *const *extra)
+{
+        TestDaemon *t = testdaemon_start(&bus, dir, extra, 0);
+        g_assert_nonnull(t);
+        return t;
+}
+
+static GSubprocess *spawn(GSubprocessLauncher *l, const char *const *argv)
+{
+        g_autoptr(GSubprocessLauncher) own = NULL;
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p;
+
+        if (!l)
+                l = own = g_subprocess_launcher_new(0);
+        g_subprocess_launcher_set_flags(l, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                   G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+        p = g_subprocess_launcher_spawnv(l, argv, &error);
+        g_assert_no_error(error);
+        return p;
+}
+
+/* Runs argv to completion with @in on its stdin; returns the exit status and
+ * (if @err) its stderr. */
+static int run_with(GSubprocessLauncher *l, const char *in, char **err, const char *const *argv)
+{
+        g_autoptr(GSubprocess) p = spawn(l, argv);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL, *e = NULL;
+
+        g_subprocess_communicate_utf8(p, in ? in : "", NULL, &out, &e, &error);
+        g_assert_no_error(error);
+        if (err)
+                *err = g_steal_pointer(&e);
+        return g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : 128;
+}
+
+#define RUN(in, err, ...) run_with(NULL, (in), (err), (const char *const[]){ __VA_ARGS__, NULL })
+
+static GVariant *child(GDBusMessage *m, int i)
+{
+        return g_variant_get_child_value(g_dbus_message_get_body(m), (gsize) i);
+}
+
+static const char *event_type(GDBusMessage *m)
+{
+        g_autoptr(GVariant) t = child(m, 0);
+        return g_intern_string(g_variant_get_string(t, NULL));
+}
+
+static const char *meta_string(GDBusMessage *m, const char *key)
+{
+        g_autoptr(GVariant) meta = child(m, 2);
+        const char *s = NULL;
+        g_variant_lookup(meta, key, "&s", &s);
+        return g_intern_string(s);
+}
+
+static void expect_no_more_events(void)
+{
+        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
+        CU_ASSERT_PTR_NULL(m);
+}
+
+/* ---- what gets sent ---- */
+
+static void test_fields_make_one_typed_event(void)
+{
+        g_autoptr(GDBusMessage) m = NULL;
+        g_autoptr(GVariant) data = NULL, want = NULL;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, "type=pending",
+                            "container=web", "port:=443", "tags:=[\"a\"]", "ok:=true",
+                            "note=a=b \"q\""),
+                        0);
+        m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(event_type(m), "pending");
+        data = child(m, 1);
+        want = g_variant_ref_sink(g_variant_parse(
+                G_VARIANT_TYPE("a{sv}"),
+                "{'type': <'pending'>, 'container': <'web'>, 'port': <int64 443>, "
+                "'tags': <[<'a'>]>, 'ok': <true>, 'note': <'a=b \"q\"'>}",
+                NULL, NULL, NULL));
+        CU_ASSERT_TRUE(g_variant_equal(data, want));
+        expect_no_more_events();
+}
+
+static void test_each_argument_is_one_event_in_order(void)
+{
+        g_autoptr(GDBusMessage) a = NULL, b = NULL;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->dgram_path,
+                            "{\"type\":\"first\"}", " {\"type\":\"second\"}"),
+                        0);
+        a = testdaemon_next_event(d, 5000);
+        b = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_STRING_EQUAL(event_type(a), "first");
+        CU_ASSERT_STRING_EQUAL(event_type(b), "second");
+        CU_ASSERT_STRING_EQUAL(meta_string(a, "transport"), "dgram");
+}
+
+static void test_bad_lines_are_reported_and_good_ones_still_go(void)
+{
+        const char *in = "{\"type\":\"l1\"}\n"
+                         "\n"
+                         "   \t\n"
+                         "not json\n"
+                         "{\"type\":2}\n"
+                         "[1]\n"
+                         "  {\"type\":\"l7\"}  \r\n";
+        g_autofree char *err = NULL;
+        g_autoptr(GDBusMessage) a = NULL, b = NULL;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(in, &err, "ingester-send", "--socket", d->seq_path), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 4: not sent: syntax"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 5: not sent: type-not-string"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 6: not sent: not-object"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "2 events sent, 3 refused"));
+        CU_ASSERT_PTR_NULL(strstr(err, "line 2"));
+        a = testdaemon_next_event(d, 5000);
+        b = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_STRING_EQUAL(event_type(a), "l1");
+        CU_ASSERT_STRING_EQUAL(event_type(b), "l7");
+        expect_no_more_events();
+        /* the bad lines never reached the daemon */
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+}
+
+static void test_msgpack_carries_the_same_values_as_json(void)
+{
+        /* U+1F600 as a surrogate pair: json-c alone would turn it into U+FFFD */
+        const char *json = "{\"type\":\"mp\",\"big\":18446744073709551615,\"neg\":-5,"
+                           "\"f\":1.5,\"s\":\"\\ud83d\\ude00 \\u00e9\",\"nested\":{\"a\":[true,"
+                           "{\"b\":\"c\"}]},\"gone\":null}";
+        g_autoptr(GDBusMessage) j = NULL, mp = NULL;
+        g_autoptr(GVariant) jd = NULL, md = NULL;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, json), 0);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--msgpack", "--socket", d->seq_path,
+                            json),
+                        0);
+        j = testdaemon_next_event(d, 5000);
+        mp = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+        CU_ASSERT_STRING_EQUAL(meta_string(j, "codec"), "json");
+        CU_ASSERT_STRING_EQUAL(meta_string(mp, "codec"), "msgpack");
+        jd = child(j, 1);
+        md = child(mp, 1);
+        CU_ASSERT_TRUE(g_variant_equal(jd, md));
+        {
+                const char *s = NULL;
+                g_variant_lookup(md, "s", "&s", &s);
+                CU_ASSERT_STRING_EQUAL(s, "\xf0\x9f\x98\x80 \xc3\xa9");
+        }
+}
+
+static void test_files_and_inherited_fds_are_passed(void)
+{
+        g_autofree char *file = g_build_filename(dir, "payload.txt", NULL);
+        g_autofree char *fdarg = NULL;
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
+        g_autoptr(GDBusMessage) m = NULL;
+        GUnixFDList *list;
+        int p[2];
+        char buf[16] = { 0 };
+
+        d = start(NULL);
+        g_assert_true(g_file_set_contents(file, "hello", -1, NULL));
+        g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
+        g_subprocess_launcher_take_fd(l, p[1], 7); /* the child's fd 7 */
+        CU_ASSERT_EQUAL(run_with(l, NULL, NULL,
+                                 (const char *const[]){ "ingester-send", "--socket", d->seq_path,
+                                                        "--file", file, "--fd", "7", "type=fds",
+                                                        NULL }),
+                        0);
+        m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        list = g_dbus_message_get_unix_fd_list(m);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(list);
+        CU_ASSERT_EQUAL_FATAL(g_unix_fd_list_get_length(list), 2);
+        {
+                /* --fd descriptors come first, then --file ones */
+                _cleanup_close_ int w = g_unix_fd_list_get(list, 0, NULL);
+                _cleanup_close_ int f = g_unix_fd_list_get(list, 1, NULL);
+                CU_ASSERT_EQUAL(pread(f, buf, sizeof(buf) - 1, 0), 5);
+                CU_ASSERT_STRING_EQUAL(buf, "hello");
+                CU_ASSERT_EQUAL(write(w, "!", 1), 1);
+        }
+        CU_ASSERT_EQUAL(read(p[0], buf, 1), 1);
+        CU_ASSERT_EQUAL(buf[0], '!');
+        close(p[0]);
+}
+
+static void test_environment_names_the_default_socket(void)
+{
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
+        g_autoptr(GDBusMessage) m = NULL;
+
+        d = start(NULL);
+        g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", d->dgram_path, TRUE);
+        CU_ASSERT_EQUAL(run_with(l, "{\"type\":\"env\"}\n", NULL,
+                                 (const char *const[]){ "ingester-send", NULL }),
+                        0);
+        m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(meta_string(m, "transport"), "dgram");
+}
+
+static void test_many_lines_go_over_one_connection(void)
+{
+        /* 100k lines; emission off so the bus is not what is measured */
+        const char *const extra[] = { "--bench-no-emit", NULL };
+        g_autoptr(GString) in = g_string_new(NULL);
+        g_autofree char *err = NULL;
+        const unsigned n = 100000;
+
+        d = start(extra);
+        for (unsigned i = 0; i < n; i++)
+                g_string_append_printf(in, "{\"type\":\"bulk\",\"i\":%u}\n", i);
+        CU_ASSERT_EQUAL(RUN(in->str, &err, "ingester-send", "--socket", d->seq_path), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "100000 events sent, 0 refused"));
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "received", n), n);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        /* one connection for the whole run */
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections-accepted"), 1);
+}
+
+/* ---- when things go wrong ---- */
+
+static void test_daemon_not_running_is_status_3(void)
+{
+        g_autofree char *path = g_build_filename(dir, "nobody.sock", NULL);
+        g_autofree char *err = NULL;
+
+        CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--socket", path, "type=x"), 3);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot reach ingesterd at"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+        CU_ASSERT_EQUAL(RUN("{}\n", NULL, "ingester-send", "--socket", path), 3);
+}
+
+static void test_daemon_started_late_is_reached_by_retries(void)
+{
+        g_autofree char *seq = g_build_filename(dir, "run", "seqpacket.sock", NULL);
+        g_autoptr(GSubprocess) p = spawn(NULL, (const char *const[]){
+                "ingester-send", "--socket", seq, "--retry", "200", "--retry-interval", "25",
+                "--retry-factor", "1.5", "--retry-max-interval", "50", "type=late", NULL });
+        g_autoptr(GDBusMessage) m = NULL;
+
+        g_subprocess_communicate_utf8_async(p, "", NULL, NULL, NULL); /* close its stdin */
+        g_usleep(300 * 1000);
+        CU_ASSERT_PTR_NOT_NULL(g_subprocess_get_identifier(p)); /* still retrying */
+        d = start(NULL);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(event_type(m), "late");
+}
+
+static void test_wrong_forced_transport_is_status_3(void)
+{
+        g_autofree char *err = NULL;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--dgram", "--socket", d->seq_path,
+                            "type=x"),
+                        3);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, g_strerror(EPROTOTYPE)));
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--seqpacket", "--socket", d->seq_path,
+                            "type=ok"),
+                        0);
+}
+
+static void test_usage_errors_are_status_2_and_send_nothing(void)
+{
+        static const char *const cases[][6] = {
+                { "--dgram", "--seqpacket", "type=x", NULL },
+                { "=x", NULL },
+                { "novalue", NULL },
+                { "--fd", "999", "type=x", NULL },
+                { "--fd", "seven", "type=x", NULL },
+                { "--file", "/nonexistent/file", "type=x", NULL },
+                { "--retry", "often", "type=x", NULL },
+                { "--retry", "3", "--retry-factor", "0.5", "type=x" },
+                { "{\"a\":1}", "b=2", NULL },
+                { "--no-such-option", NULL },
+        };
+        g_autoptr(GDBusMessage) m = NULL;
+
+        d = start(NULL);
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GPtrArray) argv = g_ptr_array_new();
+                g_autofree char *err = NULL;
+                int status;
+
+                g_ptr_array_add(argv, (gpointer) "ingester-send");
+                g_ptr_array_add(argv, (gpointer) "--socket");
+                g_ptr_array_add(argv, d->seq_path);
+                for (size_t j = 0; j < G_N_ELEMENTS(cases[i]) && cases[i][j]; j++)
+                        g_ptr_array_add(argv, (gpointer) cases[i][j]);
+                g_ptr_array_add(argv, NULL);
+                status = run_with(NULL, NULL, &err, (const char *const *) argv->pdata);
+                if (status != 2)
+                        g_printerr("# case %zu: status %d: %s", i, status, err);
+                CU_ASSERT_EQUAL(status, 2);
+                CU_ASSERT_TRUE(g_str_has_prefix(err, "ingester-send: "));
+        }
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 0);
+        /* and then a good one */
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, "type=good"), 0);
+        m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(event_type(m), "good");
+}
+
+static void test_help_and_version(void)
+{
+        g_autoptr(GSubprocess) p = spawn(NULL, (const char *const[]){ "ingester-send", "--version", NULL });
+        g_autofree char *out = NULL, *err = NULL;
+
+        g_subprocess_communicate_utf8(p, "", NULL, &out, &err, NULL);
+        CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 0);
+        CU_ASSERT_STRING_EQUAL(out, "ingester-send " PACKAGE_VERSION "\n");
+        g_clear_object(&p);
+        g_clear_pointer(&out, g_free);
+        p = spawn(NULL, (const char *const[]){ "ingester-send", "--help", NULL });
+        g_subprocess_communicate_utf8(p, "", NULL, &out, &err, NULL);
+        CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "--retry"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "Exit status"));
+}
+
+/* ---- doc/examples/reader.c ---- */
+
+static void test_example_reader_sends_each_line(void)
+{
+        g_autoptr(GDBusMessage) a = NULL, b = NULL;
+        g_autoptr(GVariant) data = NULL;
+        const char *line = NULL;
+        gint64 n = 0;
+
+        d = start(NULL);
+        CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "example-reader", d->seq_path), 0);
+        a = testdaemon_next_event(d, 5000);
+        b = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_STRING_EQUAL(event_type(b), "example.line");
+        data = child(b, 1);
+        CU_ASSERT_TRUE(g_variant_lookup(data, "line", "&s", &line));
+        CU_ASSERT_STRING_EQUAL(line, "second \"quoted\"");
+        CU_ASSERT_TRUE(g_variant_lookup(data, "n", "x", &n));
+        CU_ASSERT_EQUAL(n, 2);
+}
+
+int main(void)
+{
+        static const TapTest send_tests[] = {
+                { "fields_make_one_typed_event", test_fields_make_one_typed_event },
+                { "each_argument_is_one_event_in_order", test_each_argument_is_one_event_in_order },
+                { "bad_lines_are_reported_and_good_ones_still_go",
+                  test_bad_lines_are_reported_and_good_ones_still_go },
+                { "msgpack_carries_the_same_values_as_json",
+                  test_msgpack_carries_the_same_values_as_json },
+                { "files_and_inherited_fds_are_passed", test_files_and_inherited_fds_are_passed },
+                { "environment_names_the_default_socket", test_environment_names_the_default_socket },
+                { "many_lines_go_over_one_connection", test_many_lines_go_over_one_connection },
+                { NULL, NULL },
+        };
+        static const TapTest failure_tests[] = {
+                { "daemon_not_running_is_status_3", test_daemon_not_running_is_status_3 },
+                { "daemon_started_late_is_reached_by_retries",
+                  test_daemon_started_late_is_reached_by_retries },
+                { "wrong_forced_transport_is_status_3", test_wrong_forced_transport_is_status_3 },
+                { "usage_errors_are_status_2_and_send_nothing",
+                  test_usage_errors_are_status_2_and_send_nothing },
+                { "help_and_version", test_help_and_version },
+                { NULL, NULL },
+        };
+        static const TapTest example_tests[] = {
+                { "example_reader_sends_each_line", test_example_reader_sends_each_line },
+                { NULL, NULL },
+        };
+
+        tap_add_suite_full("send", suite_init, suite_cleanup, setup, teardown, send_tests);
+        tap_add_suite_full("send-failures", suite_init, suite_cleanup, setup, teardown,
+                           failure_tests);
+        tap_add_suite_full("example", suite_init, suite_cleanup, setup, teardown, example_tests);
+        return tap_run();
+}
