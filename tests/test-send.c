@@ -128,11 +128,10 @@ static void test_fields_make_one_typed_event(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         CU_ASSERT_STRING_EQUAL(event_type(m), "pending");
         data = child(m, 1);
-        want = g_variant_ref_sink(g_variant_parse(
-                G_VARIANT_TYPE("a{sv}"),
-                "{'type': <'pending'>, 'container': <'web'>, 'port': <int64 443>, "
-                "'tags': <[<'a'>]>, 'ok': <true>, 'note': <'a=b \"q\"'>}",
-                NULL, NULL, NULL));
+        want = g_variant_parse(G_VARIANT_TYPE("a{sv}"),
+                               "{'type': <'pending'>, 'container': <'web'>, 'port': <int64 443>, "
+                               "'tags': <[<'a'>]>, 'ok': <true>, 'note': <'a=b \"q\"'>}",
+                               NULL, NULL, NULL); /* not floating */
         CU_ASSERT_TRUE(g_variant_equal(data, want));
         expect_no_more_events();
 }
@@ -307,7 +306,7 @@ static void test_daemon_started_late_is_reached_by_retries(void)
                 "--retry-factor", "1.5", "--retry-max-interval", "50", "type=late", NULL });
         g_autoptr(GDBusMessage) m = NULL;
 
-        g_subprocess_communicate_utf8_async(p, "", NULL, NULL, NULL); /* close its stdin */
+        g_output_stream_close(g_subprocess_get_stdin_pipe(p), NULL, NULL);
         g_usleep(300 * 1000);
         CU_ASSERT_PTR_NOT_NULL(g_subprocess_get_identifier(p)); /* still retrying */
         d = start(NULL);
@@ -383,6 +382,7 @@ static void test_help_and_version(void)
         CU_ASSERT_STRING_EQUAL(out, "ingester-send " PACKAGE_VERSION "\n");
         g_clear_object(&p);
         g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
         p = spawn(NULL, (const char *const[]){ "ingester-send", "--help", NULL });
         g_subprocess_communicate_utf8(p, "", NULL, &out, &err, NULL);
         CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 0);

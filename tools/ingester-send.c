@@ -32,6 +32,11 @@ enum {
         EXIT_UNREACHABLE = 3, /* no daemon, or the connection was lost for good */
 };
 
+static void client_freep(IngesterClient **c)
+{
+        *c = ingester_client_free(*c);
+}
+
 typedef struct {
         IngesterClient *client;
         gboolean msgpack;
@@ -238,7 +243,10 @@ int main(int argc, char **argv)
         int retry_interval = 100, retry_max_interval = 5000;
         double retry_factor = 2.0;
         unsigned max_retries = 0;
+        g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+        __attribute__((cleanup(client_freep))) IngesterClient *client = NULL;
         Sender s = {
+                .fds = fds,
                 .limits = { .max_depth = CODEC_DEPTH_CEILING,
                             .max_members = CODEC_MAX_MEMBERS_CEILING,
                             .max_string = CODEC_MAX_STRING_CEILING },
@@ -302,7 +310,6 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
 
-        s.fds = g_array_new(FALSE, FALSE, sizeof(int));
         for (char **f = fd_args; f && *f; f++) {
                 guint64 n;
                 int fd;
@@ -342,7 +349,8 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
 
-        r = ingester_client_new(&s.client, socket_path, transport, 0);
+        r = ingester_client_new(&client, socket_path, transport, 0);
+        s.client = client;
         if (r == 0 && max_retries > 0)
                 r = ingester_client_set_retry(s.client, max_retries, (unsigned) MAX(retry_interval, 0),
                                               retry_factor, (unsigned) MAX(retry_max_interval, 0));
@@ -351,16 +359,13 @@ int main(int argc, char **argv)
                         r == -ENAMETOOLONG ? "socket path too long"
                                            : "bad retry settings (interval > 0, factor >= 1, "
                                              "max interval >= interval)");
-                ingester_client_free(s.client);
                 return EXIT_USAGE;
         }
 
         if (n_fields > 0) {
                 fields_json = object_from_fields(argv + 1, argc - 1);
-                if (!fields_json) {
-                        ingester_client_free(s.client);
+                if (!fields_json)
                         return EXIT_USAGE;
-                }
         }
         r = ingester_client_connect(s.client);
         if (r < 0)
@@ -379,9 +384,5 @@ int main(int argc, char **argv)
         if (!quiet)
                 fprintf(stderr, "ingester-send: %u event%s sent, %u refused\n", s.sent,
                         s.sent == 1 ? "" : "s", s.refused);
-        ingester_client_free(s.client);
-        for (unsigned i = fd_args ? g_strv_length(fd_args) : 0; i < s.fds->len; i++)
-                close(g_array_index(s.fds, int, i));
-        g_array_free(s.fds, TRUE);
         return s.status;
 }

@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 /* The kernel's own bound on descriptors in one SCM_RIGHTS message (SCM_MAX_FD).
- * The daemon accepts fewer by default (max-fds, 4); see ingesterd.conf(5). */
+ * The daemon accepts fewer (max-fds: 8 by default, 16 at most); see ingesterd.conf(5). */
 #define INGESTER_MAX_FDS 253
 
 /* For ingester_client_set_retry(): keep retrying as long as it takes. */
