@@ -23,3 +23,13 @@ tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
 tools_ingester_send_LDADD = src/lib/libingester.la src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
 dist_noinst_SCRIPTS += tools/demo
+
+# The relay benchmark (make bench; never part of make check). -no-install:
+# a real binary, not a libtool wrapper, since it re-executes itself for its
+# sender, subscriber, emitter and sink processes.
+noinst_PROGRAMS += tools/ingester-bench
+tools_ingester_bench_SOURCES = tools/ingester-bench.c
+tools_ingester_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
+tools_ingester_bench_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS)
+tools_ingester_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
+tools_ingester_bench_LDADD = src/lib/libingester.la $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS)

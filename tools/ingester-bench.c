@@ -1,0 +1,1034 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ingester-bench — how fast and how lean the relay is, measured against the
+ * bus's own limit in the same run.
+ *
+ * One program, several roles (each a separate process, started by the
+ * orchestrator from this same binary):
+ *   orchestrator  starts a private dbus-daemon, the subscriber, and per
+ *                 phase ingesterd / the emitter / the sink and K senders;
+ *                 prints a table and, last, one JSON line with every figure.
+ *   subscriber    its own bus connection; counts Event signals, checks meta
+ *                 "seq" for gaps, and takes send-to-receipt latency from the
+ *                 "ts" (CLOCK_MONOTONIC, µs) each event carries.
+ *   sender        libingester; sends its share of the events, paced if
+ *                 --rate is given, each with a fresh ts.
+ *   emitter       the baseline: bare GDBus sending the identical signal
+ *                 (same signature, same members), body built once.
+ *   sink          the plain loop: receives (MSG_PEEK|MSG_TRUNC sizing, as
+ *                 ingesterd does) and parses (json-c or msgpack-c) the same
+ *                 packets from the same socket type, and nothing else.
+ *
+ * Phases: baseline (emitter -> bus -> subscriber), relay (senders ->
+ * ingesterd -> bus -> subscriber), ingest (senders -> ingesterd with
+ * --bench-no-emit: receive, decode, queue, discard), plain (senders -> sink).
+ * Every phase's clock starts when the orchestrator releases the senders (or
+ * the emitter) and stops at the last event seen at the far end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+#include <ingester/ingester.h>
+#include <json-c/json.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IFACE "org.ingester.Ingester1"
+#define OBJ_PATH "/org/ingester/Ingester1"
+
+typedef struct {
+        char *transport, *codec, *policy, *phases, *ingesterd;
+        int events, senders, size, queue, rate, idle_ms;
+        gboolean fds;
+} Options;
+
+static Options opt = {
+        .events = 200000, .senders = 4, .size = 200, .queue = 4096, .idle_ms = 5000,
+};
+
+static gint64 now_us(void)
+{
+        return g_get_monotonic_time(); /* CLOCK_MONOTONIC, shared by every process */
+}
+
+static void die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("ingester-bench: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        exit(1);
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* The event every sender sends: 8 members like a typical reader's event;
+ * "pad" brings it to about --size bytes of JSON. */
+static size_t event_json(char *buf, size_t size, int sender, unsigned i, gint64 ts, int pad)
+{
+        static const char padding[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+        int n = snprintf(buf, size,
+                         "{\"type\":\"bench\",\"sender\":%d,\"i\":%u,\"ts\":%" G_GINT64_FORMAT
+                         ",\"host\":\"bench-host\",\"tags\":[\"a\",\"b\"],\"ok\":true,"
+                         "\"pad\":\"",
+                         sender, i, ts);
+        while (pad > 0 && (size_t) n + 3 < size) {
+                int k = MIN(pad, (int) sizeof(padding) - 1);
+                k = MIN(k, (int) (size - (size_t) n - 3));
+                memcpy(buf + n, padding, (size_t) k);
+                n += k;
+                pad -= k;
+        }
+        memcpy(buf + n, "\"}", 3);
+        return (size_t) n + 2;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+        msgpack_pack_str_with_body(pk, s, n);
+}
+
+static void event_msgpack(msgpack_sbuffer *sb, int sender, unsigned i, gint64 ts, int pad)
+{
+        static char padding[4096];
+        msgpack_packer pk;
+
+        if (!padding[0])
+                memset(padding, 'x', sizeof(padding));
+        sb->size = 0;
+        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 8);
+        pack_str(&pk, "type", 4), pack_str(&pk, "bench", 5);
+        pack_str(&pk, "sender", 6), msgpack_pack_int(&pk, sender);
+        pack_str(&pk, "i", 1), msgpack_pack_unsigned_int(&pk, i);
+        pack_str(&pk, "ts", 2), msgpack_pack_int64(&pk, ts);
+        pack_str(&pk, "host", 4), pack_str(&pk, "bench-host", 10);
+        pack_str(&pk, "tags", 4), msgpack_pack_array(&pk, 2);
+        pack_str(&pk, "a", 1), pack_str(&pk, "b", 1);
+        pack_str(&pk, "ok", 2), msgpack_pack_true(&pk);
+        pack_str(&pk, "pad", 3), pack_str(&pk, padding, (size_t) MIN(MAX(pad, 0), 4096));
+}
+
+/* Padding that makes the JSON form about --size bytes. */
+static int pad_for_size(int size)
+{
+        char buf[512];
+        size_t base = event_json(buf, sizeof(buf), 0, 100000, 1000000000000, 0);
+        return MAX(size - (int) base, 0);
+}
+
+/* ---------------------------------------------------------------- sender */
+
+static int role_sender(const char *path, int id, unsigned count, double rate)
+{
+        IngesterTransport t = g_str_equal(opt.transport, "dgram") ? INGESTER_TRANSPORT_DGRAM
+                                                                  : INGESTER_TRANSPORT_SEQPACKET;
+        IngesterClient *c = NULL;
+        int pad = pad_for_size(opt.size), devnull = -1, r;
+        char buf[8192], line[16];
+        msgpack_sbuffer sb;
+        unsigned sent = 0, failed = 0;
+        gint64 start, interval_ns = rate > 0 ? (gint64) (1e9 / rate) : 0;
+        struct timespec next;
+
+        msgpack_sbuffer_init(&sb);
+        if (opt.fds)
+                devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        r = ingester_client_new(&c, path, t, 0);
+        if (r == 0)
+                r = ingester_client_set_retry(c, 50, 20, 1.5, 200);
+        if (r == 0)
+                r = ingester_client_connect(c);
+        if (r < 0)
+                die("sender %d: %s: %s", id, path, g_strerror(-r));
+        printf("ready\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin)) /* "go" */
+                return 1;
+        start = now_us();
+        clock_gettime(CLOCK_MONOTONIC, &next);
+        for (unsigned i = 0; i < count; i++) {
+                const void *p;
+                size_t n;
+
+                if (interval_ns) {
+                        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+                        next.tv_nsec += interval_ns;
+                        while (next.tv_nsec >= 1000000000L) {
+                                next.tv_nsec -= 1000000000L;
+                                next.tv_sec++;
+                        }
+                }
+                if (g_str_equal(opt.codec, "msgpack")) {
+                        event_msgpack(&sb, id, i, now_us(), pad);
+                        p = sb.data;
+                        n = sb.size;
+                } else {
+                        n = event_json(buf, sizeof(buf), id, i, now_us(), pad);
+                        p = buf;
+                }
+                r = ingester_client_send(c, p, n, devnull >= 0 ? &devnull : NULL, devnull >= 0);
+                if (r < 0)
+                        failed++;
+                else
+                        sent++;
+        }
+        printf("%u %u %" G_GINT64_FORMAT "\n", sent, failed, now_us() - start);
+        ingester_client_free(c);
+        msgpack_sbuffer_destroy(&sb);
+        return 0;
+}
+
+/* ------------------------------------------------------------ subscriber */
+
+typedef struct {
+        gboolean check_seq;
+        gint expected;          /* atomic; G_MAXINT until known */
+        gint count;             /* atomic */
+        gint64 last_us;         /* atomic via g_atomic_pointer? written by one thread */
+        guint64 last_seq, gaps, out_of_order;
+        guint32 *lat;           /* µs, one per event */
+        gsize lat_len, lat_cap;
+} Sub;
+
+static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
+                                gpointer user_data)
+{
+        Sub *s = user_data;
+        GVariant *body;
+
+        if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
+            g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
+                return m;
+        body = g_dbus_message_get_body(m);
+        if (body && s->check_seq) {
+                g_autoptr(GVariant) data = g_variant_get_child_value(body, 1);
+                g_autoptr(GVariant) meta = g_variant_get_child_value(body, 2);
+                gint64 ts = 0, now = now_us();
+                guint64 seq = 0;
+
+                if (g_variant_lookup(data, "ts", "x", &ts) && s->lat_len < s->lat_cap)
+                        s->lat[s->lat_len++] = (guint32) MIN(MAX(now - ts, 0), G_MAXUINT32);
+                if (g_variant_lookup(meta, "seq", "t", &seq)) {
+                        if (s->last_seq && seq != s->last_seq + 1) {
+                                if (seq > s->last_seq)
+                                        s->gaps += seq - s->last_seq - 1;
+                                else
+                                        s->out_of_order++;
+                        }
+                        s->last_seq = seq;
+                }
+        }
+        s->last_us = now_us();
+        g_atomic_int_inc(&s->count);
+        g_object_unref(m);
+        return NULL; /* consumed here, in GDBus's worker thread */
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+        guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
+        return x < y ? -1 : x > y;
+}
+
+static int role_subscriber(const char *address, unsigned capacity)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync(
+                address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        Sub s = { .lat_cap = capacity };
+        char line[128];
+
+        if (!c)
+                die("subscriber: %s", error->message);
+        s.lat = g_new(guint32, capacity);
+        g_dbus_connection_add_filter(c, sub_filter, &s, NULL);
+        g_variant_unref(g_dbus_connection_call_sync(
+                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "AddMatch",
+                g_variant_new("(s)", "type='signal',interface='" IFACE "',member='Event'"), NULL,
+                0, -1, NULL, &error));
+        if (error)
+                die("subscriber: AddMatch: %s", error->message);
+        printf("ready\n");
+        fflush(stdout);
+
+        /* "run relay|baseline" arms; "expect N" then waits for N (or idle) */
+        while (fgets(line, sizeof(line), stdin)) {
+                unsigned n;
+                if (g_str_has_prefix(line, "run ")) {
+                        s.check_seq = g_str_has_prefix(line + 4, "relay");
+                        s.last_seq = s.gaps = s.out_of_order = 0;
+                        s.lat_len = 0;
+                        s.last_us = 0;
+                        g_atomic_int_set(&s.count, 0);
+                        printf("armed\n");
+                        fflush(stdout);
+                } else if (sscanf(line, "expect %u", &n) == 1) {
+                        gint64 idle_since = now_us();
+                        int seen = 0;
+                        guint32 p50 = 0, p99 = 0, max = 0;
+
+                        while (g_atomic_int_get(&s.count) < (gint) n) {
+                                int k = g_atomic_int_get(&s.count);
+                                if (k != seen) {
+                                        seen = k;
+                                        idle_since = now_us();
+                                } else if (now_us() - idle_since > opt.idle_ms * 1000) {
+                                        break;
+                                }
+                                g_usleep(1000);
+                        }
+                        g_usleep(20000); /* the filter may still be writing last_us */
+                        if (s.lat_len) {
+                                qsort(s.lat, s.lat_len, sizeof(guint32), cmp_u32);
+                                p50 = s.lat[s.lat_len / 2];
+                                p99 = s.lat[MIN(s.lat_len - 1, s.lat_len * 99 / 100)];
+                                max = s.lat[s.lat_len - 1];
+                        }
+                        printf("%d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+                               " %u %u %u\n",
+                               g_atomic_int_get(&s.count), s.last_us, s.gaps, s.out_of_order, p50,
+                               p99, max);
+                        fflush(stdout);
+                }
+        }
+        g_free(s.lat);
+        return 0;
+}
+
+/* --------------------------------------------------------------- emitter */
+
+static GVariant *baseline_body(int pad, gboolean fds)
+{
+        GVariantBuilder data, meta;
+        g_autofree char *padding = g_strnfill((gsize) pad, 'x');
+
+        g_variant_builder_init(&data, G_VARIANT_TYPE("a{sv}"));
+        g_variant_builder_add(&data, "{sv}", "type", g_variant_new_string("bench"));
+        g_variant_builder_add(&data, "{sv}", "sender", g_variant_new_int64(0));
+        g_variant_builder_add(&data, "{sv}", "i", g_variant_new_int64(100000));
+        g_variant_builder_add(&data, "{sv}", "ts", g_variant_new_int64(now_us()));
+        g_variant_builder_add(&data, "{sv}", "host", g_variant_new_string("bench-host"));
+        {
+                GVariant *tags[] = { g_variant_new_variant(g_variant_new_string("a")),
+                                     g_variant_new_variant(g_variant_new_string("b")) };
+                g_variant_builder_add(&data, "{sv}", "tags",
+                                      g_variant_new_array(G_VARIANT_TYPE_VARIANT, tags, 2));
+        }
+        g_variant_builder_add(&data, "{sv}", "ok", g_variant_new_boolean(TRUE));
+        g_variant_builder_add(&data, "{sv}", "pad", g_variant_new_string(padding));
+        g_variant_builder_init(&meta, G_VARIANT_TYPE("a{sv}"));
+        g_variant_builder_add(&meta, "{sv}", "seq", g_variant_new_uint64(1));
+        g_variant_builder_add(&meta, "{sv}", "received-usec", g_variant_new_int64(g_get_real_time()));
+        g_variant_builder_add(&meta, "{sv}", "pid", g_variant_new_int32(getpid()));
+        g_variant_builder_add(&meta, "{sv}", "uid", g_variant_new_uint32(getuid()));
+        g_variant_builder_add(&meta, "{sv}", "gid", g_variant_new_uint32(getgid()));
+        g_variant_builder_add(&meta, "{sv}", "transport", g_variant_new_string(opt.transport));
+        g_variant_builder_add(&meta, "{sv}", "codec", g_variant_new_string(opt.codec));
+        {
+                gint32 h = 0;
+                GVariant *handles = g_variant_new_fixed_array(G_VARIANT_TYPE_HANDLE, &h,
+                                                              fds ? 1 : 0, sizeof(gint32));
+                return g_variant_ref_sink(g_variant_new("(s@a{sv}@a{sv}@ah)", "bench",
+                                                        g_variant_builder_end(&data),
+                                                        g_variant_builder_end(&meta), handles));
+        }
+}
+
+static int role_emitter(const char *address, unsigned count)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync(
+                address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        g_autoptr(GVariant) body = NULL;
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        char line[16];
+        gint64 start;
+
+        if (!c)
+                die("emitter: %s", error->message);
+        body = baseline_body(pad_for_size(opt.size), opt.fds);
+        printf("ready\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin))
+                return 1;
+        start = now_us();
+        for (unsigned i = 0; i < count; i++) {
+                if (opt.fds) {
+                        g_autoptr(GDBusMessage) m = g_dbus_message_new_signal(OBJ_PATH, IFACE, "Event");
+                        g_autoptr(GUnixFDList) list = g_unix_fd_list_new();
+                        g_unix_fd_list_append(list, devnull, NULL);
+                        g_dbus_message_set_body(m, body);
+                        g_dbus_message_set_unix_fd_list(m, list);
+                        g_dbus_connection_send_message(c, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                                       NULL, NULL);
+                } else {
+                        g_dbus_connection_emit_signal(c, NULL, OBJ_PATH, IFACE, "Event", body, NULL);
+                }
+        }
+        g_dbus_connection_flush_sync(c, NULL, NULL);
+        printf("%u 0 %" G_GINT64_FORMAT "\n", count, now_us() - start);
+        close(devnull);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ sink */
+
+static int role_sink(const char *path, unsigned expected)
+{
+        int type = g_str_equal(opt.transport, "dgram") ? SOCK_DGRAM : SOCK_SEQPACKET;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int ep = epoll_create1(EPOLL_CLOEXEC), rcvbuf = 1 << 20;
+        struct epoll_event ev = { .events = EPOLLIN };
+        gboolean mp = g_str_equal(opt.codec, "msgpack");
+        json_tokener *tok = json_tokener_new();
+        msgpack_unpacked up;
+        unsigned count = 0, bad = 0;
+        gint64 last = 0;
+        char *buf = g_malloc(1 << 16);
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            (type == SOCK_SEQPACKET && listen(lfd, 128) < 0))
+                die("sink: %s: %s", path, g_strerror(errno));
+        setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        ev.data.fd = lfd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+        msgpack_unpacked_init(&up);
+        printf("ready\n");
+        fflush(stdout);
+
+        while (count < expected) {
+                struct epoll_event evs[16];
+                int n = epoll_wait(ep, evs, 16, opt.idle_ms);
+                if (n <= 0)
+                        break;
+                for (int i = 0; i < n; i++) {
+                        int fd = evs[i].data.fd;
+                        if (type == SOCK_SEQPACKET && fd == lfd) {
+                                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                                if (cfd >= 0) {
+                                        setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+                                        ev.data.fd = cfd;
+                                        epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
+                                }
+                                continue;
+                        }
+                        for (int batch = 0; batch < 64; batch++) {
+                                union {
+                                        struct cmsghdr align;
+                                        char b[CMSG_SPACE(sizeof(int) * 253)];
+                                } control;
+                                struct iovec iov;
+                                struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                                                      .msg_control = control.b,
+                                                      .msg_controllen = sizeof(control.b) };
+                                ssize_t size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+                                ssize_t got;
+                                if (size < 0)
+                                        break;
+                                if (size == 0) { /* hang-up */
+                                        epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                                        close(fd);
+                                        break;
+                                }
+                                iov.iov_base = buf;
+                                iov.iov_len = MIN((size_t) size, (size_t) 1 << 16);
+                                got = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                                if (got <= 0)
+                                        break;
+                                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
+                                     cm = CMSG_NXTHDR(&msg, cm))
+                                        if (cm->cmsg_type == SCM_RIGHTS) {
+                                                int *fds = (int *) CMSG_DATA(cm);
+                                                size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                                for (size_t j = 0; j < k; j++)
+                                                        close(fds[j]);
+                                        }
+                                if (mp) {
+                                        size_t off = 0;
+                                        if (msgpack_unpack_next(&up, buf, (size_t) got, &off) !=
+                                            MSGPACK_UNPACK_SUCCESS)
+                                                bad++;
+                                } else {
+                                        json_object *o;
+                                        json_tokener_reset(tok);
+                                        o = json_tokener_parse_ex(tok, buf, (int) got);
+                                        if (!o)
+                                                bad++;
+                                        json_object_put(o);
+                                }
+                                count++;
+                                last = now_us();
+                        }
+                }
+        }
+        printf("%u %" G_GINT64_FORMAT " %u\n", count, last, bad);
+        msgpack_unpacked_destroy(&up);
+        json_tokener_free(tok);
+        g_free(buf);
+        return 0;
+}
+
+/* ---------------------------------------------------------- orchestrator */
+
+typedef struct {
+        GSubprocess *proc;
+        GDataInputStream *out;
+        GOutputStream *in;
+} Child;
+
+static char *self_exe;
+
+static void child_spawn(Child *ch, GSubprocessFlags extra, const char *first, ...)
+{
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+        va_list ap;
+
+        g_ptr_array_add(argv, g_strdup(self_exe));
+        va_start(ap, first);
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(argv, g_strdup(a));
+        va_end(ap);
+        g_ptr_array_add(argv, g_strdup_printf("--transport=%s", opt.transport));
+        g_ptr_array_add(argv, g_strdup_printf("--codec=%s", opt.codec));
+        g_ptr_array_add(argv, g_strdup_printf("--size=%d", opt.size));
+        g_ptr_array_add(argv, g_strdup_printf("--idle-ms=%d", opt.idle_ms));
+        if (opt.fds)
+                g_ptr_array_add(argv, g_strdup("--fds"));
+        g_ptr_array_add(argv, NULL);
+        ch->proc = g_subprocess_newv((const char *const *) argv->pdata,
+                                     G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                             extra,
+                                     &error);
+        if (!ch->proc)
+                die("%s", error->message);
+        ch->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(ch->proc));
+        ch->in = g_subprocess_get_stdin_pipe(ch->proc);
+}
+
+static char *child_line(Child *ch)
+{
+        g_autoptr(GError) error = NULL;
+        char *l = g_data_input_stream_read_line(ch->out, NULL, NULL, &error);
+        if (!l)
+                die("a child process ended early%s%s", error ? ": " : "",
+                    error ? error->message : "");
+        return l;
+}
+
+static void child_say(Child *ch, const char *text)
+{
+        g_output_stream_write_all(ch->in, text, strlen(text), NULL, NULL, NULL);
+        g_output_stream_flush(ch->in, NULL, NULL);
+}
+
+static void child_expect(Child *ch, const char *word)
+{
+        g_autofree char *l = child_line(ch);
+        if (!g_str_equal(l, word))
+                die("child said '%s', not '%s'", l, word);
+}
+
+static void child_finish(Child *ch)
+{
+        g_output_stream_close(ch->in, NULL, NULL);
+        g_subprocess_wait(ch->proc, NULL, NULL);
+        g_clear_object(&ch->out);
+        g_clear_object(&ch->proc);
+}
+
+/* The daemon under test */
+typedef struct {
+        GSubprocess *proc;
+        GDBusConnection *bus;
+        long ticks0;
+} Daemon;
+
+static long proc_cpu_ticks(GSubprocess *p)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%s/stat", g_subprocess_get_identifier(p));
+        g_autofree char *text = NULL;
+        const char *s;
+        unsigned long ut = 0, st = 0;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(s = strrchr(text, ')')))
+                return 0;
+        /* after "pid (comm)": state is field 3; utime 14, stime 15 */
+        if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+                return 0;
+        return (long) (ut + st);
+}
+
+static long proc_status_kib(GSubprocess *p, const char *key)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%s/status", g_subprocess_get_identifier(p));
+        g_autofree char *text = NULL;
+        const char *s;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(s = strstr(text, key)))
+                return -1;
+        return strtol(s + strlen(key) + 1, NULL, 10);
+}
+
+static guint64 daemon_stat(Daemon *d, const char *key)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                d->bus, IFACE, OBJ_PATH, IFACE, "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0,
+                10000, NULL, NULL);
+        g_autoptr(GVariant) stats = NULL, v = NULL;
+
+        if (!r)
+                return G_MAXUINT64;
+        stats = g_variant_get_child_value(r, 0);
+        v = g_variant_lookup_value(stats, key, NULL);
+        if (!v)
+                return G_MAXUINT64;
+        return g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32) ? g_variant_get_uint32(v)
+                                                               : g_variant_get_uint64(v);
+}
+
+static void daemon_start(Daemon *d, const char *address, const char *sock, gboolean no_emit)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *listen = g_strdup_printf("--listen=%s:%s", opt.transport, sock);
+        g_autofree char *addr = g_strdup_printf("--address=%s", address);
+        g_autofree char *queue = g_strdup_printf("--queue-capacity=%d", opt.queue);
+        g_autofree char *policy = g_strdup_printf("--policy=%s", opt.policy);
+        const char *argv[] = { opt.ingesterd, addr, listen, queue, policy, "--max-fds=16",
+                               no_emit ? "--bench-no-emit" : NULL, NULL };
+        gint64 deadline = now_us() + 10 * G_USEC_PER_SEC;
+
+        d->proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+        if (!d->proc)
+                die("%s: %s", opt.ingesterd, error->message);
+        d->bus = g_dbus_connection_new_for_address_sync(
+                address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        if (!d->bus)
+                die("bus: %s", error->message);
+        while (daemon_stat(d, "received") == G_MAXUINT64) {
+                if (now_us() > deadline)
+                        die("ingesterd did not come up");
+                g_usleep(10000);
+        }
+        d->ticks0 = proc_cpu_ticks(d->proc);
+}
+
+static void daemon_stop(Daemon *d)
+{
+        g_subprocess_send_signal(d->proc, SIGTERM);
+        g_subprocess_wait(d->proc, NULL, NULL);
+        g_clear_object(&d->proc);
+        g_dbus_connection_close_sync(d->bus, NULL, NULL);
+        g_clear_object(&d->bus);
+}
+
+typedef struct {
+        const char *name;
+        gboolean ran;
+        guint64 sent, failed, delivered, dropped, gaps, out_of_order;
+        double seconds, rate;
+        unsigned p50, p99, max;
+        long rss_kib, hwm_kib;
+        double cpu_s;
+} Result;
+
+/* Starts K senders toward sock; returns them ready. */
+static Child *senders_start(const char *sock)
+{
+        Child *s = g_new0(Child, (gsize) opt.senders);
+
+        for (int k = 0; k < opt.senders; k++) {
+                unsigned share = (unsigned) (opt.events / opt.senders) +
+                                 (k < opt.events % opt.senders ? 1 : 0);
+                g_autofree char *role = g_strdup_printf("--role=sender:%s:%d:%u:%f", sock, k,
+                                                        share,
+                                                        opt.rate > 0 ? (double) opt.rate / opt.senders
+                                                                     : 0.0);
+                child_spawn(&s[k], 0, role, NULL);
+        }
+        for (int k = 0; k < opt.senders; k++)
+                child_expect(&s[k], "ready");
+        return s;
+}
+
+static gint64 senders_go(Child *s)
+{
+        gint64 t0 = now_us();
+        for (int k = 0; k < opt.senders; k++)
+                child_say(&s[k], "go\n");
+        return t0;
+}
+
+static void senders_finish(Child *s, Result *r)
+{
+        for (int k = 0; k < opt.senders; k++) {
+                g_autofree char *l = child_line(&s[k]);
+                unsigned sent = 0, failed = 0;
+                sscanf(l, "%u %u", &sent, &failed);
+                r->sent += sent;
+                r->failed += failed;
+                child_finish(&s[k]);
+        }
+        g_free(s);
+}
+
+static void subscriber_collect(Child *sub, Result *r, gint64 t0)
+{
+        g_autofree char *cmd = g_strdup_printf("expect %" G_GUINT64_FORMAT "\n", r->sent);
+        g_autofree char *l = NULL;
+        int count = 0;
+        gint64 last = 0;
+
+        child_say(sub, cmd);
+        l = child_line(sub);
+        sscanf(l, "%d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %u %u %u",
+               &count, &last, &r->gaps, &r->out_of_order, &r->p50, &r->p99, &r->max);
+        r->delivered = (guint64) count;
+        r->seconds = (double) (last - t0) / 1e6;
+        r->rate = r->seconds > 0 ? (double) r->delivered / r->seconds : 0;
+}
+
+static void phase_baseline(const char *address, Child *sub, Result *r)
+{
+        Child em = { 0 };
+        g_autofree char *role = g_strdup_printf("--role=emitter:%s:%d", address, opt.events);
+        gint64 t0;
+
+        child_say(sub, "run baseline\n");
+        child_expect(sub, "armed");
+        child_spawn(&em, 0, role, NULL);
+        child_expect(&em, "ready");
+        t0 = now_us();
+        child_say(&em, "go\n");
+        {
+                g_autofree char *l = child_line(&em);
+                sscanf(l, "%" G_GUINT64_FORMAT, &r->sent);
+        }
+        child_finish(&em);
+        subscriber_collect(sub, r, t0);
+        r->p50 = r->p99 = r->max = 0; /* the body is built once: no per-event timestamp */
+        r->ran = TRUE;
+}
+
+static void daemon_figures(Daemon *d, Result *r)
+{
+        r->hwm_kib = proc_status_kib(d->proc, "VmHWM:");
+        r->rss_kib = proc_status_kib(d->proc, "VmRSS:");
+        r->cpu_s = (double) (proc_cpu_ticks(d->proc) - d->ticks0) / (double) sysconf(_SC_CLK_TCK);
+        r->dropped = daemon_stat(d, "dropped");
+}
+
+static void phase_relay(const char *address, const char *dir, Child *sub, Result *r)
+{
+        g_autofree char *sock = g_build_filename(dir, "relay.sock", NULL);
+        Daemon d = { 0 };
+        Child *s;
+        gint64 t0;
+
+        daemon_start(&d, address, sock, FALSE);
+        child_say(sub, "run relay\n");
+        child_expect(sub, "armed");
+        s = senders_start(sock);
+        t0 = senders_go(s);
+        senders_finish(s, r);
+        subscriber_collect(sub, r, t0);
+        daemon_figures(&d, r);
+        daemon_stop(&d);
+        r->ran = TRUE;
+}
+
+static void phase_ingest(const char *address, const char *dir, Result *r)
+{
+        g_autofree char *sock = g_build_filename(dir, "ingest.sock", NULL);
+        Daemon d = { 0 };
+        Child *s;
+        gint64 t0, last = 0, idle_since;
+        guint64 seen = 0, n;
+
+        daemon_start(&d, address, sock, TRUE);
+        s = senders_start(sock);
+        t0 = senders_go(s);
+        senders_finish(s, r);
+        idle_since = now_us();
+        /* "emitted" counts the discarded events in this mode */
+        while ((n = daemon_stat(&d, "emitted")) < r->sent) {
+                if (n != seen) {
+                        seen = n;
+                        idle_since = now_us();
+                } else if (now_us() - idle_since > opt.idle_ms * 1000) {
+                        break;
+                }
+                g_usleep(1000);
+        }
+        last = now_us();
+        r->delivered = MIN(n, r->sent);
+        r->seconds = (double) (last - t0) / 1e6;
+        r->rate = (double) r->delivered / r->seconds;
+        daemon_figures(&d, r);
+        daemon_stop(&d);
+        r->ran = TRUE;
+}
+
+static void phase_plain(const char *dir, Result *r)
+{
+        g_autofree char *sock = g_build_filename(dir, "plain.sock", NULL);
+        g_autofree char *role = g_strdup_printf("--role=sink:%s:%d", sock, opt.events);
+        g_autofree char *l = NULL;
+        Child sink = { 0 };
+        Child *s;
+        gint64 t0, last = 0;
+        unsigned count = 0, bad = 0;
+
+        child_spawn(&sink, 0, role, NULL);
+        child_expect(&sink, "ready");
+        s = senders_start(sock);
+        t0 = senders_go(s);
+        senders_finish(s, r);
+        l = child_line(&sink);
+        sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
+        child_finish(&sink);
+        if (bad)
+                die("the plain loop could not parse %u packets", bad);
+        r->delivered = count;
+        r->seconds = (double) (last - t0) / 1e6;
+        r->rate = r->seconds > 0 ? (double) count / r->seconds : 0;
+        r->ran = TRUE;
+}
+
+static char *bus_start(GSubprocess **ret, const char *dir)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(dir, "bus.conf", NULL);
+        g_autofree char *text = g_strdup_printf(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+                "1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig><type>session</type><listen>unix:path=%s/bus.sock</listen>"
+                "<auth>EXTERNAL</auth><policy context=\"default\"><allow send_destination=\"*\" "
+                "eavesdrop=\"true\"/><allow eavesdrop=\"true\"/><allow own=\"*\"/></policy>"
+                /* the session bus's own limits (session.conf) */
+                "<limit name=\"max_incoming_bytes\">1000000000</limit>"
+                "<limit name=\"max_outgoing_bytes\">1000000000</limit>"
+                "<limit name=\"max_message_size\">1000000000</limit>"
+                "</busconfig>\n",
+                dir);
+        GDataInputStream *out;
+        char *address;
+
+        if (!g_file_set_contents(conf, text, -1, &error))
+                die("%s", error->message);
+        *ret = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                &error, "dbus-daemon", "--nofork", "--nopidfile", "--print-address",
+                                "--config-file", conf, NULL);
+        if (!*ret)
+                die("dbus-daemon: %s", error->message);
+        out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(*ret));
+        address = g_data_input_stream_read_line(out, NULL, NULL, &error);
+        g_object_unref(out);
+        if (!address)
+                die("dbus-daemon gave no address");
+        return address;
+}
+
+static void print_row(const Result *r)
+{
+        if (!r->ran)
+                return;
+        printf("%-10s %10.0f %9.2f %8" G_GUINT64_FORMAT "/%-8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT,
+               r->name, r->rate, r->seconds, r->delivered, r->sent, r->dropped);
+        if (r->p99)
+                printf(" %7u %7u %7u", r->p50, r->p99, r->max);
+        else
+                printf(" %7s %7s %7s", "-", "-", "-");
+        if (r->hwm_kib > 0)
+                printf(" %8.1f %6.2f", (double) r->hwm_kib / 1024.0, r->cpu_s);
+        printf("\n");
+}
+
+static void json_result(GString *j, const Result *r)
+{
+        if (!r->ran)
+                return;
+        g_string_append_printf(j,
+                               ",\"%s\":{\"events_per_s\":%.0f,\"seconds\":%.3f,\"sent\":%" G_GUINT64_FORMAT
+                               ",\"send_failed\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT
+                               ",\"dropped\":%" G_GUINT64_FORMAT ",\"seq_gaps\":%" G_GUINT64_FORMAT
+                               ",\"out_of_order\":%" G_GUINT64_FORMAT,
+                               r->name, r->rate, r->seconds, r->sent, r->failed, r->delivered,
+                               r->dropped, r->gaps, r->out_of_order);
+        if (r->p99)
+                g_string_append_printf(j, ",\"latency_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u}",
+                                       r->p50, r->p99, r->max);
+        if (r->hwm_kib > 0)
+                g_string_append_printf(j, ",\"peak_rss_kib\":%ld,\"rss_end_kib\":%ld,\"cpu_s\":%.2f",
+                                       r->hwm_kib, r->rss_kib, r->cpu_s);
+        g_string_append_c(j, '}');
+}
+
+static int orchestrate(void)
+{
+        g_autofree char *dir = g_dir_make_tmp("ingester-bench-XXXXXX", NULL);
+        g_autofree char *address = NULL;
+        g_autoptr(GSubprocess) bus = NULL;
+        g_autoptr(GString) j = g_string_new(NULL);
+        g_auto(GStrv) phases = g_strsplit(opt.phases, ",", -1);
+        Child sub = { 0 };
+        Result base = { .name = "baseline" }, relay = { .name = "relay" },
+               ingest = { .name = "ingest" }, plain = { .name = "plain" };
+        g_autofree char *role = NULL;
+
+        if (!dir)
+                die("no temporary directory");
+        address = bus_start(&bus, dir);
+        role = g_strdup_printf("--role=subscriber:%s:%d", address, opt.events);
+        child_spawn(&sub, 0, role, NULL);
+        child_expect(&sub, "ready");
+
+        printf("ingester-bench: transport=%s codec=%s events=%d senders=%d size=%d fds=%s "
+               "policy=%s queue=%d rate=%d\n",
+               opt.transport, opt.codec, opt.events, opt.senders, opt.size, opt.fds ? "yes" : "no",
+               opt.policy, opt.queue, opt.rate);
+        fflush(stdout);
+        if (g_strv_contains((const char *const *) phases, "baseline"))
+                phase_baseline(address, &sub, &base);
+        if (g_strv_contains((const char *const *) phases, "relay"))
+                phase_relay(address, dir, &sub, &relay);
+        if (g_strv_contains((const char *const *) phases, "ingest"))
+                phase_ingest(address, dir, &ingest);
+        if (g_strv_contains((const char *const *) phases, "plain"))
+                phase_plain(dir, &plain);
+        child_finish(&sub);
+        g_subprocess_send_signal(bus, SIGTERM);
+        g_subprocess_wait(bus, NULL, NULL);
+        {
+                g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+                if (system(cmd) != 0)
+                        g_printerr("ingester-bench: could not remove %s\n", dir);
+        }
+
+        printf("%-10s %10s %9s %17s %7s %7s %7s %7s %8s %6s\n", "phase", "events/s", "seconds",
+               "delivered/sent", "dropped", "p50 µs", "p99 µs", "max µs", "RSS MiB", "CPU s");
+        print_row(&base);
+        print_row(&relay);
+        print_row(&ingest);
+        print_row(&plain);
+        if (base.ran && relay.ran)
+                printf("relay / baseline = %.3f\n", relay.rate / base.rate);
+        if (ingest.ran && plain.ran)
+                printf("ingest / plain   = %.3f\n", ingest.rate / plain.rate);
+
+        g_string_append_printf(j,
+                               "{\"transport\":\"%s\",\"codec\":\"%s\",\"events\":%d,\"senders\":%d,"
+                               "\"size\":%d,\"fds\":%s,\"policy\":\"%s\",\"queue\":%d,\"rate\":%d",
+                               opt.transport, opt.codec, opt.events, opt.senders, opt.size,
+                               opt.fds ? "true" : "false", opt.policy, opt.queue, opt.rate);
+        json_result(j, &base);
+        json_result(j, &relay);
+        json_result(j, &ingest);
+        json_result(j, &plain);
+        if (base.ran && relay.ran)
+                g_string_append_printf(j, ",\"relay_over_baseline\":%.3f", relay.rate / base.rate);
+        if (ingest.ran && plain.ran)
+                g_string_append_printf(j, ",\"ingest_over_plain\":%.3f", ingest.rate / plain.rate);
+        g_string_append_c(j, '}');
+        printf("%s\n", j->str);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        g_autofree char *role = NULL;
+        const GOptionEntry entries[] = {
+                { "transport", 't', 0, G_OPTION_ARG_STRING, &opt.transport,
+                  "seqpacket (default) or dgram", "T" },
+                { "codec", 'c', 0, G_OPTION_ARG_STRING, &opt.codec, "json (default) or msgpack",
+                  "C" },
+                { "events", 'n', 0, G_OPTION_ARG_INT, &opt.events, "Events per phase (200000)",
+                  "N" },
+                { "senders", 'k', 0, G_OPTION_ARG_INT, &opt.senders, "Sender processes (4)", "K" },
+                { "size", 0, 0, G_OPTION_ARG_INT, &opt.size, "Event size in bytes of JSON (200)",
+                  "BYTES" },
+                { "fds", 0, 0, G_OPTION_ARG_NONE, &opt.fds, "One fd with every event", NULL },
+                { "policy", 0, 0, G_OPTION_ARG_STRING, &opt.policy,
+                  "ingesterd's overflow policy (block)", "P" },
+                { "queue", 0, 0, G_OPTION_ARG_INT, &opt.queue, "ingesterd's queue capacity (4096)",
+                  "N" },
+                { "rate", 0, 0, G_OPTION_ARG_INT, &opt.rate,
+                  "Total events/s, paced (default 0: as fast as possible)", "R" },
+                { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
+                  "Comma-separated: baseline,relay,ingest,plain (all)", "LIST" },
+                { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
+                  "Give up waiting after this long without progress (5000)", "MS" },
+                { "ingesterd", 0, 0, G_OPTION_ARG_FILENAME, &opt.ingesterd,
+                  "The daemon to measure (default: ingesterd on PATH)", "PATH" },
+                { "role", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &role, NULL, NULL },
+                { NULL },
+        };
+        g_autoptr(GOptionContext) ctx = g_option_context_new("- measure ingesterd against the bus");
+        g_autoptr(GError) error = NULL;
+
+        signal(SIGPIPE, SIG_IGN);
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+                fprintf(stderr, "ingester-bench: %s\n", error->message);
+                return 2;
+        }
+        opt.transport = opt.transport ? opt.transport : g_strdup("seqpacket");
+        opt.codec = opt.codec ? opt.codec : g_strdup("json");
+        opt.policy = opt.policy ? opt.policy : g_strdup("block");
+        opt.phases = opt.phases ? opt.phases : g_strdup("baseline,relay,ingest,plain");
+        opt.ingesterd = opt.ingesterd ? opt.ingesterd : g_strdup("ingesterd");
+        if (!g_str_equal(opt.transport, "seqpacket") && !g_str_equal(opt.transport, "dgram"))
+                die("--transport: seqpacket or dgram");
+        if (!g_str_equal(opt.codec, "json") && !g_str_equal(opt.codec, "msgpack"))
+                die("--codec: json or msgpack");
+        if (opt.events < 1 || opt.senders < 1 || opt.size < 0 || opt.size > 4000 || opt.rate < 0)
+                die("--events and --senders at least 1, --size 0..4000, --rate >= 0");
+
+        if (role) {
+                g_auto(GStrv) f = g_strsplit(role, ":", -1);
+                guint n = g_strv_length(f);
+                if (g_str_equal(f[0], "sender") && n == 5)
+                        return role_sender(f[1], atoi(f[2]), (unsigned) strtoul(f[3], NULL, 10),
+                                           g_ascii_strtod(f[4], NULL));
+                /* bus addresses contain ':' — everything after the role name */
+                if (g_str_equal(f[0], "subscriber") || g_str_equal(f[0], "emitter")) {
+                        const char *rest = role + strlen(f[0]) + 1;
+                        const char *last = strrchr(rest, ':');
+                        g_autofree char *addr = g_strndup(rest, (gsize) (last - rest));
+                        unsigned k = (unsigned) strtoul(last + 1, NULL, 10);
+                        return g_str_equal(f[0], "subscriber") ? role_subscriber(addr, k)
+                                                               : role_emitter(addr, k);
+                }
+                if (g_str_equal(f[0], "sink") && n == 3)
+                        return role_sink(f[1], (unsigned) strtoul(f[2], NULL, 10));
+                die("bad --role");
+        }
+        self_exe = g_file_read_link("/proc/self/exe", NULL);
+        return orchestrate();
+}
