@@ -47,12 +47,12 @@
 
 typedef struct {
         char *transport, *codec, *policy, *phases, *ingesterd;
-        int events, senders, size, queue, rate, idle_ms;
+        int events, senders, size, queue, rate, idle_ms, repeat;
         gboolean fds;
 } Options;
 
 static Options opt = {
-        .events = 200000, .senders = 4, .size = 200, .queue = 4096, .idle_ms = 5000,
+        .events = 200000, .senders = 4, .size = 200, .queue = 4096, .idle_ms = 5000, .repeat = 1,
 };
 
 static gint64 now_us(void)
@@ -651,6 +651,7 @@ static void daemon_stop(Daemon *d)
 typedef struct {
         const char *name;
         gboolean ran;
+        GArray *rates;          /* every repetition's events/s */
         guint64 sent, failed, delivered, dropped, gaps, out_of_order;
         double seconds, rate;
         unsigned p50, p99, max;
@@ -714,8 +715,9 @@ static void subscriber_collect(Child *sub, Result *r, gint64 t0)
         r->rate = r->seconds > 0 ? (double) r->delivered / r->seconds : 0;
 }
 
-static void phase_baseline(const char *address, Child *sub, Result *r)
+static Result phase_baseline(const char *address, Child *sub)
 {
+        Result run = { 0 }, *r = &run;
         Child em = { 0 };
         g_autofree char *role = g_strdup_printf("--role=emitter:%s:%d", address, opt.events);
         gint64 t0;
@@ -734,6 +736,7 @@ static void phase_baseline(const char *address, Child *sub, Result *r)
         subscriber_collect(sub, r, t0);
         r->p50 = r->p99 = r->max = 0; /* the body is built once: no per-event timestamp */
         r->ran = TRUE;
+        return run;
 }
 
 static void daemon_figures(Daemon *d, Result *r)
@@ -744,8 +747,9 @@ static void daemon_figures(Daemon *d, Result *r)
         r->dropped = daemon_stat(d, "dropped");
 }
 
-static void phase_relay(const char *address, const char *dir, Child *sub, Result *r)
+static Result phase_relay(const char *address, const char *dir, Child *sub)
 {
+        Result run = { 0 }, *r = &run;
         g_autofree char *sock = g_build_filename(dir, "relay.sock", NULL);
         Daemon d = { 0 };
         Child *s;
@@ -761,10 +765,12 @@ static void phase_relay(const char *address, const char *dir, Child *sub, Result
         daemon_figures(&d, r);
         daemon_stop(&d);
         r->ran = TRUE;
+        return run;
 }
 
-static void phase_ingest(const char *address, const char *dir, Result *r)
+static Result phase_ingest(const char *address, const char *dir)
 {
+        Result run = { 0 }, *r = &run;
         g_autofree char *sock = g_build_filename(dir, "ingest.sock", NULL);
         Daemon d = { 0 };
         Child *s;
@@ -793,10 +799,12 @@ static void phase_ingest(const char *address, const char *dir, Result *r)
         daemon_figures(&d, r);
         daemon_stop(&d);
         r->ran = TRUE;
+        return run;
 }
 
-static void phase_plain(const char *dir, Result *r)
+static Result phase_plain(const char *dir)
 {
+        Result run = { 0 }, *r = &run;
         g_autofree char *sock = g_build_filename(dir, "plain.sock", NULL);
         g_autofree char *role = g_strdup_printf("--role=sink:%s:%d", sock, opt.events);
         g_autofree char *l = NULL;
@@ -819,6 +827,49 @@ static void phase_plain(const char *dir, Result *r)
         r->seconds = (double) (last - t0) / 1e6;
         r->rate = r->seconds > 0 ? (double) count / r->seconds : 0;
         r->ran = TRUE;
+        return run;
+}
+
+/* Every run of a phase is kept; the one with the median rate is reported. */
+static GArray *runs[4];
+
+static int phase_index(const char *name)
+{
+        static const char *const names[] = { "baseline", "relay", "ingest", "plain" };
+        for (int i = 0; i < 4; i++)
+                if (g_str_equal(names[i], name))
+                        return i;
+        g_assert_not_reached();
+}
+
+static void keep_run(Result *into, Result run)
+{
+        int i = phase_index(into->name);
+        if (!runs[i])
+                runs[i] = g_array_new(FALSE, FALSE, sizeof(Result));
+        run.name = into->name;
+        g_array_append_val(runs[i], run);
+}
+
+static int cmp_rate(const void *a, const void *b)
+{
+        double x = ((const Result *) a)->rate, y = ((const Result *) b)->rate;
+        return x < y ? -1 : x > y;
+}
+
+static void pick_median(Result *r)
+{
+        GArray *all = runs[phase_index(r->name)];
+        GArray *rates;
+
+        if (!all)
+                return;
+        rates = g_array_new(FALSE, FALSE, sizeof(double));
+        for (guint i = 0; i < all->len; i++)
+                g_array_append_val(rates, g_array_index(all, Result, i).rate);
+        g_array_sort(all, cmp_rate);
+        *r = g_array_index(all, Result, all->len / 2);
+        r->rates = rates;
 }
 
 static char *bus_start(GSubprocess **ret, const char *dir)
@@ -881,6 +932,13 @@ static void json_result(GString *j, const Result *r)
                                ",\"out_of_order\":%" G_GUINT64_FORMAT,
                                r->name, r->rate, r->seconds, r->sent, r->failed, r->delivered,
                                r->dropped, r->gaps, r->out_of_order);
+        if (r->rates && r->rates->len > 1) {
+                g_string_append(j, ",\"runs_events_per_s\":[");
+                for (guint i = 0; i < r->rates->len; i++)
+                        g_string_append_printf(j, "%s%.0f", i ? "," : "",
+                                               g_array_index(r->rates, double, i));
+                g_string_append_c(j, ']');
+        }
         if (r->p99)
                 g_string_append_printf(j, ",\"latency_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u}",
                                        r->p50, r->p99, r->max);
@@ -910,18 +968,26 @@ static int orchestrate(void)
         child_expect(&sub, "ready");
 
         printf("ingester-bench: transport=%s codec=%s events=%d senders=%d size=%d fds=%s "
-               "policy=%s queue=%d rate=%d\n",
+               "policy=%s queue=%d rate=%d repeat=%d\n",
                opt.transport, opt.codec, opt.events, opt.senders, opt.size, opt.fds ? "yes" : "no",
-               opt.policy, opt.queue, opt.rate);
+               opt.policy, opt.queue, opt.rate, opt.repeat);
         fflush(stdout);
-        if (g_strv_contains((const char *const *) phases, "baseline"))
-                phase_baseline(address, &sub, &base);
-        if (g_strv_contains((const char *const *) phases, "relay"))
-                phase_relay(address, dir, &sub, &relay);
-        if (g_strv_contains((const char *const *) phases, "ingest"))
-                phase_ingest(address, dir, &ingest);
-        if (g_strv_contains((const char *const *) phases, "plain"))
-                phase_plain(dir, &plain);
+        /* Repetitions interleave the phases, so a slow spell of the machine
+         * touches all of them; each phase reports its median run. */
+        for (int rep = 0; rep < opt.repeat; rep++) {
+                if (g_strv_contains((const char *const *) phases, "baseline"))
+                        keep_run(&base, phase_baseline(address, &sub));
+                if (g_strv_contains((const char *const *) phases, "relay"))
+                        keep_run(&relay, phase_relay(address, dir, &sub));
+                if (g_strv_contains((const char *const *) phases, "ingest"))
+                        keep_run(&ingest, phase_ingest(address, dir));
+                if (g_strv_contains((const char *const *) phases, "plain"))
+                        keep_run(&plain, phase_plain(dir));
+        }
+        pick_median(&base);
+        pick_median(&relay);
+        pick_median(&ingest);
+        pick_median(&plain);
         child_finish(&sub);
         g_subprocess_send_signal(bus, SIGTERM);
         g_subprocess_wait(bus, NULL, NULL);
@@ -944,9 +1010,11 @@ static int orchestrate(void)
 
         g_string_append_printf(j,
                                "{\"transport\":\"%s\",\"codec\":\"%s\",\"events\":%d,\"senders\":%d,"
-                               "\"size\":%d,\"fds\":%s,\"policy\":\"%s\",\"queue\":%d,\"rate\":%d",
+                               "\"size\":%d,\"fds\":%s,\"policy\":\"%s\",\"queue\":%d,\"rate\":%d,"
+                               "\"repeat\":%d",
                                opt.transport, opt.codec, opt.events, opt.senders, opt.size,
-                               opt.fds ? "true" : "false", opt.policy, opt.queue, opt.rate);
+                               opt.fds ? "true" : "false", opt.policy, opt.queue, opt.rate,
+                               opt.repeat);
         json_result(j, &base);
         json_result(j, &relay);
         json_result(j, &ingest);
@@ -982,6 +1050,8 @@ int main(int argc, char **argv)
                   "Total events/s, paced (default 0: as fast as possible)", "R" },
                 { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
                   "Comma-separated: baseline,relay,ingest,plain (all)", "LIST" },
+                { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt.repeat,
+                  "Run the phases this many times, interleaved; report medians (1)", "N" },
                 { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
                   "Give up waiting after this long without progress (5000)", "MS" },
                 { "ingesterd", 0, 0, G_OPTION_ARG_FILENAME, &opt.ingesterd,
@@ -1007,6 +1077,8 @@ int main(int argc, char **argv)
                 die("--transport: seqpacket or dgram");
         if (!g_str_equal(opt.codec, "json") && !g_str_equal(opt.codec, "msgpack"))
                 die("--codec: json or msgpack");
+        if (opt.repeat < 1)
+                die("--repeat: at least 1");
         if (opt.events < 1 || opt.senders < 1 || opt.size < 0 || opt.size > 4000 || opt.rate < 0)
                 die("--events and --senders at least 1, --size 0..4000, --rate >= 0");
 
