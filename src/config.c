@@ -17,7 +17,7 @@ void config_init(Config *c)
         c->bus_address = g_strdup("session");
         c->bus_name = g_strdup("org.ingester.Ingester1");
         c->object_path = g_strdup("/org/ingester/Ingester1");
-        c->max_unflushed = 64;
+        c->max_unflushed = 512;
         c->max_event_size = 65536;
         c->max_fds = 8;
         c->limits = CODEC_LIMITS_DEFAULT;
