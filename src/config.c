@@ -22,7 +22,7 @@ void config_init(Config *c)
         c->max_fds = 8;
         c->limits = CODEC_LIMITS_DEFAULT;
         c->max_connections = 256;
-        c->batch = 32;
+        c->batch = 128;
         c->receive_buffer = 1 << 20;
         c->queue_capacity = 4096;
         c->queue_capacity_bytes = 16 << 20;

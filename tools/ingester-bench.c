@@ -409,6 +409,7 @@ static int role_sink(const char *path, unsigned expected)
         char *buf = g_malloc(1 << 16);
 
         g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        (void) unlink(path); /* left by the previous repetition */
         if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
             (type == SOCK_SEQPACKET && listen(lfd, 128) < 0))
                 die("sink: %s: %s", path, g_strerror(errno));
