@@ -46,7 +46,7 @@
 #define OBJ_PATH "/org/ingester/Ingester1"
 
 typedef struct {
-        char *transport, *codec, *policy, *phases, *ingesterd;
+        char *transport, *codec, *policy, *phases, *ingesterd, *sender_tool;
         int events, senders, size, queue, rate, idle_ms, repeat;
         gboolean fds;
 } Options;
@@ -214,15 +214,21 @@ static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean in
             g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
                 return m;
         body = g_dbus_message_get_body(m);
-        if (body && s->check_seq) {
+        /* The same reads for the baseline's signals as for the relay's, so
+         * the subscriber costs the same per signal in both phases. */
+        if (body) {
                 g_autoptr(GVariant) data = g_variant_get_child_value(body, 1);
                 g_autoptr(GVariant) meta = g_variant_get_child_value(body, 2);
                 gint64 ts = 0, now = now_us();
                 guint64 seq = 0;
+                gboolean has_ts = g_variant_lookup(data, "ts", "x", &ts);
+                gboolean has_seq = g_variant_lookup(meta, "seq", "t", &seq);
 
-                if (g_variant_lookup(data, "ts", "x", &ts) && s->lat_len < s->lat_cap)
+                if (!s->check_seq)
+                        has_ts = has_seq = FALSE; /* the baseline's are constant */
+                if (has_ts && s->lat_len < s->lat_cap)
                         s->lat[s->lat_len++] = (guint32) MIN(MAX(now - ts, 0), G_MAXUINT32);
-                if (g_variant_lookup(meta, "seq", "t", &seq)) {
+                if (has_seq) {
                         if (s->last_seq && seq != s->last_seq + 1) {
                                 if (seq > s->last_seq)
                                         s->gaps += seq - s->last_seq - 1;
@@ -831,13 +837,80 @@ static Result phase_plain(const char *dir)
         return run;
 }
 
+/* ingester-send reading @count lines from a file, against one libingester
+ * sender process: both into the plain sink, so what is compared is the
+ * sending side alone. */
+static Result phase_tool(const char *dir, gboolean use_tool)
+{
+        g_autofree char *sock = g_build_filename(dir, "tool.sock", NULL);
+        g_autofree char *file = g_build_filename(dir, "events.jsonl", NULL);
+        g_autofree char *role = g_strdup_printf("--role=sink:%s:%d", sock, opt.events);
+        g_autofree char *l = NULL;
+        Result run = { 0 }, *r = &run;
+        Child sink = { 0 };
+        gint64 t0, last = 0;
+        unsigned count = 0, bad = 0;
+
+        child_spawn(&sink, 0, role, NULL);
+        child_expect(&sink, "ready");
+        if (use_tool) {
+                g_autoptr(GSubprocessLauncher) la = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+                g_autoptr(GSubprocess) p = NULL;
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GString) text = g_string_sized_new((gsize) opt.events * (gsize) (opt.size + 2));
+                char buf[8192];
+                int pad = pad_for_size(opt.size);
+
+                for (int i = 0; i < opt.events; i++) {
+                        g_string_append_len(text, buf,
+                                            (gssize) event_json(buf, sizeof(buf), 0, (unsigned) i,
+                                                                now_us(), pad));
+                        g_string_append_c(text, '\n');
+                }
+                if (!g_file_set_contents(file, text->str, (gssize) text->len, &error))
+                        die("%s", error->message);
+                g_subprocess_launcher_set_stdin_file_path(la, file);
+                t0 = now_us();
+                p = g_subprocess_launcher_spawn(la, &error, opt.sender_tool, "--quiet", "--socket",
+                                                sock,
+                                                g_str_equal(opt.transport, "dgram") ? "--dgram"
+                                                                                    : "--seqpacket",
+                                                g_str_equal(opt.codec, "msgpack") ? "--msgpack"
+                                                                                  : NULL,
+                                                NULL);
+                if (!p)
+                        die("%s: %s", opt.sender_tool, error->message);
+                g_subprocess_wait(p, NULL, NULL);
+                r->sent = (guint64) opt.events;
+                if (g_subprocess_get_exit_status(p) != 0)
+                        die("%s exited with status %d", opt.sender_tool,
+                            g_subprocess_get_exit_status(p));
+        } else {
+                int k = opt.senders;
+                Child *s;
+                opt.senders = 1;
+                s = senders_start(sock);
+                t0 = senders_go(s);
+                senders_finish(s, r);
+                opt.senders = k;
+        }
+        l = child_line(&sink);
+        sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
+        child_finish(&sink);
+        r->delivered = count;
+        r->seconds = (double) (last - t0) / 1e6;
+        r->rate = r->seconds > 0 ? (double) count / r->seconds : 0;
+        r->ran = TRUE;
+        return run;
+}
+
 /* Every run of a phase is kept; the one with the median rate is reported. */
-static GArray *runs[4];
+static GArray *runs[6];
 
 static int phase_index(const char *name)
 {
-        static const char *const names[] = { "baseline", "relay", "ingest", "plain" };
-        for (int i = 0; i < 4; i++)
+        static const char *const names[] = { "baseline", "relay", "ingest", "plain", "lib-1", "tool" };
+        for (int i = 0; i < 6; i++)
                 if (g_str_equal(names[i], name))
                         return i;
         g_assert_not_reached();
@@ -958,7 +1031,8 @@ static int orchestrate(void)
         g_auto(GStrv) phases = g_strsplit(opt.phases, ",", -1);
         Child sub = { 0 };
         Result base = { .name = "baseline" }, relay = { .name = "relay" },
-               ingest = { .name = "ingest" }, plain = { .name = "plain" };
+               ingest = { .name = "ingest" }, plain = { .name = "plain" },
+               lib1 = { .name = "lib-1" }, tool = { .name = "tool" };
         g_autofree char *role = NULL;
 
         if (!dir)
@@ -984,11 +1058,17 @@ static int orchestrate(void)
                         keep_run(&ingest, phase_ingest(address, dir));
                 if (g_strv_contains((const char *const *) phases, "plain"))
                         keep_run(&plain, phase_plain(dir));
+                if (g_strv_contains((const char *const *) phases, "tool")) {
+                        keep_run(&lib1, phase_tool(dir, FALSE));
+                        keep_run(&tool, phase_tool(dir, TRUE));
+                }
         }
         pick_median(&base);
         pick_median(&relay);
         pick_median(&ingest);
         pick_median(&plain);
+        pick_median(&lib1);
+        pick_median(&tool);
         child_finish(&sub);
         g_subprocess_send_signal(bus, SIGTERM);
         g_subprocess_wait(bus, NULL, NULL);
@@ -1004,10 +1084,14 @@ static int orchestrate(void)
         print_row(&relay);
         print_row(&ingest);
         print_row(&plain);
+        print_row(&lib1);
+        print_row(&tool);
         if (base.ran && relay.ran)
                 printf("relay / baseline = %.3f\n", relay.rate / base.rate);
         if (ingest.ran && plain.ran)
                 printf("ingest / plain   = %.3f\n", ingest.rate / plain.rate);
+        if (lib1.ran && tool.ran)
+                printf("tool / lib-1     = %.3f\n", tool.rate / lib1.rate);
 
         g_string_append_printf(j,
                                "{\"transport\":\"%s\",\"codec\":\"%s\",\"events\":%d,\"senders\":%d,"
@@ -1020,10 +1104,14 @@ static int orchestrate(void)
         json_result(j, &relay);
         json_result(j, &ingest);
         json_result(j, &plain);
+        json_result(j, &lib1);
+        json_result(j, &tool);
         if (base.ran && relay.ran)
                 g_string_append_printf(j, ",\"relay_over_baseline\":%.3f", relay.rate / base.rate);
         if (ingest.ran && plain.ran)
                 g_string_append_printf(j, ",\"ingest_over_plain\":%.3f", ingest.rate / plain.rate);
+        if (lib1.ran && tool.ran)
+                g_string_append_printf(j, ",\"tool_over_lib\":%.3f", tool.rate / lib1.rate);
         g_string_append_c(j, '}');
         printf("%s\n", j->str);
         return 0;
@@ -1050,13 +1138,16 @@ int main(int argc, char **argv)
                 { "rate", 0, 0, G_OPTION_ARG_INT, &opt.rate,
                   "Total events/s, paced (default 0: as fast as possible)", "R" },
                 { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
-                  "Comma-separated: baseline,relay,ingest,plain (all)", "LIST" },
+                  "Comma-separated: baseline,relay,ingest,plain; also tool (ingester-send "
+                  "against one libingester sender) (default: the first four)", "LIST" },
                 { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt.repeat,
                   "Run the phases this many times, interleaved; report medians (1)", "N" },
                 { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
                   "Give up waiting after this long without progress (5000)", "MS" },
                 { "ingesterd", 0, 0, G_OPTION_ARG_FILENAME, &opt.ingesterd,
                   "The daemon to measure (default: ingesterd on PATH)", "PATH" },
+                { "ingester-send", 0, 0, G_OPTION_ARG_FILENAME, &opt.sender_tool,
+                  "The tool for the 'tool' phase (default: ingester-send on PATH)", "PATH" },
                 { "role", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &role, NULL, NULL },
                 { NULL },
         };
@@ -1074,6 +1165,7 @@ int main(int argc, char **argv)
         opt.policy = opt.policy ? opt.policy : g_strdup("block");
         opt.phases = opt.phases ? opt.phases : g_strdup("baseline,relay,ingest,plain");
         opt.ingesterd = opt.ingesterd ? opt.ingesterd : g_strdup("ingesterd");
+        opt.sender_tool = opt.sender_tool ? opt.sender_tool : g_strdup("ingester-send");
         if (!g_str_equal(opt.transport, "seqpacket") && !g_str_equal(opt.transport, "dgram"))
                 die("--transport: seqpacket or dgram");
         if (!g_str_equal(opt.codec, "json") && !g_str_equal(opt.codec, "msgpack"))

@@ -9,10 +9,23 @@ dist_noinst_SCRIPTS += \
 	tools/check \
 	$(NULL)
 
+# make bench: the codec micro-benchmark, then the relay against the bus
+# (doc/performance.md lists the targets and the recorded figures). Each line
+# of ingester-bench ends with one JSON object holding every figure.
+BENCH = $(top_builddir)/tools/ingester-bench --ingesterd=$(abs_top_builddir)/src/ingesterd
+BENCH_REPEAT = 3
 .PHONY: bench
 bench: all
 	$(AM_V_at)echo "== codec: ns/event"
 	$(AM_V_at)$(top_builddir)/tools/bench-codec
+	$(AM_V_at)for t in seqpacket dgram; do for c in json msgpack; do \
+		echo "== relay vs bus, ingest vs plain: $$t $$c, 200k events, 4 senders"; \
+		$(BENCH) --transport=$$t --codec=$$c --events=200000 --repeat=$(BENCH_REPEAT) || exit 1; \
+	done; done
+	$(AM_V_at)echo "== flood: 1M events, 4 senders, block policy (loss, peak RSS)"
+	$(AM_V_at)$(BENCH) --events=1000000 --phases=relay
+	$(AM_V_at)echo "== steady 5k events/s (latency)"
+	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
 
 # ingester-send: the shell's sender, on libingester (validates with the
 # daemon's own codec)
