@@ -250,7 +250,10 @@ static void relay_pump(Relay *r)
                 if (++r->batch >= half)
                         request_flush(r);
         }
-        request_flush(r);
+        /* a smaller flush only when nothing else waits: latency when idle,
+         * few flushes under load */
+        if (q->in_flight == q->len)
+                request_flush(r);
 }
 
 static gboolean on_pump_idle(gpointer user_data)
