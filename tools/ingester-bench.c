@@ -693,22 +693,39 @@ static gint64 senders_go(Child *s)
         return t0;
 }
 
-static void senders_finish(Child *s, Result *r)
+/* Collects the senders' counts. When the far end came up short, a sender
+ * may be blocked for good on a stalled daemon: @stalled kills them first,
+ * and what they had sent is then unknown (counted as sent = delivered). */
+static void senders_finish(Child *s, Result *r, gboolean stalled)
 {
         for (int k = 0; k < opt.senders; k++) {
-                g_autofree char *l = child_line(&s[k]);
-                unsigned sent = 0, failed = 0;
-                sscanf(l, "%u %u", &sent, &failed);
-                r->sent += sent;
-                r->failed += failed;
+                if (stalled) {
+                        g_subprocess_force_exit(s[k].proc);
+                        child_finish(&s[k]);
+                        continue;
+                }
+                {
+                        g_autofree char *l = child_line(&s[k]);
+                        unsigned sent = 0, failed = 0;
+                        sscanf(l, "%u %u", &sent, &failed);
+                        r->sent += sent;
+                        r->failed += failed;
+                }
                 child_finish(&s[k]);
+        }
+        if (stalled) {
+                fprintf(stderr, "ingester-bench: STALLED: %" G_GUINT64_FORMAT " of %d events "
+                        "arrived before %d ms without progress\n", r->delivered, opt.events,
+                        opt.idle_ms);
+                r->sent = r->delivered;
+                r->failed = (guint64) opt.events - r->delivered;
         }
         g_free(s);
 }
 
-static void subscriber_collect(Child *sub, Result *r, gint64 t0)
+static void subscriber_collect(Child *sub, Result *r, gint64 t0, guint64 expected)
 {
-        g_autofree char *cmd = g_strdup_printf("expect %" G_GUINT64_FORMAT "\n", r->sent);
+        g_autofree char *cmd = g_strdup_printf("expect %" G_GUINT64_FORMAT "\n", expected);
         g_autofree char *l = NULL;
         int count = 0;
         gint64 last = 0;
@@ -740,7 +757,7 @@ static Result phase_baseline(const char *address, Child *sub)
                 sscanf(l, "%" G_GUINT64_FORMAT, &r->sent);
         }
         child_finish(&em);
-        subscriber_collect(sub, r, t0);
+        subscriber_collect(sub, r, t0, r->sent);
         r->p50 = r->p99 = r->max = 0; /* the body is built once: no per-event timestamp */
         r->ran = TRUE;
         return run;
@@ -767,8 +784,8 @@ static Result phase_relay(const char *address, const char *dir, Child *sub)
         child_expect(sub, "armed");
         s = senders_start(sock);
         t0 = senders_go(s);
-        senders_finish(s, r);
-        subscriber_collect(sub, r, t0);
+        subscriber_collect(sub, r, t0, (guint64) opt.events);
+        senders_finish(s, r, r->delivered < (guint64) opt.events);
         daemon_figures(&d, r);
         daemon_stop(&d);
         r->ran = TRUE;
@@ -787,10 +804,9 @@ static Result phase_ingest(const char *address, const char *dir)
         daemon_start(&d, address, sock, TRUE);
         s = senders_start(sock);
         t0 = senders_go(s);
-        senders_finish(s, r);
         idle_since = now_us();
         /* "emitted" counts the discarded events in this mode */
-        while ((n = daemon_stat(&d, "emitted")) < r->sent) {
+        while ((n = daemon_stat(&d, "emitted")) < (guint64) opt.events) {
                 if (n != seen) {
                         seen = n;
                         idle_since = now_us();
@@ -800,7 +816,8 @@ static Result phase_ingest(const char *address, const char *dir)
                 g_usleep(1000);
         }
         last = now_us();
-        r->delivered = MIN(n, r->sent);
+        r->delivered = MIN(n, (guint64) opt.events);
+        senders_finish(s, r, r->delivered < (guint64) opt.events);
         r->seconds = (double) (last - t0) / 1e6;
         r->rate = (double) r->delivered / r->seconds;
         daemon_figures(&d, r);
@@ -824,10 +841,11 @@ static Result phase_plain(const char *dir)
         child_expect(&sink, "ready");
         s = senders_start(sock);
         t0 = senders_go(s);
-        senders_finish(s, r);
         l = child_line(&sink);
         sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
         child_finish(&sink);
+        r->delivered = count;
+        senders_finish(s, r, count < (guint64) opt.events);
         if (bad)
                 die("the plain loop could not parse %u packets", bad);
         r->delivered = count;
@@ -891,11 +909,16 @@ static Result phase_tool(const char *dir, gboolean use_tool)
                 opt.senders = 1;
                 s = senders_start(sock);
                 t0 = senders_go(s);
-                senders_finish(s, r);
+                l = child_line(&sink);
+                sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
+                r->delivered = count;
+                senders_finish(s, r, count < (guint64) opt.events);
                 opt.senders = k;
         }
-        l = child_line(&sink);
-        sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
+        if (!l) {
+                l = child_line(&sink);
+                sscanf(l, "%u %" G_GINT64_FORMAT " %u", &count, &last, &bad);
+        }
         child_finish(&sink);
         r->delivered = count;
         r->seconds = (double) (last - t0) / 1e6;

@@ -12,7 +12,8 @@ dist_noinst_SCRIPTS += \
 # make bench: the codec micro-benchmark, then the relay against the bus
 # (doc/performance.md lists the targets and the recorded figures). Each line
 # of ingester-bench ends with one JSON object holding every figure.
-BENCH = $(top_builddir)/tools/ingester-bench --ingesterd=$(abs_top_builddir)/src/ingesterd
+BENCH = $(top_builddir)/tools/ingester-bench --ingesterd=$(abs_top_builddir)/src/ingesterd \
+	--ingester-send=$(abs_top_builddir)/tools/ingester-send
 BENCH_REPEAT = 3
 .PHONY: bench
 bench: all
@@ -26,6 +27,8 @@ bench: all
 	$(AM_V_at)$(BENCH) --events=1000000 --phases=relay
 	$(AM_V_at)echo "== steady 5k events/s (latency)"
 	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
+	$(AM_V_at)echo "== ingester-send: 100k lines from stdin vs one libingester sender"
+	$(AM_V_at)$(BENCH) --events=100000 --phases=tool --repeat=$(BENCH_REPEAT)
 
 # ingester-send: the shell's sender, on libingester (validates with the
 # daemon's own codec)
