@@ -83,6 +83,27 @@ bool testbus_start(TestBus *b, const char *dir)
         return false;
 }
 
+int testsuite_init(TestSuite *s)
+{
+        s->topdir = harness_tmpdir();
+        return testbus_start(&s->bus, s->topdir) ? 0 : -1;
+}
+
+int testsuite_cleanup(TestSuite *s)
+{
+        testbus_stop(&s->bus);
+        harness_rmtree(s->topdir);
+        g_clear_pointer(&s->topdir, g_free);
+        return 0;
+}
+
+char *testsuite_new_dir(TestSuite *s)
+{
+        char *dir = g_strdup_printf("%s/t%u", s->topdir, ++s->counter);
+        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        return dir;
+}
+
 void testbus_stop(TestBus *b)
 {
         if (b->proc) {

@@ -29,6 +29,18 @@ typedef struct {
         guint sub_id, filter_id;
 } TestDaemon;
 
+/* An end-to-end suite: one private bus in a temporary directory, and one
+ * fresh subdirectory per test. */
+typedef struct {
+        char *topdir;
+        TestBus bus;
+        unsigned counter;
+} TestSuite;
+
+int testsuite_init(TestSuite *s);     /* CUnit: 0, or -1 when the bus did not start */
+int testsuite_cleanup(TestSuite *s);  /* stops the bus, removes the directory */
+char *testsuite_new_dir(TestSuite *s); /* topdir/tN, created 0700 */
+
 /* A fresh temporary directory (removed by harness_rmtree). */
 char *harness_tmpdir(void);
 void harness_rmtree(const char *dir);

@@ -18,30 +18,23 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static char *topdir;
-static TestBus bus;
+static TestSuite suite;
 static char *dir;      /* this test's directory */
 static TestDaemon *d;  /* this test's daemon */
-static unsigned counter;
 
 static int suite_init(void)
 {
-        topdir = harness_tmpdir();
-        return testbus_start(&bus, topdir) ? 0 : -1;
+        return testsuite_init(&suite);
 }
 
 static int suite_cleanup(void)
 {
-        testbus_stop(&bus);
-        harness_rmtree(topdir);
-        g_clear_pointer(&topdir, g_free);
-        return 0;
+        return testsuite_cleanup(&suite);
 }
 
 static void setup(void)
 {
-        dir = g_strdup_printf("%s/t%u", topdir, ++counter);
-        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        dir = testsuite_new_dir(&suite);
         d = NULL;
 }
 
@@ -58,7 +51,7 @@ static char *path_in(const char *name)
 
 static TestDaemon *start(const char *const *extra)
 {
-        return testdaemon_start(&bus, dir, extra, 0);
+        return testdaemon_start(&suite.bus, dir, extra, 0);
 }
 
 /* Writes a config file whose listeners are the harness's two sockets plus extra text. */
@@ -541,7 +534,7 @@ static void test_sender_not_in_allow_list_is_refused(void)
                 return;
         }
         /* reachable by the other uid: traversable parents, a 0755 socket directory */
-        g_assert_cmpint(chmod(topdir, 0711), ==, 0);
+        g_assert_cmpint(chmod(suite.topdir, 0711), ==, 0);
         g_assert_cmpint(chmod(dir, 0711), ==, 0);
         g_assert_cmpint(g_mkdir(run, 0755), ==, 0);
         d = start(extra);
@@ -666,7 +659,7 @@ static GArray *send_while_bus_is_down(unsigned n)
         for (int i = 0; i < 200 && testdaemon_stat(d, "emitted") != 1; i++)
                 g_usleep(5000);
 
-        testbus_stop(&bus);
+        testbus_stop(&suite.bus);
         wait_for_log("lost the bus connection");
         for (unsigned i = 0; i < n; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"down\",\"i\":%u}", i);
@@ -674,11 +667,11 @@ static GArray *send_while_bus_is_down(unsigned n)
         }
         g_usleep(300000); /* let the daemon read what it will read */
         kill(pid, SIGSTOP);
-        CU_ASSERT_TRUE_FATAL(testbus_start(&bus, topdir));
+        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
         g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
         g_dbus_connection_remove_filter(d->conn, d->filter_id);
         g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&bus, d->events, &d->sub_id, &d->filter_id);
+        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
         kill(pid, SIGCONT);
         for (;;) {
                 g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 3000);
@@ -768,7 +761,7 @@ static int run_failing(const char *const *argv, char **ret_stderr)
 
 static int run_on(const char *seq_path, const char *extra1, char **ret_stderr)
 {
-        g_autofree char *addr = g_strdup_printf("--address=%s", bus.address);
+        g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
         g_autofree char *listen = g_strdup_printf("--listen=seqpacket:%s", seq_path);
         const char *argv[] = { "ingesterd", addr, listen, extra1, NULL };
         return run_failing(argv, ret_stderr);
@@ -898,7 +891,7 @@ static void test_name_taken_fails_and_replace_takes_over(void)
         CU_ASSERT_EQUAL(run_on(seq2, NULL, &err), 3);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "--replace"));
         {
-                g_autofree char *addr = g_strdup_printf("--address=%s", bus.address);
+                g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
                 g_autofree char *listen = g_strdup_printf("--listen=seqpacket:%s", seq2);
                 const char *argv[] = { "ingesterd", addr, listen, "--replace", NULL };
                 g_autoptr(GError) error = NULL;

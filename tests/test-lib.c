@@ -481,26 +481,21 @@ static void test_nonblocking_retries_are_spaced_not_slept(void)
 
 /* ---- against ingesterd ---- */
 
-static char *topdir;
-static TestBus bus;
+static TestSuite suite;
 
 static int daemon_suite_init(void)
 {
-        topdir = harness_tmpdir();
-        return testbus_start(&bus, topdir) ? 0 : -1;
+        return testsuite_init(&suite);
 }
 
 static int daemon_suite_cleanup(void)
 {
-        testbus_stop(&bus);
-        harness_rmtree(topdir);
-        g_clear_pointer(&topdir, g_free);
-        return 0;
+        return testsuite_cleanup(&suite);
 }
 
 static TestDaemon *start_daemon(void)
 {
-        TestDaemon *d = testdaemon_start(&bus, dir, NULL, 0);
+        TestDaemon *d = testdaemon_start(&suite.bus, dir, NULL, 0);
         g_assert_nonnull(d);
         return d;
 }

@@ -14,30 +14,23 @@
 #include "harness.h"
 #include "util.h"
 
-static char *topdir;
-static TestBus bus;
+static TestSuite suite;
 static char *dir;
 static TestDaemon *d;
-static unsigned counter;
 
 static int suite_init(void)
 {
-        topdir = harness_tmpdir();
-        return testbus_start(&bus, topdir) ? 0 : -1;
+        return testsuite_init(&suite);
 }
 
 static int suite_cleanup(void)
 {
-        testbus_stop(&bus);
-        harness_rmtree(topdir);
-        g_clear_pointer(&topdir, g_free);
-        return 0;
+        return testsuite_cleanup(&suite);
 }
 
 static void setup(void)
 {
-        dir = g_strdup_printf("%s/t%u", topdir, ++counter);
-        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        dir = testsuite_new_dir(&suite);
         d = NULL;
 }
 
@@ -49,7 +42,7 @@ static void teardown(void)
 
 static TestDaemon *start(const char *const *extra)
 {
-        TestDaemon *t = testdaemon_start(&bus, dir, extra, 0);
+        TestDaemon *t = testdaemon_start(&suite.bus, dir, extra, 0);
         g_assert_nonnull(t);
         return t;
 }

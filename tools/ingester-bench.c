@@ -130,6 +130,16 @@ static int pad_for_size(int size)
         return MAX(size - (int) base, 0);
 }
 
+/* A message-bus connection of this process's own. */
+static GDBusConnection *bus_connect(const char *address, GError **error)
+{
+        return g_dbus_connection_new_for_address_sync(
+                address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, error);
+}
+
 /* ---------------------------------------------------------------- sender */
 
 static int role_sender(const char *path, int id, unsigned count, double rate)
@@ -253,11 +263,7 @@ static int cmp_u32(const void *a, const void *b)
 static int role_subscriber(const char *address, unsigned capacity)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync(
-                address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
+        g_autoptr(GDBusConnection) c = bus_connect(address, &error);
         Sub s = { .lat_cap = capacity };
         char line[128];
 
@@ -361,11 +367,7 @@ static GVariant *baseline_body(int pad, gboolean fds)
 static int role_emitter(const char *address, unsigned count)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync(
-                address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
+        g_autoptr(GDBusConnection) c = bus_connect(address, &error);
         g_autoptr(GVariant) body = NULL;
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         char line[16];
@@ -631,11 +633,7 @@ static void daemon_start(Daemon *d, const char *address, const char *sock, gbool
         d->proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
         if (!d->proc)
                 die("%s: %s", opt.ingesterd, error->message);
-        d->bus = g_dbus_connection_new_for_address_sync(
-                address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
+        d->bus = bus_connect(address, &error);
         if (!d->bus)
                 die("bus: %s", error->message);
         while (daemon_stat(d, "received") == G_MAXUINT64) {
