@@ -247,6 +247,37 @@ static void test_descriptors_arrive_as_duplicates(void)
         ingester_client_free(c);
 }
 
+static void test_the_kernel_maximum_of_descriptors_is_sent(void)
+{
+        g_autofree char *path = path_in("d.sock");
+        _cleanup_close_ int sfd = server_bind(path, SOCK_DGRAM);
+        IngesterClient *c = client_new(path, INGESTER_TRANSPORT_AUTO, 0);
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * (INGESTER_MAX_FDS + 1))];
+        } control;
+        char buf[8];
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        int fds[INGESTER_MAX_FDS];
+        size_t got = 0;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(fds); i++)
+                fds[i] = sfd;
+        CU_ASSERT_EQUAL(ingester_client_send(c, "{}", 2, fds, INGESTER_MAX_FDS), 0);
+        CU_ASSERT_EQUAL(recvmsg(sfd, &msg, MSG_CMSG_CLOEXEC), 2);
+        CU_ASSERT_FALSE(msg.msg_flags & MSG_CTRUNC);
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+                if (cm->cmsg_type == SCM_RIGHTS) {
+                        got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        close_many((int *) CMSG_DATA(cm), got);
+                }
+        CU_ASSERT_EQUAL(got, INGESTER_MAX_FDS);
+        /* one more is refused before anything is sent (bad_arguments_are_einval) */
+        ingester_client_free(c);
+}
+
 static void test_closed_descriptor_is_ebadf(void)
 {
         g_autofree char *path = path_in("d.sock");
@@ -500,6 +531,14 @@ static TestDaemon *start_daemon(void)
         return d;
 }
 
+/* The next Event within 5 s; ends the test when there is none. */
+static GDBusMessage *next_event(TestDaemon *d)
+{
+        GDBusMessage *m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        return m;
+}
+
 static const char *event_type(GDBusMessage *m)
 {
         g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
@@ -533,8 +572,7 @@ static void test_each_transport_reaches_the_bus(void)
                 g_autoptr(GDBusMessage) m = NULL;
 
                 CU_ASSERT_EQUAL(ingester_client_send(c, json, strlen(json), NULL, 0), 0);
-                m = testdaemon_next_event(d, 5000);
-                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                m = next_event(d);
                 CU_ASSERT_STRING_EQUAL(event_type(m), cases[i].type);
                 CU_ASSERT_STRING_EQUAL(event_transport(m), cases[i].transport);
                 ingester_client_free(c);
@@ -552,8 +590,7 @@ static void test_descriptor_reaches_the_subscriber(void)
 
         g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
         CU_ASSERT_EQUAL(ingester_client_send(c, "{\"type\":\"fd\"}", 13, &p[1], 1), 0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event(d);
         CU_ASSERT_PTR_NOT_NULL_FATAL(g_dbus_message_get_unix_fd_list(m));
         CU_ASSERT_EQUAL_FATAL(g_unix_fd_list_get_length(g_dbus_message_get_unix_fd_list(m)), 1);
         {
@@ -574,15 +611,13 @@ static void test_one_handle_outlives_a_daemon_restart(void)
         g_autoptr(GDBusMessage) m1 = NULL, m2 = NULL;
 
         CU_ASSERT_EQUAL(ingester_client_send(c, "{\"type\":\"before\"}", 17, NULL, 0), 0);
-        m1 = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m1);
+        m1 = next_event(d);
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
         testdaemon_free(d);
 
         d = start_daemon();
         CU_ASSERT_EQUAL(ingester_client_send(c, "{\"type\":\"after\"}", 16, NULL, 0), 0);
-        m2 = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+        m2 = next_event(d);
         CU_ASSERT_STRING_EQUAL(event_type(m2), "after");
         CU_ASSERT_EQUAL(ingester_client_get_reconnects(c), 1);
         ingester_client_free(c);
@@ -600,6 +635,8 @@ int main(void)
                 { "stale_socket_is_econnrefused", test_stale_socket_is_econnrefused },
                 { "default_path_follows_the_environment", test_default_path_follows_the_environment },
                 { "descriptors_arrive_as_duplicates", test_descriptors_arrive_as_duplicates },
+                { "the_kernel_maximum_of_descriptors_is_sent",
+                  test_the_kernel_maximum_of_descriptors_is_sent },
                 { "closed_descriptor_is_ebadf", test_closed_descriptor_is_ebadf },
                 { "bad_arguments_are_einval", test_bad_arguments_are_einval },
                 { "oversized_packet_is_emsgsize", test_oversized_packet_is_emsgsize },

@@ -99,6 +99,14 @@ static const char *meta_string(GDBusMessage *m, const char *key)
         return g_intern_string(s);
 }
 
+/* The next Event within 5 s; ends the test when there is none. */
+static GDBusMessage *next_event(void)
+{
+        GDBusMessage *m = testdaemon_next_event(d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        return m;
+}
+
 static void expect_no_more_events(void)
 {
         g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
@@ -117,8 +125,7 @@ static void test_fields_make_one_typed_event(void)
                             "container=web", "port:=443", "tags:=[\"a\"]", "ok:=true",
                             "note=a=b \"q\""),
                         0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(m), "pending");
         data = child(m, 1);
         want = g_variant_parse(G_VARIANT_TYPE("a{sv}"),
@@ -137,10 +144,8 @@ static void test_each_argument_is_one_event_in_order(void)
         CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->dgram_path,
                             "{\"type\":\"first\"}", " {\"type\":\"second\"}"),
                         0);
-        a = testdaemon_next_event(d, 5000);
-        b = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        a = next_event();
+        b = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(a), "first");
         CU_ASSERT_STRING_EQUAL(event_type(b), "second");
         CU_ASSERT_STRING_EQUAL(meta_string(a, "transport"), "dgram");
@@ -165,10 +170,8 @@ static void test_bad_lines_are_reported_and_good_ones_still_go(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 6: not sent: not-object"));
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "2 events sent, 3 refused"));
         CU_ASSERT_PTR_NULL(strstr(err, "line 2"));
-        a = testdaemon_next_event(d, 5000);
-        b = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        a = next_event();
+        b = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(a), "l1");
         CU_ASSERT_STRING_EQUAL(event_type(b), "l7");
         expect_no_more_events();
@@ -191,10 +194,8 @@ static void test_msgpack_carries_the_same_values_as_json(void)
         CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--msgpack", "--socket", d->seq_path,
                             json),
                         0);
-        j = testdaemon_next_event(d, 5000);
-        mp = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+        j = next_event();
+        mp = next_event();
         CU_ASSERT_STRING_EQUAL(meta_string(j, "codec"), "json");
         CU_ASSERT_STRING_EQUAL(meta_string(mp, "codec"), "msgpack");
         jd = child(j, 1);
@@ -226,8 +227,7 @@ static void test_files_and_inherited_fds_are_passed(void)
                                                         "--file", file, "--fd", "7", "type=fds",
                                                         NULL }),
                         0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event();
         list = g_dbus_message_get_unix_fd_list(m);
         CU_ASSERT_PTR_NOT_NULL_FATAL(list);
         CU_ASSERT_EQUAL_FATAL(g_unix_fd_list_get_length(list), 2);
@@ -244,6 +244,41 @@ static void test_files_and_inherited_fds_are_passed(void)
         close(p[0]);
 }
 
+/* 16 descriptors (the bus's per-message limit) is the most the tool passes;
+ * a daemon with max-fds=16 relays them all. 17 is a usage error. */
+static void test_descriptor_limit_is_16(void)
+{
+        const char *const extra[] = { "--max-fds=16", NULL };
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GDBusMessage) m = NULL;
+        g_autofree char *err = NULL;
+
+        d = start(extra);
+        g_ptr_array_add(argv, (gpointer) "ingester-send");
+        g_ptr_array_add(argv, (gpointer) "--socket");
+        g_ptr_array_add(argv, d->seq_path);
+        for (int i = 0; i < 16; i++) {
+                g_ptr_array_add(argv, (gpointer) "--file");
+                g_ptr_array_add(argv, (gpointer) "/dev/null");
+        }
+        g_ptr_array_add(argv, (gpointer) "type=sixteen");
+        g_ptr_array_add(argv, NULL);
+        CU_ASSERT_EQUAL(run_with(NULL, NULL, NULL, (const char *const *) argv->pdata), 0);
+        m = next_event();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g_dbus_message_get_unix_fd_list(m));
+        CU_ASSERT_EQUAL(g_unix_fd_list_get_length(g_dbus_message_get_unix_fd_list(m)), 16);
+
+        g_ptr_array_remove_index(argv, argv->len - 1); /* the NULL */
+        g_ptr_array_remove_index(argv, argv->len - 1); /* the field */
+        g_ptr_array_add(argv, (gpointer) "--file");
+        g_ptr_array_add(argv, (gpointer) "/dev/null");
+        g_ptr_array_add(argv, (gpointer) "type=seventeen");
+        g_ptr_array_add(argv, NULL);
+        CU_ASSERT_EQUAL(run_with(NULL, NULL, &err, (const char *const *) argv->pdata), 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 16 descriptors"));
+        expect_no_more_events();
+}
+
 static void test_environment_names_the_default_socket(void)
 {
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
@@ -254,8 +289,7 @@ static void test_environment_names_the_default_socket(void)
         CU_ASSERT_EQUAL(run_with(l, "{\"type\":\"env\"}\n", NULL,
                                  (const char *const[]){ "ingester-send", NULL }),
                         0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event();
         CU_ASSERT_STRING_EQUAL(meta_string(m, "transport"), "dgram");
 }
 
@@ -304,8 +338,7 @@ static void test_daemon_started_late_is_reached_by_retries(void)
         CU_ASSERT_PTR_NOT_NULL(g_subprocess_get_identifier(p)); /* still retrying */
         d = start(NULL);
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(m), "late");
 }
 
@@ -360,8 +393,7 @@ static void test_usage_errors_are_status_2_and_send_nothing(void)
         CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 0);
         /* and then a good one */
         CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, "type=good"), 0);
-        m = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        m = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(m), "good");
 }
 
@@ -394,10 +426,8 @@ static void test_example_reader_sends_each_line(void)
 
         d = start(NULL);
         CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "example-reader", d->seq_path), 0);
-        a = testdaemon_next_event(d, 5000);
-        b = testdaemon_next_event(d, 5000);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        a = next_event();
+        b = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(b), "example.line");
         data = child(b, 1);
         CU_ASSERT_TRUE(g_variant_lookup(data, "line", "&s", &line));
@@ -416,6 +446,7 @@ int main(void)
                 { "msgpack_carries_the_same_values_as_json",
                   test_msgpack_carries_the_same_values_as_json },
                 { "files_and_inherited_fds_are_passed", test_files_and_inherited_fds_are_passed },
+                { "descriptor_limit_is_16", test_descriptor_limit_is_16 },
                 { "environment_names_the_default_socket", test_environment_names_the_default_socket },
                 { "many_lines_go_over_one_connection", test_many_lines_go_over_one_connection },
                 { NULL, NULL },

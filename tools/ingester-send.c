@@ -118,6 +118,9 @@ static void send_event(Sender *s, const char *json, size_t len, const char *wher
 {
         CodecEvent ev = { 0 };
         CodecReason reason = codec_decode(&s->limits, CODEC_FORMAT_JSON, json, len, &ev);
+        msgpack_sbuffer sb;
+        const void *packet = json;
+        size_t size = len;
         int r;
 
         if (reason != CODEC_OK) {
@@ -127,25 +130,23 @@ static void send_event(Sender *s, const char *json, size_t len, const char *wher
                 s->status = MAX(s->status, EXIT_NOT_SENT);
                 return;
         }
+        msgpack_sbuffer_init(&sb);
         if (s->msgpack) {
-                msgpack_sbuffer sb;
                 msgpack_packer pk;
-                msgpack_sbuffer_init(&sb);
                 msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
                 pack_variant(&pk, ev.data);
-                r = ingester_client_send(s->client, sb.data, sb.size, (const int *) s->fds->data,
-                                         s->fds->len);
-                msgpack_sbuffer_destroy(&sb);
-        } else
-                r = ingester_client_send(s->client, json, len, (const int *) s->fds->data,
-                                         s->fds->len);
+                packet = sb.data;
+                size = sb.size;
+        }
+        r = ingester_client_send(s->client, packet, size, (const int *) s->fds->data, s->fds->len);
+        msgpack_sbuffer_destroy(&sb);
         codec_event_clear(&ev);
 
         if (r == 0)
                 s->sent++;
         else if (r == -EMSGSIZE) {
                 fprintf(stderr, "ingester-send: %s: not sent: too large for the socket (%zu bytes)\n",
-                        where, len);
+                        where, size);
                 s->refused++;
                 s->status = MAX(s->status, EXIT_NOT_SENT);
         } else
