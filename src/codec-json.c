@@ -476,7 +476,7 @@ CodecReason codec_decode_json(const CodecLimits *limits, const char *buf, size_t
         struct json_object *root;
         const char *type = NULL;
         size_t start = 0, end = 0, type_len = 0;
-        VWriter w;
+        VWriter *w;
         bool mangled = false;
         CodecReason r;
 
@@ -512,12 +512,12 @@ CodecReason codec_decode_json(const CodecLimits *limits, const char *buf, size_t
         }
         json_tokener_reset(tok);
 
-        vwriter_init(&w, 2 * len);
-        r = json_write_object(limits, &w, root, true, &type, &type_len);
+        w = vwriter_acquire();
+        r = json_write_object(limits, w, root, true, &type, &type_len);
         if (r == CODEC_OK)
-                codec_event_take(ret, CODEC_FORMAT_JSON, &w, type, type_len);
+                codec_event_take(ret, CODEC_FORMAT_JSON, w, type, type_len);
         else
-                vwriter_clear(&w);
+                vwriter_reset(w);
         json_object_put(root);
         return r;
 }

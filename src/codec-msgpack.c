@@ -9,9 +9,16 @@
  * pass (mp_scan) walks the bytes first, with no allocation: every length and
  * count is checked against the limits and against the bytes actually left,
  * ext types, non-string keys and the reserved byte 0xc1 are refused. Only
- * then does msgpack_unpack_next() build its tree, whose size is now bounded
- * by the packet's (each element costs at least one byte of input), and the
- * tree is converted to GVariant.
+ * then does msgpack-c build its tree, whose size is now bounded by the
+ * packet's (each element costs at least one byte of input), and the tree is
+ * converted to GVariant.
+ *
+ * The tree is built with msgpack_unpack() into one zone per thread, cleared
+ * after each packet (which keeps its first chunk). msgpack_unpack_next()
+ * frees and allocates an 8 KiB zone on every call; in the daemon those
+ * large allocations also made glibc consolidate its free lists each time.
+ * msgpack-c calls msgpack_unpack() obsolete, but it is exported from 0.5 to
+ * 6.x and does exactly this.
  */
 #include <math.h>
 #include <msgpack.h>
@@ -358,15 +365,31 @@ static CodecReason mp_write_value(const CodecLimits *limits, VWriter *w, const m
         g_assert_not_reached(); /* nil is handled by the container, ext by mp_scan */
 }
 
+static GPrivate zone_key = G_PRIVATE_INIT((GDestroyNotify) msgpack_zone_free);
+
+static msgpack_zone *zone_get(void)
+{
+        msgpack_zone *zone = g_private_get(&zone_key);
+
+        if (!zone) {
+                zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+                if (!zone)
+                        g_error("msgpack_zone_new: out of memory");
+                g_private_set(&zone_key, zone);
+        }
+        return zone;
+}
+
 CodecReason codec_decode_msgpack(const CodecLimits *limits, const char *buf, size_t len,
                                  CodecEvent *ret)
 {
-        msgpack_unpacked unpacked;
+        msgpack_zone *zone;
+        msgpack_object root;
         const char *type = NULL;
         size_t end = 0, off = 0, type_len = 0;
         msgpack_unpack_return ur;
         CodecReason r;
-        VWriter w;
+        VWriter *w;
 
         r = mp_scan(limits, (const unsigned char *) buf, len, &end);
         if (r != CODEC_OK)
@@ -377,18 +400,18 @@ CodecReason codec_decode_msgpack(const CodecLimits *limits, const char *buf, siz
             (unsigned char) buf[0] != 0xde && (unsigned char) buf[0] != 0xdf)
                 return CODEC_E_NOT_OBJECT;
 
-        msgpack_unpacked_init(&unpacked);
-        ur = msgpack_unpack_next(&unpacked, buf, end, &off);
+        zone = zone_get();
+        ur = msgpack_unpack(buf, end, &off, zone, &root);
         if (ur != MSGPACK_UNPACK_SUCCESS)
                 /* mp_scan accepted it: only memory can fail here */
-                g_error("msgpack_unpack_next: unexpected result %d", (int) ur);
+                g_error("msgpack_unpack: unexpected result %d", (int) ur);
 
-        vwriter_init(&w, 2 * len);
-        r = mp_write_map(limits, &w, &unpacked.data, true, &type, &type_len);
+        w = vwriter_acquire();
+        r = mp_write_map(limits, w, &root, true, &type, &type_len);
         if (r == CODEC_OK)
-                codec_event_take(ret, CODEC_FORMAT_MSGPACK, &w, type, type_len);
+                codec_event_take(ret, CODEC_FORMAT_MSGPACK, w, type, type_len);
         else
-                vwriter_clear(&w);
-        msgpack_unpacked_destroy(&unpacked);
+                vwriter_reset(w);
+        msgpack_zone_clear(zone);
         return r;
 }

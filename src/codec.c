@@ -127,12 +127,40 @@ void codec_event_clear(CodecEvent *ev)
         ev->format = CODEC_FORMAT_AUTO;
 }
 
+/*
+ * The length of the leading run of bytes 0x01-0x7f: plain ASCII, valid as
+ * it is. Keys and most values are ASCII, and this is cheaper than
+ * g_utf8_validate_len()'s byte-by-byte decoding; it reads 8 bytes at a time.
+ */
+static size_t ascii_prefix(const char *s, size_t len)
+{
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        size_t i = 0;
+
+        for (; len - i >= 8; i += 8) {
+                uint64_t v;
+                memcpy(&v, s + i, 8);
+                /* any byte with its high bit set, or any zero byte (Mycroft's test) */
+                if ((v | ((v - ones) & ~v)) & highs)
+                        break;
+        }
+        while (i < len && (unsigned char) s[i] - 1u < 0x7fu)
+                i++;
+        return i;
+}
+
 CodecReason codec_check_string(const CodecLimits *limits, const char *s, size_t len)
 {
         const char *end;
+        size_t ascii;
 
         if (len > limits->max_string)
                 return CODEC_E_STRING_TOO_LONG;
+        ascii = ascii_prefix(s, len);
+        if (ascii == len)
+                return CODEC_OK;
+        s += ascii;
+        len -= ascii;
         /* g_utf8_validate_len() stops at a NUL byte, which it treats as invalid */
         if (!g_utf8_validate_len(s, len, &end))
                 return *end == '\0' ? CODEC_E_NUL_IN_STRING : CODEC_E_INVALID_UTF8;

@@ -73,29 +73,28 @@ static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
         const char *codec = codec_format_name(ev->codec);
         VFrame array;
         VMember m;
-        VWriter w;
+        VWriter *w = vwriter_acquire();
 
 #define MEMBER(key, signature, write)                                                              \
         do {                                                                                       \
-                vwriter_member_begin(&w, &m, key, strlen(key));                                    \
+                vwriter_member_begin(w, &m, key, strlen(key));                                    \
                 write;                                                                             \
-                vwriter_member_end(&w, &array, &m, signature);                                     \
+                vwriter_member_end(w, &array, &m, signature);                                     \
         } while (0)
 
-        vwriter_init(&w, 256);
-        vwriter_array_begin(&w, &array);
-        MEMBER("seq", "t", vwriter_uint64(&w, ev->seq));
-        MEMBER("received-usec", "x", vwriter_int64(&w, ev->received_usec));
-        MEMBER("pid", "i", vwriter_int32(&w, ev->pid));
-        MEMBER("uid", "u", vwriter_uint32(&w, ev->uid));
-        MEMBER("gid", "u", vwriter_uint32(&w, ev->gid));
-        MEMBER("transport", "s", vwriter_string(&w, transport, strlen(transport)));
-        MEMBER("codec", "s", vwriter_string(&w, codec, strlen(codec)));
+        vwriter_array_begin(w, &array);
+        MEMBER("seq", "t", vwriter_uint64(w, ev->seq));
+        MEMBER("received-usec", "x", vwriter_int64(w, ev->received_usec));
+        MEMBER("pid", "i", vwriter_int32(w, ev->pid));
+        MEMBER("uid", "u", vwriter_uint32(w, ev->uid));
+        MEMBER("gid", "u", vwriter_uint32(w, ev->gid));
+        MEMBER("transport", "s", vwriter_string(w, transport, strlen(transport)));
+        MEMBER("codec", "s", vwriter_string(w, codec, strlen(codec)));
         if (fds_dropped)
-                MEMBER("fds-dropped", "u", vwriter_uint32(&w, fds_dropped));
+                MEMBER("fds-dropped", "u", vwriter_uint32(w, fds_dropped));
 #undef MEMBER
-        vwriter_array_end(&w, &array);
-        return vwriter_finish(&w, G_VARIANT_TYPE_VARDICT);
+        vwriter_array_end(w, &array);
+        return vwriter_finish(w, G_VARIANT_TYPE_VARDICT);
 }
 
 static gboolean send_event(Relay *r, const Event *ev, GError **error)

@@ -630,6 +630,45 @@ static void test_msgpack_invalid_strings_are_rejected(void)
         ASSERT_REASON(decode("\x81\xa1x\xc4\x03\x00\xc0\xaf", 8, NULL), CODEC_OK);
 }
 
+/* A bad or multi-byte sequence at every offset of a 24-byte string: the
+ * ASCII run before it is checked 8 bytes at a time, the rest byte by byte. */
+static void test_strings_checked_at_every_offset(void)
+{
+        static const struct {
+                const char *bytes;
+                size_t len;
+                CodecReason want;
+        } cases[] = {
+                { "\xc3\xa9", 2, CODEC_OK },           /* é */
+                { "\xf0\x9f\x98\x80", 4, CODEC_OK },   /* U+1F600 */
+                { "\x00", 1, CODEC_E_NUL_IN_STRING },
+                { "\x80", 1, CODEC_E_INVALID_UTF8 },    /* a lone continuation byte */
+                { "\xc3", 1, CODEC_E_INVALID_UTF8 },    /* a sequence cut short */
+                { "\xed\xa0\x80", 3, CODEC_E_INVALID_UTF8 }, /* a surrogate */
+                { "\x7f", 1, CODEC_OK },                /* DEL is ASCII */
+        };
+
+        for (size_t c = 0; c < G_N_ELEMENTS(cases); c++)
+                for (size_t at = 0; at + cases[c].len <= 24; at++) {
+                        char str[24], pkt[3 + 2 + 24];
+                        size_t n = 0;
+                        memset(str, 'a', sizeof(str));
+                        memcpy(str + at, cases[c].bytes, cases[c].len);
+                        /* {"x": str8 of 24 bytes} */
+                        memcpy(pkt, "\x81\xa1x\xd9\x18", 5);
+                        n = 5;
+                        memcpy(pkt + n, str, sizeof(str));
+                        n += sizeof(str);
+                        ASSERT_REASON(decode(pkt, n, NULL), cases[c].want);
+                        /* the same bytes as a key */
+                        pkt[0] = (char) 0x81;
+                        memcpy(pkt + 1, "\xb8", 1);
+                        memcpy(pkt + 2, str, sizeof(str));
+                        pkt[2 + sizeof(str)] = 0x01;
+                        ASSERT_REASON(decode(pkt, 3 + sizeof(str), NULL), cases[c].want);
+                }
+}
+
 static void test_msgpack_non_finite_floats_are_rejected(void)
 {
         ASSERT_REASON(decode("\x81\xa1x\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 12, NULL),
@@ -694,6 +733,46 @@ static void test_msgpack_duplicate_keys_last_wins(void)
 }
 
 /* ---- API ---- */
+
+/*
+ * The decoders write into one buffer per thread, kept between packets: a
+ * value far larger than the buffer is kept for, then a packet refused half
+ * way through its members, must leave nothing behind for the next packet.
+ */
+static void test_writer_is_reused_cleanly(void)
+{
+        const char *small = "{\"type\":\"t\",\"a\":1,\"b\":[\"x\",2.5]}";
+        const char *want = "{'type': <'t'>, 'a': <int64 1>, 'b': <[<'x'>, <2.5>]>}";
+        g_autoptr(GString) big = g_string_new("{\"type\":\"big\",\"s\":\"");
+        CodecEvent ev = { 0 };
+
+        limits.max_string = 300 * 1024;
+        for (unsigned i = 0; i < limits.max_string; i++)
+                g_string_append_c(big, (char) ('a' + i % 26));
+        g_string_append(big, "\"}");
+
+        assert_json_decodes_to(small, want, "t");
+        ASSERT_REASON(decode(big->str, big->len, &ev), CODEC_OK);
+        if (ev.data) {
+                g_autoptr(GVariant) s = g_variant_lookup_value(ev.data, "s", G_VARIANT_TYPE_STRING);
+                size_t len = 0;
+                CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+                CU_ASSERT_EQUAL(strlen(g_variant_get_string(s, &len)), limits.max_string);
+                CU_ASSERT_EQUAL(len, limits.max_string);
+                CU_ASSERT_EQUAL(g_variant_get_string(s, NULL)[limits.max_string - 1],
+                                'a' + (limits.max_string - 1) % 26);
+        }
+        codec_event_clear(&ev);
+        assert_json_decodes_to(small, want, "t");
+        /* refused after two members and an open array have been written */
+        ASSERT_REASON(decode_str("{\"type\":\"t\",\"a\":1,\"b\":[\"x\",null]}"),
+                      CODEC_E_NULL_IN_ARRAY);
+        ASSERT_REASON(decode("\x83\xa4" "type" "\xa1" "t" "\xa1" "a" "\x01" "\xa1" "b" "\x92\xa1" "x" "\xc0",
+                             17, NULL),
+                      CODEC_E_NULL_IN_ARRAY);
+        assert_json_decodes_to(small, want, "t");
+        reset_limits();
+}
 
 static void test_limits_check(void)
 {
@@ -1032,6 +1111,8 @@ int main(void)
         };
         static const TapTest api_tests[] = {
                 { "limits_check", test_limits_check },
+                { "strings_checked_at_every_offset", test_strings_checked_at_every_offset },
+                { "writer_is_reused_cleanly", test_writer_is_reused_cleanly },
                 { "reason_names_are_unique_and_round_trip",
                   test_reason_names_are_unique_and_round_trip },
                 { "hostile_corpus", test_hostile_corpus },
