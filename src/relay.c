@@ -3,9 +3,13 @@
  * relay.c — GDBus emission, bounded; reconnect with backoff; the stats
  * object (see relay.h for why emission is shaped this way).
  *
- * Emission runs from an idle source: the listener kicks it after queueing,
- * so a wakeup that reads a batch of packets is followed by one pass that
- * sends them. A pass sends queued events until max-unflushed messages are
+ * Emission runs from an idle source at the listener's priority: the
+ * listener kicks it after queueing, so each main-loop iteration reads a
+ * batch of packets from every ready socket and then sends them in one pass.
+ * (At G_PRIORITY_DEFAULT_IDLE the pass only ran once every socket was
+ * empty or the queue full: events waited, cold in cache, in batches of
+ * thousands; ingesterd's RSS under a flood dropped from ~10.5 to ~7.5 MiB
+ * and its CPU per relayed event by a few percent when this changed.) A pass sends queued events until max-unflushed messages are
  * unconfirmed, asking GDBus for a flush after every half window, so one
  * half is being written while the next is being serialised.
  */
@@ -267,7 +271,7 @@ static gboolean on_pump_idle(gpointer user_data)
 void relay_kick(Relay *r)
 {
         if (!r->pump_idle)
-                r->pump_idle = g_idle_add(on_pump_idle, r);
+                r->pump_idle = g_idle_add_full(G_PRIORITY_DEFAULT, on_pump_idle, r, NULL);
 }
 
 /* ---- the stats object ---- */
