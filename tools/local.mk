@@ -4,6 +4,12 @@ tools_bench_codec_SOURCES = tools/bench-codec.c
 tools_bench_codec_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
 tools_bench_codec_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
+# What GDBus spends per signal by the form of its body (make bench).
+noinst_PROGRAMS += tools/bench-body
+tools_bench_body_SOURCES = tools/bench-body.c
+tools_bench_body_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tools_bench_body_LDADD = src/libingesterd-core.la $(GLIB_LIBS)
+
 dist_noinst_SCRIPTS += \
 	tools/bootstrap \
 	tools/check \
@@ -19,6 +25,8 @@ BENCH_REPEAT = 3
 bench: all
 	$(AM_V_at)echo "== codec: ns/event"
 	$(AM_V_at)$(top_builddir)/tools/bench-codec
+	$(AM_V_at)echo "== GDBus: one Event signal to bytes, by the form of its body"
+	$(AM_V_at)$(top_builddir)/tools/bench-body
 	$(AM_V_at)for t in seqpacket dgram; do for c in json msgpack; do \
 		echo "== relay vs bus, ingest vs plain: $$t $$c, 200k events, 4 senders"; \
 		$(BENCH) --transport=$$t --codec=$$c --events=200000 --repeat=$(BENCH_REPEAT) || exit 1; \
