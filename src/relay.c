@@ -6,12 +6,12 @@
  * Emission runs from an idle source at the listener's priority: the
  * listener kicks it after queueing, so each main-loop iteration reads a
  * batch of packets from every ready socket and then sends them in one pass.
- * (At G_PRIORITY_DEFAULT_IDLE the pass only ran once every socket was
- * empty or the queue full: events waited, cold in cache, in batches of
- * thousands; ingesterd's RSS under a flood dropped from ~10.5 to ~7.5 MiB
- * and its CPU per relayed event by a few percent when this changed.) A pass sends queued events until max-unflushed messages are
- * unconfirmed, asking GDBus for a flush after every half window, so one
- * half is being written while the next is being serialised.
+ * (At G_PRIORITY_DEFAULT_IDLE the pass would only run once every socket is
+ * empty or the queue full, and under a flood events would wait, cold in
+ * cache, in batches of thousands; doc/performance.md.) A pass sends queued
+ * events until max-unflushed messages are unconfirmed, asking GDBus for a
+ * flush after every half window, so one half is being written while the
+ * next is being serialised.
  */
 #include <string.h>
 
@@ -81,9 +81,9 @@ static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
 
 #define MEMBER(key, signature, write)                                                              \
         do {                                                                                       \
-                vwriter_member_begin(w, &m, key, strlen(key));                                    \
+                vwriter_member_begin(w, &m, key, strlen(key));                                     \
                 write;                                                                             \
-                vwriter_member_end(w, &array, &m, signature);                                     \
+                vwriter_member_end(w, &array, &m, signature);                                      \
         } while (0)
 
         vwriter_array_begin(w, &array);

@@ -57,9 +57,9 @@ void vwriter_reset(VWriter *w)
 }
 
 /*
- * GLib before 2.76 frees a container type's type-info (and, when it was the
- * last one, the whole type-info table) as soon as the last value of that
- * type is gone, and builds it again, under a global lock, for the next
+ * GLib (2.74 here, gvarianttypeinfo.c) frees a container type's type-info
+ * (and, when it was the last one, the whole type-info table) as soon as the
+ * last value of that type is gone, and builds it again, under a global lock, for the next
  * value. For a daemon that decodes an event, emits it and frees it, that
  * was a quarter of the decoding time (callgrind). One empty value of the
  * type, kept per thread, keeps the type-info alive.
