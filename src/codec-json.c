@@ -379,16 +379,15 @@ static CodecReason json_write_array(const CodecLimits *limits, VWriter *w, struc
         for (size_t i = 0; i < n; i++) {
                 struct json_object *e = json_object_array_get_idx(o, i);
                 const char *signature;
-                VMember m;
                 CodecReason r;
 
                 if (e == NULL)
                         return CODEC_E_NULL_IN_ARRAY;
-                vwriter_element_begin(w, &m);
+                vwriter_element_begin(w);
                 r = json_write_value(limits, w, e, &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_element_end(w, &array, &m, signature);
+                vwriter_element_end(w, &array, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;

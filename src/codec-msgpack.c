@@ -296,16 +296,15 @@ static CodecReason mp_write_array(const CodecLimits *limits, VWriter *w, const m
         vwriter_array_begin(w, &array);
         for (uint32_t i = 0; i < a->size; i++) {
                 const char *signature;
-                VMember m;
                 CodecReason r;
 
                 if (a->ptr[i].type == MSGPACK_OBJECT_NIL)
                         return CODEC_E_NULL_IN_ARRAY;
-                vwriter_element_begin(w, &m);
+                vwriter_element_begin(w);
                 r = mp_write_value(limits, w, &a->ptr[i], &signature);
                 if (r != CODEC_OK)
                         return r;
-                vwriter_element_end(w, &array, &m, signature);
+                vwriter_element_end(w, &array, signature);
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;

@@ -178,20 +178,18 @@ static inline void vwriter_entry_end(VWriter *w, const VFrame *f)
         w->n_offsets = f->base;
 }
 
-/* A variant: vwriter_variant_begin(); its child; vwriter_variant_end(type). */
-static inline void vwriter_variant_begin(VWriter *w, VFrame *f)
+/* A variant: vwriter_variant_begin(); its child; vwriter_variant_end(type).
+ * It needs no frame: its child's end is where the type string starts. */
+static inline void vwriter_variant_begin(VWriter *w)
 {
         vwriter_align(w, 8);
-        f->start = w->len;
-        f->base = w->n_offsets;
 }
 
-static inline void vwriter_variant_end(VWriter *w, const VFrame *f, const char *type_string)
+static inline void vwriter_variant_end(VWriter *w, const char *type_string)
 {
         size_t n = strlen(type_string);
         char *p = vwriter_reserve(w, n + 1);
 
-        (void) f;
         p[0] = '\0'; /* then the child's type string, not NUL-terminated */
         memcpy(p + 1, type_string, n);
         w->len += n + 1;
@@ -200,34 +198,33 @@ static inline void vwriter_variant_end(VWriter *w, const VFrame *f, const char *
 /*
  * The usual shapes, a member of an a{sv} and an element of an av:
  *   vwriter_member_begin(w, &m, key, len); <value>; vwriter_member_end(w, &array, &m, "x");
- *   vwriter_element_begin(w, &m); <value>; vwriter_element_end(w, &array, &m, "x");
+ *   vwriter_element_begin(w); <value>; vwriter_element_end(w, &array, "x");
  */
 typedef struct {
-        VFrame entry, variant;
+        VFrame entry;
 } VMember;
 
 static inline void vwriter_member_begin(VWriter *w, VMember *m, const char *key, size_t len)
 {
         vwriter_entry_begin(w, &m->entry, key, len);
-        vwriter_variant_begin(w, &m->variant);
+        vwriter_variant_begin(w);
 }
 
 static inline void vwriter_member_end(VWriter *w, const VFrame *array, VMember *m,
                                       const char *type_string)
 {
-        vwriter_variant_end(w, &m->variant, type_string);
+        vwriter_variant_end(w, type_string);
         vwriter_entry_end(w, &m->entry);
         vwriter_item_end(w, array);
 }
 
-static inline void vwriter_element_begin(VWriter *w, VMember *m)
+static inline void vwriter_element_begin(VWriter *w)
 {
-        vwriter_variant_begin(w, &m->variant);
+        vwriter_variant_begin(w);
 }
 
-static inline void vwriter_element_end(VWriter *w, const VFrame *array, VMember *m,
-                                       const char *type_string)
+static inline void vwriter_element_end(VWriter *w, const VFrame *array, const char *type_string)
 {
-        vwriter_variant_end(w, &m->variant, type_string);
+        vwriter_variant_end(w, type_string);
         vwriter_item_end(w, array);
 }
