@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ void config_init(Config *c)
         c->max_fds = 8;
         c->limits = CODEC_LIMITS_DEFAULT;
         c->max_connections = 256;
+        c->backlog = 4096; /* SOMAXCONN since Linux 5.4 */
         c->batch = 128;
         c->receive_buffer = 1 << 20;
         c->queue_capacity = 4096;
@@ -141,6 +143,41 @@ gboolean config_add_default_listens(Config *c, GError **error)
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_SEQPACKET, seqpacket));
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_DGRAM, dgram));
         return TRUE;
+}
+
+size_t config_fd_budget(Config *c)
+{
+        struct rlimit rl;
+        rlim_t limit, reserve;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = rl.rlim_max = 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
+                /* the soft limit is for select() users; we poll */
+                rlim_t before = rl.rlim_cur;
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        rl.rlim_cur = before;
+        }
+        limit = rl.rlim_cur == RLIM_INFINITY ? (rlim_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING * 4
+                                             : rl.rlim_cur;
+        reserve = (rlim_t) CONFIG_FD_RESERVE + c->listens->len;
+        if (limit < reserve + c->max_connections + 32) {
+                /* keep a quarter of what is left for queued events */
+                unsigned fit = limit > reserve + 32 ? (unsigned) ((limit - reserve - 32) * 3 / 4) : 1;
+                if (fit < c->max_connections) {
+                        g_warning("RLIMIT_NOFILE is %lu: max-connections lowered from %u to %u",
+                                  (unsigned long) limit, c->max_connections, MAX(fit, 1U));
+                        c->max_connections = MAX(fit, 1U);
+                }
+        }
+        if (c->queue_capacity_fds > 0)
+                return c->queue_capacity_fds;
+        if (limit <= reserve + c->max_connections + 2)
+                return 1;
+        /* each queued fd may also have its duplicate in GDBus's hands */
+        return MIN((size_t) ((limit - reserve - c->max_connections) / 2),
+                   (size_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING);
 }
 
 /* ---- validation helpers: every error names the key ---- */
@@ -351,8 +388,8 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
 static const char *const known_keys[][12] = {
         { "bus", "address", "name", "object-path", "max-unflushed", NULL },
         { "limits", "max-event-size", "max-fds", "max-depth", "max-members", "max-string",
-          "max-connections", "batch", "receive-buffer", NULL },
-        { "queue", "capacity", "capacity-bytes", "policy", "drain-timeout", NULL },
+          "max-connections", "backlog", "batch", "receive-buffer", NULL },
+        { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout", NULL },
         { "log", "burst", "interval", NULL },
         { "listen:", "transport", "path", "mode", "group", "codec", "allow-uids", "allow-gids",
           NULL },
@@ -424,18 +461,22 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
                 c->object_path = g_strdup(g_strstrip(text));
                 g_clear_pointer(&text, g_free);
         }
-        KEY_UINT(kf, "bus", "max-unflushed", 1, 65536, c->max_unflushed);
-        KEY_UINT(kf, "limits", "max-event-size", 1, 16 << 20, c->max_event_size);
+        KEY_UINT(kf, "bus", "max-unflushed", 1, CONFIG_MAX_UNFLUSHED_CEILING, c->max_unflushed);
+        KEY_UINT(kf, "limits", "max-event-size", 1, CONFIG_MAX_EVENT_SIZE_CEILING, c->max_event_size);
         KEY_UINT(kf, "limits", "max-fds", 0, CONFIG_MAX_FDS_CEILING, c->max_fds);
         KEY_UINT(kf, "limits", "max-depth", 1, CODEC_DEPTH_CEILING, c->limits.max_depth);
         KEY_UINT(kf, "limits", "max-members", 1, CODEC_MAX_MEMBERS_CEILING, c->limits.max_members);
         KEY_UINT(kf, "limits", "max-string", 1, CODEC_MAX_STRING_CEILING, c->limits.max_string);
-        KEY_UINT(kf, "limits", "max-connections", 1, 65536, c->max_connections);
-        KEY_UINT(kf, "limits", "batch", 1, 4096, c->batch);
-        KEY_UINT(kf, "limits", "receive-buffer", 4096, G_MAXINT / 2, c->receive_buffer);
-        KEY_UINT(kf, "queue", "capacity", 1, 1 << 24, c->queue_capacity);
-        KEY_UINT(kf, "queue", "capacity-bytes", 4096, G_MAXSIZE / 2, c->queue_capacity_bytes);
-        KEY_UINT(kf, "queue", "drain-timeout", 0, 3600, c->drain_timeout_sec);
+        KEY_UINT(kf, "limits", "max-connections", 1, CONFIG_MAX_CONNECTIONS_CEILING, c->max_connections);
+        KEY_UINT(kf, "limits", "backlog", 1, CONFIG_BACKLOG_CEILING, c->backlog);
+        KEY_UINT(kf, "limits", "batch", 1, CONFIG_BATCH_CEILING, c->batch);
+        KEY_UINT(kf, "limits", "receive-buffer", 4096, CONFIG_RECEIVE_BUFFER_CEILING, c->receive_buffer);
+        KEY_UINT(kf, "queue", "capacity", 1, CONFIG_QUEUE_CAPACITY_CEILING, c->queue_capacity);
+        KEY_UINT(kf, "queue", "capacity-bytes", 4096, CONFIG_QUEUE_CAPACITY_BYTES_CEILING,
+                 c->queue_capacity_bytes);
+        KEY_UINT(kf, "queue", "capacity-fds", 0, CONFIG_QUEUE_CAPACITY_FDS_CEILING,
+                 c->queue_capacity_fds);
+        KEY_UINT(kf, "queue", "drain-timeout", 0, CONFIG_DRAIN_TIMEOUT_CEILING, c->drain_timeout_sec);
         KEY_UINT(kf, "log", "burst", 1, 1000000, c->log_burst);
         KEY_UINT(kf, "log", "interval", 1, 86400, c->log_interval_sec);
         if ((text = g_key_file_get_string(kf, "queue", "policy", NULL))) {
@@ -534,12 +575,12 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
         if (policy && !parse_policy("--policy", policy, &c->policy, error))
                 return FALSE;
         if (queue_capacity) {
-                if (!parse_uint("--queue-capacity", queue_capacity, 1, 1 << 24, &v, error))
+                if (!parse_uint("--queue-capacity", queue_capacity, 1, CONFIG_QUEUE_CAPACITY_CEILING, &v, error))
                         return FALSE;
                 c->queue_capacity = v;
         }
         if (max_event_size) {
-                if (!parse_uint("--max-event-size", max_event_size, 1, 16 << 20, &v, error))
+                if (!parse_uint("--max-event-size", max_event_size, 1, CONFIG_MAX_EVENT_SIZE_CEILING, &v, error))
                         return FALSE;
                 c->max_event_size = v;
         }

@@ -21,6 +21,32 @@
 #define CONFIG_MAX_FDS_CEILING 16U
 /* SCM_MAX_FD in the kernel: a larger control message is truncated anyway */
 #define CONFIG_SCM_MAX_FD 253U
+/* max-event-size: 16 MiB. A packet's decoded message must also stay under
+ * the bus's message ceiling (BUSMSG_MAX_MESSAGE_SIZE, 32 MiB), which is
+ * checked per event after decoding: msgpack expands up to ~16x. */
+#define CONFIG_MAX_EVENT_SIZE_CEILING (16U << 20)
+/* max-connections: each costs a descriptor; past this the fd budget, not
+ * the setting, is what binds */
+#define CONFIG_MAX_CONNECTIONS_CEILING 65536U
+/* backlog: listen()'s argument is capped by net.core.somaxconn (4096 by
+ * default since Linux 5.4) and stored by the kernel in 16 bits before 5.4 */
+#define CONFIG_BACKLOG_CEILING 65535U
+#define CONFIG_BATCH_CEILING 4096U
+#define CONFIG_MAX_UNFLUSHED_CEILING 65536U
+#define CONFIG_QUEUE_CAPACITY_CEILING (1U << 24)
+/* capacity-bytes: a size_t that x - x/4 and sums of footprints cannot wrap */
+#define CONFIG_QUEUE_CAPACITY_BYTES_CEILING (G_MAXSIZE / 4)
+/* receive-buffer: SO_RCVBUF takes an int, and the kernel doubles it */
+#define CONFIG_RECEIVE_BUFFER_CEILING (G_MAXINT / 2)
+#define CONFIG_DRAIN_TIMEOUT_CEILING 3600U
+/* capacity-fds, when set: no more than a descriptor table can hold (the
+ * kernel's fs.nr_open default, 1048576) */
+#define CONFIG_QUEUE_CAPACITY_FDS_CEILING (1U << 20)
+/* Descriptors the fd budget keeps aside besides the connections: stdio,
+ * the listening sockets, the bus connection and GDBus's worker (eventfds,
+ * the worker's wakeups), timers, and one packet's worth of SCM_RIGHTS
+ * (a packet over max-fds still installs all its fds before it is refused). */
+#define CONFIG_FD_RESERVE (64U + CONFIG_SCM_MAX_FD)
 
 typedef struct {
         Transport transport;
@@ -44,11 +70,13 @@ typedef struct {
         unsigned max_fds;
         CodecLimits limits;
         unsigned max_connections;
-        unsigned batch; /* packets read per socket per wakeup */
+        unsigned backlog; /* listen() backlog of SEQPACKET sockets */
+        unsigned batch;   /* packets read per socket per wakeup */
         int receive_buffer;
 
         size_t queue_capacity;
         size_t queue_capacity_bytes;
+        size_t queue_capacity_fds; /* 0: derived from RLIMIT_NOFILE (config_fd_budget()) */
         QueuePolicy policy;
         unsigned drain_timeout_sec;
 
@@ -81,5 +109,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ListenSpec, listen_spec_free)
  * NULL with an error when there is none (never a /tmp fallback).
  */
 char *config_default_socket_dir(GError **error);
+/*
+ * The descriptor budget: raises the soft RLIMIT_NOFILE to the hard limit,
+ * then returns how many descriptors the queue may hold (its events' fds
+ * plus the duplicates handed to GDBus): what the limit leaves after
+ * max-connections and CONFIG_FD_RESERVE, or queue_capacity_fds when set.
+ * May lower max-connections, with a warning, when the limit cannot hold it.
+ */
+size_t config_fd_budget(Config *c);
+
 /* Fills c->listens with the two default sockets when it is empty. */
 gboolean config_add_default_listens(Config *c, GError **error);

@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "busmsg.h"
 #include "listener.h"
 #include "util.h"
 
@@ -53,7 +54,10 @@ struct Endpoint {
         const ListenSpec *spec;
         int fd;
         guint watch;
-        bool owned; /* we bound the path: unlink it on exit if still ours */
+        guint retry_timer; /* re-arms accept() after the descriptors ran out */
+        bool owned;        /* we bound the path: unlink it on exit if still ours */
+        bool starved;      /* accept() failed with EMFILE/ENFILE: wait for the timer */
+        bool input_done;   /* shutting down: nothing more can arrive, all read */
         dev_t dev;
         ino_t ino;
         GPtrArray *conns; /* Conn*, SEQPACKET only */
@@ -63,13 +67,18 @@ struct Listener {
         const Config *config;
         Queue *queue;
         Stats *stats;
-        ListenerQueuedFunc queued;
+        ListenerCallbacks cb;
         gpointer user_data;
         GPtrArray *endpoints; /* Endpoint* */
         bool paused;
+        bool stopping; /* listener_stop_input() was called */
         uint64_t seq;
         char *buf; /* max-event-size bytes, reused for every packet */
 };
+
+/* How long accept() rests after EMFILE/ENFILE before it is tried again
+ * (sooner when a connection closes and frees a descriptor). */
+#define ACCEPT_RETRY_MSEC 250
 
 /* ---- setup ---- */
 
@@ -256,7 +265,7 @@ static gboolean endpoint_bind(Endpoint *ep, GError **error)
                 return FALSE;
         }
         set_rcvbuf(fd, ep->l->config->receive_buffer);
-        if (spec->transport == TRANSPORT_SEQPACKET && listen(fd, SOMAXCONN) < 0) {
+        if (spec->transport == TRANSPORT_SEQPACKET && listen(fd, (int) ep->l->config->backlog) < 0) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "listen on %s: %s",
                             spec->path, g_strerror(errno));
                 ep->fd = steal_fd(&fd);
@@ -432,7 +441,8 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
                         return READ_AGAIN;
                 if (conn)
                         return READ_HANGUP; /* ECONNRESET and friends */
-                g_message("recv on %s: %s", where, g_strerror(errno));
+                stats_log(l->stats, STATS_LOG_RECV_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                          "recv on %s: %s", where, g_strerror(errno));
                 return READ_AGAIN;
         }
         if (size == 0 && conn && peer_hung_up(fd))
@@ -488,6 +498,13 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         event = event_new(ev.type, ev.data, n_fds ? g_new(int, n_fds) : NULL, n_fds);
         if (n_fds)
                 memcpy(event->fds, fds, n_fds * sizeof(int));
+        if (!busmsg_fits(cfg->object_path, event)) {
+                /* it decoded, but its message would pass the bus's ceiling: the bus would
+                 * disconnect the relay for it */
+                event_free(event); /* closes its fds */
+                stats_reject(l->stats, STATS_R_TOO_LARGE, cred.pid, cred.uid, where);
+                return READ_DONE;
+        }
         event->seq = ++l->seq;
         event->received_usec = g_get_real_time();
         event->pid = cred.pid;
@@ -497,8 +514,8 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         event->codec = ev.format;
         l->stats->received++;
         l->stats->dropped += queue_push(l->queue, event);
-        if (l->queued)
-                l->queued(l->user_data);
+        if (l->cb.queued)
+                l->cb.queued(l->user_data);
         return READ_DONE;
 }
 
@@ -510,10 +527,32 @@ static void conn_free(Conn *c)
         g_free(c);
 }
 
+static void endpoint_arm(Endpoint *ep);
+static void check_input_done(Listener *l);
+
+static bool at_connection_limit(const Listener *l)
+{
+        return !l->stopping && l->stats->connections >= l->config->max_connections;
+}
+
+/* A connection ended: its slot and its descriptor are free, so a listener
+ * that stopped accepting (at the limit, or for lack of descriptors) starts
+ * again at once. */
 static void endpoint_drop_conn(Endpoint *ep, Conn *c)
 {
-        ep->l->stats->connections--;
+        Listener *l = ep->l;
+
+        l->stats->connections--;
         g_ptr_array_remove_fast(ep->conns, c); /* frees */
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *other = l->endpoints->pdata[i];
+                if (other->starved) {
+                        g_clear_handle_id(&other->retry_timer, g_source_remove);
+                        other->starved = false;
+                }
+                endpoint_arm(other);
+        }
+        check_input_done(l);
 }
 
 /* Reads up to `batch` packets; returns FALSE when the source must go. */
@@ -529,8 +568,16 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
                         return G_SOURCE_REMOVE;
                 }
                 r = read_one(l, ep, conn, fd);
-                if (r == READ_AGAIN)
+                if (r == READ_AGAIN) {
+                        if (!conn && l->stopping) {
+                                /* shut down for reading: nothing can arrive any more (and
+                                 * the socket polls readable for good) */
+                                ep->input_done = true;
+                                check_input_done(l);
+                                return G_SOURCE_REMOVE;
+                        }
                         break;
+                }
                 if (r == READ_HANGUP) {
                         conn->watch = 0; /* removed by returning G_SOURCE_REMOVE */
                         endpoint_drop_conn(ep, conn);
@@ -553,7 +600,28 @@ static void conn_watch(Conn *c)
         c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
 }
 
-static void accept_one(Endpoint *ep)
+static gboolean on_accept_retry(gpointer user_data)
+{
+        Endpoint *ep = user_data;
+
+        ep->retry_timer = 0;
+        ep->starved = false;
+        endpoint_arm(ep);
+        return G_SOURCE_REMOVE;
+}
+
+typedef enum {
+        ACCEPT_MORE,  /* one accepted or refused; there may be more */
+        ACCEPT_EMPTY, /* the backlog is empty (or, shut down, gone) */
+        ACCEPT_STOP,  /* the watch was disarmed */
+} AcceptResult;
+
+static void endpoint_disarm(Endpoint *ep)
+{
+        g_clear_handle_id(&ep->watch, g_source_remove);
+}
+
+static AcceptResult accept_one(Endpoint *ep)
 {
         Listener *l = ep->l;
         struct ucred cred;
@@ -561,26 +629,53 @@ static void accept_one(Endpoint *ep)
         _cleanup_close_ int fd = -1;
         Conn *c;
 
+        if (at_connection_limit(l)) {
+                /* Never accept a connection only to close it with its packets unread: at
+                 * the limit, new connects wait in the kernel's backlog (a blocking connect
+                 * sleeps, a non-blocking one gets EAGAIN once the backlog is full) until a
+                 * connection ends (doc/protocol.md §2). */
+                endpoint_disarm(ep);
+                l->stats->accept_pauses++;
+                return ACCEPT_STOP;
+        }
         fd = accept4(ep->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                    errno != ECONNABORTED)
-                        g_message("accept on %s: %s", ep->spec->path, g_strerror(errno));
-                return;
+                int e = errno;
+                if (e == EAGAIN || e == EWOULDBLOCK || (l->stopping && e == EINVAL))
+                        return ACCEPT_EMPTY;
+                if (e == EINTR || e == ECONNABORTED)
+                        return ACCEPT_MORE;
+                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                        /* the connection stays in the backlog; do not spin on it */
+                        l->stats->accept_failures++;
+                        l->stats->accept_pauses++;
+                        stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL,
+                                  -1, -1,
+                                  "cannot accept connections on %s: %s; trying again in %u ms "
+                                  "or when a connection closes",
+                                  ep->spec->path, g_strerror(e), ACCEPT_RETRY_MSEC);
+                        endpoint_disarm(ep);
+                        ep->starved = true;
+                        if (!ep->retry_timer)
+                                ep->retry_timer =
+                                        g_timeout_add(ACCEPT_RETRY_MSEC, on_accept_retry, ep);
+                        return ACCEPT_STOP;
+                }
+                stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                          "accept on %s: %s", ep->spec->path, g_strerror(e));
+                return ACCEPT_EMPTY;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-                g_message("SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
-                return;
+                stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                          "SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
+                return ACCEPT_MORE;
         }
         if (!allowed(ep->spec, cred.uid, cred.gid)) {
                 stats_reject(l->stats, STATS_R_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
-                return;
+                return ACCEPT_MORE;
         }
-        if (l->stats->connections >= l->config->max_connections) {
-                stats_reject(l->stats, STATS_R_CONNECTION_LIMIT, cred.pid, cred.uid,
-                             ep->spec->path);
-                return;
-        }
+        if (l->stopping)
+                (void) shutdown(fd, SHUT_RD); /* read what it sent; further sends fail */
         set_rcvbuf(fd, l->config->receive_buffer);
         c = g_new0(Conn, 1);
         c->ep = ep;
@@ -591,6 +686,7 @@ static void accept_one(Endpoint *ep)
         l->stats->connections_accepted++;
         if (!l->paused)
                 conn_watch(c);
+        return ACCEPT_MORE;
 }
 
 static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_data)
@@ -598,8 +694,22 @@ static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_d
         Endpoint *ep = user_data;
 
         if (ep->spec->transport == TRANSPORT_SEQPACKET) {
-                for (unsigned i = 0; i < ep->l->config->batch; i++)
-                        accept_one(ep);
+                /* until the backlog is empty: a connection left in it would wake us again at
+                 * once; the batch only bounds one wakeup's work */
+                for (unsigned i = 0; i < ep->l->config->batch; i++) {
+                        AcceptResult r = accept_one(ep);
+                        if (r == ACCEPT_STOP)
+                                return G_SOURCE_REMOVE; /* ep->watch is already cleared */
+                        if (r == ACCEPT_EMPTY) {
+                                if (ep->l->stopping) {
+                                        ep->input_done = true;
+                                        ep->watch = 0;
+                                        check_input_done(ep->l);
+                                        return G_SOURCE_REMOVE;
+                                }
+                                break;
+                        }
+                }
                 return G_SOURCE_CONTINUE;
         }
         if (drain_fd(ep, NULL, fd) == G_SOURCE_REMOVE) {
@@ -609,31 +719,49 @@ static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_d
         return G_SOURCE_CONTINUE;
 }
 
+/* Watches the socket unless paused, done, out of descriptors or (SEQPACKET) at the limit. */
+static void endpoint_arm(Endpoint *ep)
+{
+        Listener *l = ep->l;
+
+        if (l->paused || ep->watch || ep->starved || ep->fd < 0 || ep->input_done)
+                return;
+        if (ep->spec->transport == TRANSPORT_SEQPACKET && at_connection_limit(l))
+                return;
+        ep->watch = g_unix_fd_add(ep->fd, G_IO_IN, on_endpoint_readable, ep);
+}
+
 /* ---- lifecycle ---- */
 
-static void endpoint_free(Endpoint *ep)
+static void endpoint_unlink(Endpoint *ep)
 {
         struct stat st;
 
-        g_clear_pointer(&ep->conns, g_ptr_array_unref);
-        if (ep->watch)
-                g_source_remove(ep->watch);
         if (ep->owned && lstat(ep->spec->path, &st) == 0 && st.st_dev == ep->dev &&
             st.st_ino == ep->ino)
                 (void) unlink(ep->spec->path); /* only while it is still the one we bound */
+        ep->owned = false;
+}
+
+static void endpoint_free(Endpoint *ep)
+{
+        g_clear_pointer(&ep->conns, g_ptr_array_unref);
+        endpoint_disarm(ep);
+        g_clear_handle_id(&ep->retry_timer, g_source_remove);
+        endpoint_unlink(ep);
         safe_close(ep->fd);
         g_free(ep);
 }
 
-Listener *listener_new(const Config *config, Queue *queue, Stats *stats, ListenerQueuedFunc queued,
-                       gpointer user_data, GError **error)
+Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
+                       const ListenerCallbacks *cb, gpointer user_data, GError **error)
 {
         g_autoptr(Listener) l = g_new0(Listener, 1);
 
         l->config = config;
         l->queue = queue;
         l->stats = stats;
-        l->queued = queued;
+        l->cb = *cb;
         l->user_data = user_data;
         l->paused = true;
         l->buf = g_malloc(config->max_event_size ? config->max_event_size : 1);
@@ -658,16 +786,10 @@ void listener_pause(Listener *l)
         l->paused = true;
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
-                if (ep->watch) {
-                        g_source_remove(ep->watch);
-                        ep->watch = 0;
-                }
+                endpoint_disarm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
-                        if (c->watch) {
-                                g_source_remove(c->watch);
-                                c->watch = 0;
-                        }
+                        g_clear_handle_id(&c->watch, g_source_remove);
                 }
         }
 }
@@ -679,8 +801,7 @@ void listener_resume(Listener *l)
         l->paused = false;
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
-                if (!ep->watch)
-                        ep->watch = g_unix_fd_add(ep->fd, G_IO_IN, on_endpoint_readable, ep);
+                endpoint_arm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
                         if (!c->watch)
@@ -692,6 +813,59 @@ void listener_resume(Listener *l)
 bool listener_is_paused(const Listener *l)
 {
         return l->paused;
+}
+
+void listener_fds_freed(Listener *l)
+{
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (ep->starved && ep->retry_timer) {
+                        g_clear_handle_id(&ep->retry_timer, g_source_remove);
+                        ep->starved = false;
+                        endpoint_arm(ep);
+                }
+        }
+}
+
+static void check_input_done(Listener *l)
+{
+        if (!l->stopping)
+                return;
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (!ep->input_done || ep->conns->len > 0)
+                        return;
+        }
+        l->stopping = false; /* report once */
+        if (l->cb.input_done)
+                l->cb.input_done(l->user_data);
+}
+
+void listener_stop_input(Listener *l)
+{
+        l->stopping = true;
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (ep->spec->fd >= 0) {
+                        /* systemd's socket: what waits in it is the next instance's */
+                        endpoint_disarm(ep);
+                        ep->input_done = true;
+                } else {
+                        /* a new instance may bind the path at once; a sender's next send
+                         * (or connect) fails, so it retries there, and what the kernel
+                         * already holds is still ours to read */
+                        endpoint_unlink(ep);
+                        (void) shutdown(ep->fd, SHUT_RD);
+                        g_clear_handle_id(&ep->retry_timer, g_source_remove);
+                        ep->starved = false;
+                        endpoint_arm(ep);
+                }
+                for (guint k = 0; k < ep->conns->len; k++) {
+                        Conn *c = ep->conns->pdata[k];
+                        (void) shutdown(c->fd, SHUT_RD);
+                }
+        }
+        check_input_done(l);
 }
 
 void listener_free(Listener *l)

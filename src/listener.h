@@ -32,20 +32,39 @@ GQuark listener_error_quark(void);
 
 typedef struct Listener Listener;
 
-/* Called after each event is queued (the relay's kick). */
-typedef void (*ListenerQueuedFunc)(gpointer user_data);
+typedef struct {
+        /* an event was queued (the relay's kick) */
+        void (*queued)(gpointer user_data);
+        /* after listener_stop_input(): every socket and connection is read to the end */
+        void (*input_done)(gpointer user_data);
+} ListenerCallbacks;
 
 /*
  * Binds (or adopts, for systemd-passed fds) every socket of config->listens.
  * Nothing is read until listener_resume().
  */
-Listener *listener_new(const Config *config, Queue *queue, Stats *stats, ListenerQueuedFunc queued,
-                       gpointer user_data, GError **error);
+Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
+                       const ListenerCallbacks *cb, gpointer user_data, GError **error);
 
-/* Stop / start watching the sockets (block policy, shutdown). */
+/* Stop / start watching the sockets (block policy). */
 void listener_pause(Listener *l);
 void listener_resume(Listener *l);
 bool listener_is_paused(const Listener *l);
+
+/* Descriptors were freed (events left the queue): a listener that could not
+ * accept() for lack of them tries again now rather than at its timer. */
+void listener_fds_freed(Listener *l);
+
+/*
+ * Graceful stop: the paths we bound are unlinked (a new instance can bind
+ * them at once) and every socket and connection is shut down for reading,
+ * so a sender's next send fails (EPIPE) or connect is refused and its
+ * retry finds the next instance, while everything the kernel had already
+ * accepted is still read and queued. Connections waiting in the backlog are
+ * accepted and read too. Sockets passed by systemd are left alone, their
+ * packets kept for the next instance. cb->input_done reports the end.
+ */
+void listener_stop_input(Listener *l);
 
 /* Closes every socket and connection; unlinks the paths it still owns. */
 void listener_free(Listener *l);

@@ -23,6 +23,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/listener.c \
 	src/relay.h \
 	src/relay.c \
+	src/busmsg.h \
+	src/busmsg.c \
 	$(NULL)
 nodist_src_libingesterd_core_la_SOURCES = src/ingester-iface.h src/ingester-iface.c
 

@@ -38,6 +38,8 @@ typedef struct {
         Relay *relay;
         GMainLoop *loop;
         bool stopping;
+        gint64 deadline_usec; /* stopping: when drain-timeout runs out */
+        guint deadline_timer;
 } Daemon;
 
 static void notify(const char *state)
@@ -49,16 +51,15 @@ static void notify(const char *state)
 #endif
 }
 
-/* Under the block policy, reading resumes once a quarter of the queue is free. */
+/* Events left the queue: under block, read again once a quarter is free;
+ * descriptors were freed, so a listener starved of them tries again. */
 static void on_space(gpointer user_data)
 {
         Daemon *d = user_data;
-        const Queue *q = &d->queue;
 
-        if (d->stopping || !listener_is_paused(d->listener))
-                return;
-        if (q->len <= q->capacity * 3 / 4 && q->bytes <= q->capacity_bytes * 3 / 4)
+        if (listener_is_paused(d->listener) && queue_has_room(&d->queue))
                 listener_resume(d->listener);
+        listener_fds_freed(d->listener);
 }
 
 static void on_queued(gpointer user_data)
@@ -73,15 +74,44 @@ static void on_drained(gpointer user_data)
         g_main_loop_quit(d->loop);
 }
 
+/* Every socket is read to the end: now only the queue is left. */
+static void on_input_done(gpointer user_data)
+{
+        Daemon *d = user_data;
+        gint64 left = d->deadline_usec - g_get_monotonic_time();
+
+        g_message("shutdown: every socket read; emitting %zu queued events", d->queue.len);
+        relay_drain(d->relay, (unsigned) MAX(left / 1000, 1));
+}
+
+static gboolean on_deadline(gpointer user_data)
+{
+        Daemon *d = user_data;
+
+        d->deadline_timer = 0;
+        g_warning("shutdown: drain-timeout (%u s) ran out with %zu events queued; they are lost",
+                  d->config.drain_timeout_sec, d->queue.len);
+        g_main_loop_quit(d->loop);
+        return G_SOURCE_REMOVE;
+}
+
+/*
+ * A graceful stop loses nothing the kernel accepted (doc/protocol.md §6):
+ * senders are turned to the next instance at once, everything already in
+ * the sockets is read, and the queue is emitted, all within drain-timeout.
+ */
 static void begin_shutdown(Daemon *d, const char *why)
 {
         if (d->stopping)
                 return;
         d->stopping = true;
-        g_message("%s: stopping; draining %zu queued events", why, d->queue.len);
+        d->deadline_usec =
+                g_get_monotonic_time() + (gint64) d->config.drain_timeout_sec * G_USEC_PER_SEC;
+        d->deadline_timer = g_timeout_add_seconds(d->config.drain_timeout_sec, on_deadline, d);
+        g_message("%s: stopping; reading what the sockets hold, then draining %zu queued events",
+                  why, d->queue.len);
         notify("STOPPING=1");
-        listener_pause(d->listener);
-        relay_drain(d->relay, d->config.drain_timeout_sec);
+        listener_stop_input(d->listener);
 }
 
 static void on_name_lost(gpointer user_data)
@@ -114,9 +144,14 @@ static int daemon_run(Daemon *d)
                 .name_lost = on_name_lost,
                 .drained = on_drained,
         };
+        const ListenerCallbacks listener_callbacks = {
+                .queued = on_queued,
+                .input_done = on_input_done,
+        };
         g_autoptr(GError) error = NULL;
 
-        d->listener = listener_new(&d->config, &d->queue, &d->stats, on_queued, d, &error);
+        d->listener = listener_new(&d->config, &d->queue, &d->stats, &listener_callbacks, d,
+                                   &error);
         if (d->listener)
                 d->relay = relay_new(&d->config, &d->queue, &d->stats, &callbacks, d);
         if (!d->listener || !relay_start(d->relay, &error)) {
@@ -145,6 +180,7 @@ int main(int argc, char **argv)
         int status;
 
         signal(SIGPIPE, SIG_IGN);
+        stats_install_log_writer();
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
             (!exit_now && (listener_adopt_activated(&d.config, &error) < 0 ||
@@ -162,11 +198,12 @@ int main(int argc, char **argv)
         d.stats.log_burst = d.config.log_burst;
         d.stats.log_interval_usec = (gint64) d.config.log_interval_sec * G_USEC_PER_SEC;
         queue_init(&d.queue, d.config.queue_capacity, d.config.queue_capacity_bytes,
-                   d.config.policy);
+                   config_fd_budget(&d.config), d.config.policy);
         d.loop = g_main_loop_new(NULL, FALSE);
 
         status = daemon_run(&d);
 
+        g_clear_handle_id(&d.deadline_timer, g_source_remove);
         g_clear_pointer(&d.relay, relay_free);
         g_clear_pointer(&d.listener, listener_free);
         queue_deinit(&d.queue);

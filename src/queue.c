@@ -5,6 +5,8 @@
 #include "queue.h"
 #include "util.h"
 
+#define RING_INITIAL 64U
+
 Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds)
 {
         Event *ev = g_new0(Event, 1);
@@ -13,8 +15,7 @@ Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds)
         ev->data = data;
         ev->fds = fds;
         ev->n_fds = n_fds;
-        /* what the event pins in memory: its serialised data and bookkeeping */
-        ev->bytes = sizeof(Event) + g_variant_get_size(data) + g_variant_get_size(type) +
+        ev->bytes = QUEUE_EVENT_OVERHEAD + g_variant_get_size(data) + g_variant_get_size(type) +
                     n_fds * sizeof(int);
         return ev;
 }
@@ -30,13 +31,16 @@ void event_free(Event *ev)
         g_free(ev);
 }
 
-void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, QueuePolicy policy)
+void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
+                QueuePolicy policy)
 {
-        g_assert(capacity > 0);
+        g_assert(capacity > 0 && capacity_bytes > 0 && capacity_fds > 0);
         *q = (Queue){ 0 };
-        q->ring = g_new0(Event *, capacity);
+        q->ring_size = MIN(capacity, RING_INITIAL);
+        q->ring = g_new0(Event *, q->ring_size);
         q->capacity = capacity;
         q->capacity_bytes = capacity_bytes;
+        q->capacity_fds = capacity_fds;
         q->policy = policy;
 }
 
@@ -44,7 +48,7 @@ void queue_deinit(Queue *q)
 {
         Event *ev;
 
-        q->in_flight = 0;
+        queue_unsend_all(q);
         while ((ev = queue_pop(q)))
                 event_free(ev);
         g_clear_pointer(&q->ring, g_free);
@@ -52,17 +56,57 @@ void queue_deinit(Queue *q)
 
 bool queue_is_full(const Queue *q)
 {
-        return q->len >= q->capacity || q->bytes >= q->capacity_bytes;
+        return q->len >= q->capacity || q->bytes >= q->capacity_bytes ||
+               q->fds >= q->capacity_fds;
+}
+
+bool queue_has_room(const Queue *q)
+{
+        /* x - x/4 rather than x*3/4: capacity-bytes may be near SIZE_MAX/2 */
+        return q->len <= q->capacity - q->capacity / 4 &&
+               q->bytes <= q->capacity_bytes - q->capacity_bytes / 4 &&
+               q->fds <= q->capacity_fds - q->capacity_fds / 4;
+}
+
+static inline Event **slot(const Queue *q, size_t i)
+{
+        return &q->ring[(q->head + i) % q->ring_size];
+}
+
+/* The ring grows by doubling, so an idle queue of capacity 1 000 000 does not
+ * pin 8 MB of slots, and a busy one touches only what it uses. */
+static void grow(Queue *q)
+{
+        size_t size = MIN(q->ring_size * 2, q->capacity);
+        Event **ring = g_new0(Event *, size);
+
+        for (size_t i = 0; i < q->len; i++)
+                ring[i] = *slot(q, i);
+        g_free(q->ring);
+        q->ring = ring;
+        q->ring_size = size;
+        q->head = 0;
 }
 
 static void append(Queue *q, Event *ev)
 {
         g_assert(q->len < q->capacity);
-        q->ring[(q->head + q->len) % q->capacity] = ev;
+        if (q->len == q->ring_size)
+                grow(q);
+        *slot(q, q->len) = ev;
         q->len++;
         q->bytes += ev->bytes;
+        q->fds += ev->n_fds;
         if (q->len > q->high_water)
                 q->high_water = q->len;
+}
+
+static void uncharge(Queue *q, Event *ev)
+{
+        q->bytes -= ev->bytes + ev->sent_bytes;
+        q->fds -= ev->n_fds + ev->sent_fds;
+        ev->sent_bytes = 0;
+        ev->sent_fds = 0;
 }
 
 /*
@@ -72,15 +116,14 @@ static void append(Queue *q, Event *ev)
  */
 static void drop_oldest_waiting(Queue *q)
 {
-        size_t i = q->in_flight;
-        Event *ev = q->ring[(q->head + i) % q->capacity];
+        Event *ev = *slot(q, q->in_flight);
 
-        for (size_t k = i; k > 0; k--)
-                q->ring[(q->head + k) % q->capacity] = q->ring[(q->head + k - 1) % q->capacity];
-        q->ring[q->head] = NULL;
-        q->head = (q->head + 1) % q->capacity;
+        for (size_t k = q->in_flight; k > 0; k--)
+                *slot(q, k) = *slot(q, k - 1);
+        *slot(q, 0) = NULL;
+        q->head = (q->head + 1) % q->ring_size;
         q->len--;
-        q->bytes -= ev->bytes;
+        uncharge(q, ev);
         q->dropped++;
         event_free(ev);
 }
@@ -105,7 +148,7 @@ size_t queue_push(Queue *q, Event *ev)
                         drop_oldest_waiting(q);
                         dropped++;
                 }
-                if (q->len >= q->capacity) {
+                if (queue_is_full(q)) {
                         /* everything left is in flight: the new one is the only choice */
                         q->dropped++;
                         event_free(ev);
@@ -121,7 +164,46 @@ Event *queue_peek(const Queue *q, size_t i)
 {
         if (i >= q->len)
                 return NULL;
-        return q->ring[(q->head + i) % q->capacity];
+        return *slot(q, i);
+}
+
+Event *queue_next_unsent(const Queue *q)
+{
+        return queue_peek(q, q->in_flight);
+}
+
+void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)
+{
+        Event *ev = queue_next_unsent(q);
+
+        g_assert(ev);
+        ev->sent_bytes = sent_bytes;
+        ev->sent_fds = sent_fds;
+        q->bytes += sent_bytes;
+        q->fds += sent_fds;
+        q->in_flight++;
+}
+
+size_t queue_confirm(Queue *q, size_t n)
+{
+        size_t done;
+
+        n = MIN(n, q->in_flight);
+        for (done = 0; done < n; done++)
+                event_free(queue_pop(q));
+        return done;
+}
+
+void queue_unsend_all(Queue *q)
+{
+        for (size_t i = 0; i < q->in_flight; i++) {
+                Event *ev = *slot(q, i);
+                q->bytes -= ev->sent_bytes;
+                q->fds -= ev->sent_fds;
+                ev->sent_bytes = 0;
+                ev->sent_fds = 0;
+        }
+        q->in_flight = 0;
 }
 
 Event *queue_pop(Queue *q)
@@ -130,11 +212,11 @@ Event *queue_pop(Queue *q)
 
         if (q->len == 0)
                 return NULL;
-        ev = q->ring[q->head];
-        q->ring[q->head] = NULL;
-        q->head = (q->head + 1) % q->capacity;
+        ev = *slot(q, 0);
+        *slot(q, 0) = NULL;
+        q->head = (q->head + 1) % q->ring_size;
         q->len--;
-        q->bytes -= ev->bytes;
+        uncharge(q, ev);
         if (q->in_flight > 0)
                 q->in_flight--;
         return ev;

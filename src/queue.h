@@ -2,13 +2,23 @@
 /*
  * queue.h — the bounded queue between receiving and emitting.
  *
- * A FIFO of Events with two capacities, events and bytes, and an explicit
- * overflow policy. The queue owns every event in it, including the ones
- * the relay has handed to GDBus but whose write has not been confirmed
- * ("in flight", at the head): an event leaves only when the relay confirms
- * it (queue_pop()), so a bus that goes away loses nothing, and what GDBus
- * holds is bounded by the queue itself. drop-oldest never drops an
- * in-flight event.
+ * A FIFO of Events with three capacities, events, bytes and descriptors,
+ * and an explicit overflow policy. Only queue.c writes a Queue: the other
+ * modules read its fields and change it through these functions.
+ *
+ * The queue owns every event in it, including the ones the relay has handed
+ * to GDBus but the bus has not yet confirmed ("in flight", at the head): an
+ * event leaves only when the relay confirms it (queue_confirm()), so a bus
+ * that goes away loses nothing, and what GDBus holds is bounded by the
+ * queue itself. drop-oldest never drops an in-flight event.
+ *
+ * What is counted is what an event really costs the process, not its
+ * payload: `bytes` is the event's footprint (struct, GVariant instances,
+ * allocator headers, the ring slot; QUEUE_EVENT_OVERHEAD, measured) plus,
+ * while it is in flight, the copy GDBus keeps of its message; `fds` is the
+ * descriptors its events hold plus the duplicates handed to GDBus. Both are
+ * bounded, so neither memory nor the descriptor table can be exhausted by a
+ * stalled bus (doc/protocol.md, "Queue").
  *
  * Pure data structure: no I/O, no GLib main loop; int/enum returns.
  */
@@ -31,6 +41,16 @@ typedef enum {
         TRANSPORT_SEQPACKET,
 } Transport;
 
+/*
+ * What one queued event costs beyond its serialised type and data, in
+ * bytes: the Event struct, two GVariant instances with their GBytes, the
+ * allocator's headers and rounding, and two ring slots (the ring grows by
+ * doubling). Measured with mallinfo2() over 100 000 decoded events of 20 to
+ * 4000 bytes (glibc 2.36, GLib 2.74): 316-320 bytes above the serialised
+ * sizes, whatever the size; doc/performance.md.
+ */
+#define QUEUE_EVENT_OVERHEAD 400U
+
 typedef struct {
         uint64_t seq;
         int64_t received_usec; /* CLOCK_REALTIME */
@@ -43,7 +63,9 @@ typedef struct {
         GVariant *data; /* a{sv} */
         int *fds;
         unsigned n_fds;
-        size_t bytes; /* what it costs the queue */
+        size_t bytes;      /* its footprint (queue.h) */
+        size_t sent_bytes; /* in flight: what GDBus's copy of its message costs */
+        unsigned sent_fds; /* in flight: the duplicates GDBus holds */
 } Event;
 
 /* Takes ownership of type, data and fds (may be NULL when n_fds == 0). */
@@ -53,21 +75,28 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Event, event_free)
 
 typedef struct {
         Event **ring;
+        size_t ring_size; /* slots allocated; grows by doubling up to capacity */
         size_t capacity, head, len;
         size_t bytes, capacity_bytes;
+        size_t fds, capacity_fds;
         size_t high_water;
         size_t in_flight; /* the first in_flight events are being written to the bus */
         QueuePolicy policy;
         uint64_t dropped;
 } Queue;
 
-void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, QueuePolicy policy);
+void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
+                QueuePolicy policy);
 void queue_deinit(Queue *q);
 
-/* Full in events or in bytes. Under the block policy, the listener reads
- * nothing while this is true, so the byte capacity may be passed by the one
- * event that was being decoded when it filled up. */
+/* Full in events, bytes or descriptors. Under the block policy the listener
+ * reads nothing while this is true, so a capacity may be passed by the one
+ * event that was being read when it filled up. */
 bool queue_is_full(const Queue *q);
+
+/* The block policy's resume rule: a quarter of every capacity is free again
+ * (so the listener does not flap on every single event). */
+bool queue_has_room(const Queue *q);
 
 /*
  * Takes ownership of ev. Returns the number of events dropped to make the
@@ -79,6 +108,21 @@ size_t queue_push(Queue *q, Event *ev);
 
 /* The i-th event from the head (0 = oldest), or NULL. */
 Event *queue_peek(const Queue *q, size_t i);
+/* The oldest event not yet in flight, or NULL. */
+Event *queue_next_unsent(const Queue *q);
+
+/* The relay handed queue_next_unsent() to GDBus, which keeps a copy costing
+ * sent_bytes and sent_fds duplicated descriptors until the write is done. */
+void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds);
+
+/* The bus has confirmed the n oldest in-flight events: they leave the queue
+ * and are freed. Returns how many did (at most in_flight). */
+size_t queue_confirm(Queue *q, size_t n);
+
+/* The connection they were written to is gone: every in-flight event goes
+ * back to waiting, to be sent again. */
+void queue_unsend_all(Queue *q);
+
 /* Removes and returns the oldest event (the caller frees it). */
 Event *queue_pop(Queue *q);
 

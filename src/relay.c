@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * relay.c — GDBus emission, bounded; reconnect with backoff; the stats
- * object (see relay.h for why emission is shaped this way).
+ * relay.c — GDBus emission, bounded and confirmed by the bus; reconnect
+ * with backoff; the stats object (see relay.h for why emission is shaped
+ * this way).
  *
  * Emission runs from an idle source at the listener's priority: the
  * listener kicks it after queueing, so each main-loop iteration reads a
@@ -9,20 +10,36 @@
  * (At G_PRIORITY_DEFAULT_IDLE the pass would only run once every socket is
  * empty or the queue full, and under a flood events would wait, cold in
  * cache, in batches of thousands; doc/performance.md.) A pass sends queued
- * events until max-unflushed messages are unconfirmed, asking GDBus for a
- * flush after every half window, so one half is being written while the
- * next is being serialised.
+ * events until max-unflushed messages are unconfirmed, and after every half
+ * window asks the bus to confirm them: one GetId call, whose reply can only
+ * come after the bus has processed every message sent before it on this
+ * connection (D-Bus keeps a connection's messages in order). A flush would
+ * only say that GDBus wrote the bytes to the socket; what the bus had not
+ * read when it closed the connection was lost although "flushed".
+ *
+ * Every callback here runs in the default main context (the daemon's
+ * thread), including GDBus's async results and the "closed" signal, which
+ * GDBus emits from the context the connection was created in. Every async
+ * call gets the relay's GCancellable, cancelled in relay_free(); a
+ * callback that sees G_IO_ERROR_CANCELLED touches nothing.
  */
 #include <string.h>
 
+#include "busmsg.h"
 #include "ingester-iface.h"
 #include "relay.h"
 #include "util.h"
-#include "vwriter.h"
 
-#define INTERFACE "org.ingester.Ingester1"
 #define RECONNECT_MIN_MSEC 100
 #define RECONNECT_MAX_MSEC 5000
+/* A connection that lived this long resets the backoff; one that dies
+ * sooner (a bus that throws us off right after we claimed the name) does
+ * not, so it is not retried ten times a second. */
+#define RECONNECT_STABLE_USEC (5 * G_USEC_PER_SEC)
+/* After the bus reset us with descriptors in flight, how long events go
+ * without them before one is tried with them again (doubling up to max). */
+#define FD_PROBE_MIN_MSEC 1000
+#define FD_PROBE_MAX_MSEC 60000
 
 G_DEFINE_QUARK(ingester - relay - error - quark, relay_error)
 
@@ -38,9 +55,12 @@ struct Relay {
         Stats *stats;
         RelayCallbacks cb;
         gpointer user_data;
+        GCancellable *cancel;
 
         char *address;
         GDBusConnection *conn;
+        char *guid; /* of the bus instance conn is on */
+        gint64 connected_usec;
         gulong closed_handler;
         guint own_id;
         guint object_id;
@@ -48,10 +68,17 @@ struct Relay {
         bool can_pass_fds;
 
         guint pump_idle;
-        unsigned unflushed; /* messages handed to GDBus, write not yet confirmed */
-        unsigned batch;     /* of those, sent since the last flush request */
-        unsigned flushes;   /* flush requests whose result has not come back */
-        bool settling;      /* a connection was lost; its flushes are still reporting */
+        unsigned unconfirmed; /* messages handed to GDBus, not yet confirmed by the bus */
+        unsigned batch;       /* of those, sent since the last confirmation request */
+        unsigned confirms;    /* confirmation requests whose reply has not come back */
+        bool settling;        /* a connection was lost; its requests are still reporting */
+
+        /* a bus that throws us off for the descriptors we send (doc/protocol.md §5) */
+        char *reset_guid; /* the bus that closed us with descriptors unconfirmed */
+        bool fds_suspect; /* events go out without their descriptors meanwhile */
+        bool probing;     /* one went out with them; its confirmation decides */
+        unsigned probe_msec;
+        gint64 probe_at;
 
         guint reconnect_timer;
         unsigned backoff_msec;
@@ -63,82 +90,13 @@ struct Relay {
 typedef struct {
         Relay *r;
         unsigned count;
-} FlushBatch;
+        bool probe;
+} ConfirmBatch;
 
 static void relay_pump(Relay *r);
 static void relay_connect_async(Relay *r);
 
-/* ---- the Event signal ---- */
-
-/* meta a{sv}, written directly in serialised form (vwriter.h explains why) */
-static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
-{
-        const char *transport = transport_name(ev->transport);
-        const char *codec = codec_format_name(ev->codec);
-        VFrame array;
-        VMember m;
-        VWriter *w = vwriter_acquire();
-
-#define MEMBER(key, signature, write)                                                              \
-        do {                                                                                       \
-                vwriter_member_begin(w, &m, key, strlen(key));                                     \
-                write;                                                                             \
-                vwriter_member_end(w, &array, &m, signature);                                      \
-        } while (0)
-
-        vwriter_array_begin(w, &array);
-        MEMBER("seq", "t", vwriter_uint64(w, ev->seq));
-        MEMBER("received-usec", "x", vwriter_int64(w, ev->received_usec));
-        MEMBER("pid", "i", vwriter_int32(w, ev->pid));
-        MEMBER("uid", "u", vwriter_uint32(w, ev->uid));
-        MEMBER("gid", "u", vwriter_uint32(w, ev->gid));
-        MEMBER("transport", "s", vwriter_string(w, transport, strlen(transport)));
-        MEMBER("codec", "s", vwriter_string(w, codec, strlen(codec)));
-        if (fds_dropped)
-                MEMBER("fds-dropped", "u", vwriter_uint32(w, fds_dropped));
-#undef MEMBER
-        vwriter_array_end(w, &array);
-        return vwriter_finish(w, G_VARIANT_TYPE_VARDICT);
-}
-
-static gboolean send_event(Relay *r, const Event *ev, GError **error)
-{
-        g_autoptr(GDBusMessage) m =
-                g_dbus_message_new_signal(r->config->object_path, INTERFACE, "Event");
-        g_autoptr(GUnixFDList) fdl = NULL;
-        g_autoptr(GVariant) meta = NULL;
-        gint32 handles[CONFIG_MAX_FDS_CEILING];
-        unsigned n_handles = 0, fds_dropped = 0;
-        GVariant *body[4];
-
-        if (ev->n_fds > 0 && r->can_pass_fds) {
-                fdl = g_unix_fd_list_new();
-                for (unsigned i = 0; i < ev->n_fds; i++) {
-                        /* a dup: the event keeps its fds until the write is confirmed */
-                        gint idx = g_unix_fd_list_append(fdl, ev->fds[i], error);
-                        if (idx < 0)
-                                return FALSE;
-                        handles[n_handles++] = idx;
-                }
-        } else if (ev->n_fds > 0) {
-                fds_dropped = ev->n_fds;
-                r->stats->fds_not_forwarded += ev->n_fds;
-        }
-        meta = build_meta(ev, fds_dropped);
-        /* g_variant_new_tuple, not g_variant_new("(@s@a{sv}@a{sv}@ah)"): the
-         * format-string parser and its type checks were 8% of the main
-         * thread under load (perf, doc/performance.md). */
-        body[0] = ev->type;
-        body[1] = ev->data;
-        body[2] = meta;
-        body[3] = g_variant_new_fixed_array(G_VARIANT_TYPE_HANDLE, handles, n_handles,
-                                            sizeof(gint32));
-        g_dbus_message_set_body(m, g_variant_new_tuple(body, G_N_ELEMENTS(body)));
-        if (fdl)
-                g_dbus_message_set_unix_fd_list(m, fdl);
-        return g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
-                                              error);
-}
+/* ---- emission ---- */
 
 static void check_drained(Relay *r)
 {
@@ -152,67 +110,121 @@ static void check_drained(Relay *r)
 
 /*
  * After a connection is lost, what GDBus held goes back to waiting, but only
- * once every flush requested on it has reported: GDBus completes each one,
- * with success for messages it did write (the report can arrive after the
- * "closed" signal), so those events are confirmed rather than sent twice.
+ * once every confirmation requested on it has reported: a reply that made
+ * it confirms its events (it can arrive after the "closed" signal), so
+ * those are not sent twice; the rest is sent again on the next connection.
  */
 static void settle_after_close(Relay *r)
 {
-        if (!r->settling || r->flushes > 0)
+        if (!r->settling || r->confirms > 0)
                 return;
         r->settling = false;
-        r->queue->in_flight = 0;
-        r->unflushed = 0;
+        r->stats->resent += r->queue->in_flight;
+        queue_unsend_all(r->queue);
+        r->unconfirmed = 0;
         r->batch = 0;
 }
 
-static void on_flushed(GObject *source, GAsyncResult *res, gpointer user_data)
+/* Main context. The reply to GetId: every message sent before it is processed. */
+static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-        FlushBatch *b = user_data;
-        Relay *r = b->r;
+        ConfirmBatch *b = user_data;
         g_autoptr(GError) error = NULL;
-        gboolean ok = g_dbus_connection_flush_finish(G_DBUS_CONNECTION(source), res, &error);
+        g_autoptr(GVariant) reply =
+                g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+        Relay *r = b->r;
 
-        r->flushes--;
-        if (ok) {
-                /* in-flight events are the queue's head, in the order they were sent */
-                for (unsigned i = 0; i < b->count; i++) {
-                        event_free(queue_pop(r->queue));
-                        r->stats->emitted++;
+        if (!reply && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+                g_free(b); /* the relay is gone */
+                return;
+        }
+        r->confirms--;
+        if (reply) {
+                r->stats->emitted += queue_confirm(r->queue, b->count);
+                r->unconfirmed -= b->count;
+                if (b->probe && r->probing) {
+                        r->probing = false;
+                        r->fds_suspect = false;
+                        g_message("the bus takes descriptors again: events carry their fds");
                 }
-                r->unflushed -= b->count;
-        } else {
-                g_message("bus write failed: %s", error->message);
+        } else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED)) {
+                stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                          "the bus did not confirm %u events: %s", b->count, error->message);
         }
         g_free(b);
         settle_after_close(r);
-        if (ok && r->cb.space)
+        if (reply && r->cb.space)
                 r->cb.space(r->user_data);
         relay_pump(r);
         check_drained(r);
 }
 
-/*
- * At most one flush is outstanding. Each g_dbus_connection_flush() is a
- * GTask run in a pool thread that blocks in the GDBus worker's flush_sync;
- * with one per pump pass, a steady trickle of events piled up a hundred
- * such threads, and with GLib 2.74 their flushes stopped completing: the
- * relay stalled with its window full (found by make bench at 5k events/s).
- * One outstanding flush covers everything sent before it; what is sent
- * meanwhile is covered by the next one, requested when it reports.
- */
-static void request_flush(Relay *r)
+static void request_confirm(Relay *r, bool probe)
 {
-        FlushBatch *b;
+        ConfirmBatch *b;
 
-        if (r->batch == 0 || r->flushes > 0)
+        if (r->batch == 0)
                 return;
-        b = g_new0(FlushBatch, 1);
+        b = g_new0(ConfirmBatch, 1);
         b->r = r;
         b->count = r->batch;
+        b->probe = probe;
         r->batch = 0;
-        r->flushes++;
-        g_dbus_connection_flush(r->conn, NULL, on_flushed, b);
+        r->confirms++;
+        g_dbus_connection_call(r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetId", NULL, G_VARIANT_TYPE("(s)"),
+                               G_DBUS_CALL_FLAGS_NONE, -1, r->cancel, on_confirmed, b);
+}
+
+/* Duplicates ev's fds for GDBus (the event keeps its own until confirmed);
+ * NULL when the descriptor table is full. */
+static GUnixFDList *dup_fds(Relay *r, const Event *ev)
+{
+        g_autoptr(GUnixFDList) fdl = g_unix_fd_list_new();
+
+        for (unsigned i = 0; i < ev->n_fds; i++) {
+                g_autoptr(GError) error = NULL;
+                if (g_unix_fd_list_append(fdl, ev->fds[i], &error) < 0) {
+                        stats_log(r->stats, STATS_LOG_DUP_FAILED, G_LOG_LEVEL_WARNING,
+                                  "fds-not-forwarded", ev->pid, ev->uid,
+                                  "cannot duplicate an event's descriptors (%s): event %" G_GUINT64_FORMAT
+                                  " goes out without them",
+                                  error->message, ev->seq);
+                        return NULL;
+                }
+        }
+        return g_steal_pointer(&fdl);
+}
+
+/* Hands the next waiting event to GDBus; *ret_probe: it tests whether the bus takes fds. */
+static gboolean send_next(Relay *r, Event *ev, bool *ret_probe, GError **error)
+{
+        g_autoptr(GUnixFDList) fdl = NULL;
+        g_autoptr(GDBusMessage) m = NULL;
+        unsigned dropped = 0;
+
+        *ret_probe = false;
+        if (ev->n_fds > 0) {
+                bool with = r->can_pass_fds;
+                if (with && r->fds_suspect) {
+                        with = g_get_monotonic_time() >= r->probe_at;
+                        *ret_probe = with;
+                }
+                if (with)
+                        fdl = dup_fds(r, ev);
+                if (!fdl) {
+                        dropped = ev->n_fds;
+                        *ret_probe = false;
+                        r->stats->fds_not_forwarded += dropped;
+                }
+        }
+        m = busmsg_event(r->config->object_path, ev, fdl, dropped);
+        if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                            error))
+                return FALSE;
+        queue_mark_sent(r->queue, busmsg_cost(ev), fdl ? ev->n_fds : 0);
+        r->probing = r->probing || *ret_probe;
+        return TRUE;
 }
 
 /* Benchmark mode (--bench-no-emit): everything up to the bus, then nothing. */
@@ -233,30 +245,36 @@ static void relay_pump(Relay *r)
 {
         Queue *q = r->queue;
         unsigned half = MAX(r->config->max_unflushed / 2, 1);
+        Event *ev;
 
         if (r->config->no_emit) {
                 discard_all(r);
                 return;
         }
-        /* after a reconnect, wait until the old connection's flushes have all reported */
-        if (!r->conn || r->name != NAME_OWNED || r->settling)
+        /* after a reconnect, wait until the old connection's requests have all reported;
+         * while a descriptor probe is out, wait for its verdict */
+        if (!r->conn || r->name != NAME_OWNED || r->settling || r->probing)
                 return;
-        while (r->unflushed < r->config->max_unflushed && q->in_flight < q->len) {
+        while (r->unconfirmed < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
+                bool probe;
 
-                if (!send_event(r, queue_peek(q, q->in_flight), &error)) {
-                        g_message("cannot send an event: %s", error->message);
-                        break; /* a closed connection: on_closed() takes over */
+                if (!send_next(r, ev, &probe, &error)) {
+                        /* a closed connection: on_closed() takes over */
+                        stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
+                                  -1, "cannot send an event: %s", error->message);
+                        break;
                 }
-                q->in_flight++;
-                r->unflushed++;
-                if (++r->batch >= half)
-                        request_flush(r);
+                r->unconfirmed++;
+                if (++r->batch >= half || probe)
+                        request_confirm(r, probe);
+                if (probe)
+                        return;
         }
-        /* a smaller flush only when nothing else waits: latency when idle,
-         * few flushes under load */
-        if (q->in_flight == q->len)
-                request_flush(r);
+        /* a smaller request only when nothing else waits: latency when idle,
+         * few round trips under load */
+        if (!queue_next_unsent(q))
+                request_confirm(r, false);
 }
 
 static gboolean on_pump_idle(gpointer user_data)
@@ -307,6 +325,9 @@ static GVariant *get_stats(Relay *r)
         g_variant_builder_add(&b, "{sv}", "queue-bytes", g_variant_new_uint64(q->bytes));
         g_variant_builder_add(&b, "{sv}", "queue-capacity-bytes",
                               g_variant_new_uint64(q->capacity_bytes));
+        g_variant_builder_add(&b, "{sv}", "queue-fds", g_variant_new_uint64(q->fds));
+        g_variant_builder_add(&b, "{sv}", "queue-capacity-fds",
+                              g_variant_new_uint64(q->capacity_fds));
         g_variant_builder_add(&b, "{sv}", "queue-high-water",
                               g_variant_new_uint32((guint32) q->high_water));
         g_variant_builder_add(&b, "{sv}", "in-flight", g_variant_new_uint32((guint32) q->in_flight));
@@ -317,6 +338,11 @@ static GVariant *get_stats(Relay *r)
         g_variant_builder_add(&b, "{sv}", "fds-not-forwarded",
                               g_variant_new_uint64(s->fds_not_forwarded));
         g_variant_builder_add(&b, "{sv}", "bus-reconnects", g_variant_new_uint64(s->bus_reconnects));
+        g_variant_builder_add(&b, "{sv}", "resent", g_variant_new_uint64(s->resent));
+        g_variant_builder_add(&b, "{sv}", "fds-withheld", g_variant_new_boolean(r->fds_suspect));
+        g_variant_builder_add(&b, "{sv}", "accept-failures",
+                              g_variant_new_uint64(s->accept_failures));
+        g_variant_builder_add(&b, "{sv}", "accept-pauses", g_variant_new_uint64(s->accept_pauses));
         g_variant_builder_add(&b, "{sv}", "uptime-usec",
                               g_variant_new_uint64((guint64) (g_get_monotonic_time() -
                                                               s->started_usec)));
@@ -382,7 +408,6 @@ static void on_name_acquired(GDBusConnection *conn, const char *name, gpointer u
         Relay *r = user_data;
 
         r->name = NAME_OWNED;
-        r->backoff_msec = RECONNECT_MIN_MSEC;
         g_message("owning %s on %s", name, r->address);
         relay_kick(r);
 }
@@ -437,16 +462,60 @@ static void schedule_reconnect(Relay *r)
         r->backoff_msec = MIN(r->backoff_msec * 2, RECONNECT_MAX_MSEC);
 }
 
+static bool fds_unconfirmed(const Relay *r)
+{
+        for (size_t i = 0; i < r->queue->in_flight; i++)
+                if (queue_peek(r->queue, i)->sent_fds > 0)
+                        return true;
+        return false;
+}
+
+/* Main context (GDBus emits "closed" in the context the connection was made in). */
 static void on_closed(GDBusConnection *conn, gboolean remote_peer_vanished, GError *error,
                       gpointer user_data)
 {
         Relay *r = user_data;
 
-        g_message("lost the bus connection (%s); %zu events queued, reconnecting",
+        stats_log(r->stats, STATS_LOG_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                  "lost the bus connection (%s); %zu events queued, reconnecting",
                   error ? error->message : "closed", r->queue->len);
+        if (g_get_monotonic_time() - r->connected_usec >= RECONNECT_STABLE_USEC)
+                r->backoff_msec = RECONNECT_MIN_MSEC;
+        g_clear_pointer(&r->reset_guid, g_free);
+        if (fds_unconfirmed(r))
+                r->reset_guid = g_strdup(r->guid);
+        if (r->probing) {
+                r->probing = false;
+                r->probe_msec = MIN(r->probe_msec * 2, FD_PROBE_MAX_MSEC);
+        }
         drop_connection(r, true);
         r->name = NAME_PENDING;
         schedule_reconnect(r);
+}
+
+/* The same bus instance closed us while messages with descriptors were
+ * unconfirmed: dbus-daemon does that when it cannot take descriptors
+ * (its own table is full, say, holding fds for a stopped subscriber). Go
+ * on without them until a probe gets through; a restarted bus (a new
+ * guid) starts clean. */
+static void judge_descriptors(Relay *r)
+{
+        bool same = r->reset_guid && g_strcmp0(r->reset_guid, r->guid) == 0;
+
+        g_clear_pointer(&r->reset_guid, g_free);
+        if (!same) {
+                r->fds_suspect = false;
+                return;
+        }
+        if (!r->fds_suspect) {
+                r->fds_suspect = true;
+                r->probe_msec = FD_PROBE_MIN_MSEC;
+                g_warning("the bus at %s closed the connection while messages with descriptors "
+                          "were unconfirmed: events go out without their fds (meta fds-dropped) "
+                          "until one gets through with them",
+                          r->address);
+        }
+        r->probe_at = g_get_monotonic_time() + (gint64) r->probe_msec * 1000;
 }
 
 static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error)
@@ -455,6 +524,10 @@ static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error
                                    G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
 
         r->conn = g_object_ref(conn);
+        g_free(r->guid);
+        r->guid = g_strdup(g_dbus_connection_get_guid(conn));
+        r->connected_usec = g_get_monotonic_time();
+        judge_descriptors(r);
         g_dbus_connection_set_exit_on_close(conn, FALSE);
         r->can_pass_fds =
                 (g_dbus_connection_get_capabilities(conn) & G_DBUS_CAPABILITY_FLAGS_UNIX_FD_PASSING) != 0;
@@ -475,19 +548,23 @@ static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error
         return TRUE;
 }
 
+/* Main context. */
 static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-        Relay *r = user_data;
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) conn = g_dbus_connection_new_for_address_finish(res, &error);
+        Relay *r = user_data;
 
+        if (!conn && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return; /* the relay is gone */
         if (!conn) {
-                g_message("cannot reach the bus at %s: %s", r->address, error->message);
+                stats_log(r->stats, STATS_LOG_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                          "cannot reach the bus at %s: %s", r->address, error->message);
                 schedule_reconnect(r);
                 return;
         }
         if (!setup_connection(r, conn, &error)) {
-                g_message("cannot set up the bus connection: %s", error->message);
+                g_warning("cannot set up the bus connection: %s", error->message);
                 drop_connection(r, true);
                 schedule_reconnect(r);
                 return;
@@ -500,7 +577,7 @@ static void relay_connect_async(Relay *r)
         g_dbus_connection_new_for_address(r->address,
                                           G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                          NULL, NULL, on_connected, r);
+                                          NULL, r->cancel, on_connected, r);
 }
 
 Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCallbacks *cb,
@@ -513,7 +590,9 @@ Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCa
         r->stats = stats;
         r->cb = *cb;
         r->user_data = user_data;
+        r->cancel = g_cancellable_new();
         r->backoff_msec = RECONNECT_MIN_MSEC;
+        r->probe_msec = FD_PROBE_MIN_MSEC;
         return r;
 }
 
@@ -535,7 +614,7 @@ gboolean relay_start(Relay *r, GError **error)
                 r->address,
                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, error);
+                NULL, r->cancel, error);
         if (!conn) {
                 g_prefix_error(error, "cannot connect to the bus at %s: ", r->address);
                 return FALSE;
@@ -559,17 +638,17 @@ static gboolean on_drain_timeout(gpointer user_data)
         Relay *r = user_data;
 
         r->drain_timer = 0;
-        g_message("shutdown: %zu events could not be delivered in time", r->queue->len);
+        g_warning("shutdown: %zu events could not be delivered in time", r->queue->len);
         r->draining = false;
         if (r->cb.drained)
                 r->cb.drained(r->user_data);
         return G_SOURCE_REMOVE;
 }
 
-void relay_drain(Relay *r, unsigned timeout_sec)
+void relay_drain(Relay *r, unsigned timeout_msec)
 {
         r->draining = true;
-        r->drain_timer = g_timeout_add_seconds(timeout_sec, on_drain_timeout, r);
+        r->drain_timer = g_timeout_add(MAX(timeout_msec, 1), on_drain_timeout, r);
         relay_pump(r);
         check_drained(r);
 }
@@ -583,6 +662,7 @@ void relay_free(Relay *r)
 {
         if (!r)
                 return;
+        g_cancellable_cancel(r->cancel);
         g_clear_handle_id(&r->pump_idle, g_source_remove);
         g_clear_handle_id(&r->reconnect_timer, g_source_remove);
         g_clear_handle_id(&r->drain_timer, g_source_remove);
@@ -599,6 +679,9 @@ void relay_free(Relay *r)
                 g_dbus_connection_close_sync(r->conn, NULL, NULL);
         }
         drop_connection(r, false);
+        g_clear_object(&r->cancel);
+        g_free(r->guid);
+        g_free(r->reset_guid);
         g_free(r->address);
         g_free(r);
 }

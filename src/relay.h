@@ -5,11 +5,11 @@
  *
  * GDBus never reports backpressure: g_dbus_connection_send_message() only
  * appends to an unbounded write queue. The relay therefore hands GDBus at
- * most max-unflushed messages, and learns they are written through
- * g_dbus_connection_flush(); only then do their events leave the queue
- * (queue.h). A lost connection thus loses nothing that was queued: its
- * in-flight events are sent again after the reconnect (at-least-once; the
- * seq in meta tells a subscriber a repeat).
+ * most max-unflushed messages, and learns that the bus has processed them
+ * from the reply to a method call sent after them; only then do their
+ * events leave the queue (queue.h). A lost connection thus loses nothing
+ * that was queued: its unconfirmed events are sent again after the
+ * reconnect (at-least-once; the seq in meta tells a subscriber a repeat).
  *
  * GLib edge: gboolean + GError.
  */
@@ -54,8 +54,8 @@ gboolean relay_start(Relay *r, GError **error);
 /* New events are queued: emit them soon. */
 void relay_kick(Relay *r);
 
-/* Emit everything queued, then call cb->drained; give up after timeout_sec. */
-void relay_drain(Relay *r, unsigned timeout_sec);
+/* Emit everything queued, then call cb->drained; give up after timeout_msec. */
+void relay_drain(Relay *r, unsigned timeout_msec);
 
 /* The address relay_start() resolved (for logs and tests). */
 const char *relay_address(const Relay *r);

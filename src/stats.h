@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * stats.h — the daemon's counters, and the rate-limited log of rejections.
+ * stats.h — the daemon's counters, and its rate-limited, structured log.
  *
  * One Stats per daemon, owned by main.c; every module increments it, the
  * relay publishes it on the bus (GetStats, properties). Nothing here does
  * I/O other than logging. Reasons of the listener (transport-level
  * refusals) extend the codec's, so one table of names covers both.
+ *
+ * Logging levels (doc/ingesterd.8, "LOGGING"): g_warning for external
+ * failures (descriptors exhausted, the bus refusing writes), g_message for
+ * lifecycle, g_info for per-peer refusals, g_debug per event. Every line a
+ * peer or a resource can repeat goes through one rate limiter per kind
+ * (stats_log()), which says how many lines it left out; the reason and the
+ * peer ride along as journal fields INGESTER_REASON=, INGESTER_PEER_PID=,
+ * INGESTER_PEER_UID=.
  */
 #pragma once
 
@@ -17,30 +25,47 @@
 
 typedef enum {
         /* the codec's reasons come first, with their values */
-        STATS_R_TOO_LARGE = _CODEC_REASON_MAX, /* "too-large": over max-event-size */
+        STATS_R_TOO_LARGE = _CODEC_REASON_MAX, /* "too-large": over max-event-size or the bus's message ceiling */
         STATS_R_FDS_TRUNCATED,                 /* "fds-truncated": MSG_CTRUNC */
         STATS_R_TOO_MANY_FDS,                  /* "too-many-fds": over max-fds */
         STATS_R_NOT_ALLOWED,                   /* "not-allowed": uid/gid not in the allow-list */
-        STATS_R_CONNECTION_LIMIT,              /* "connection-limit": max-connections reached */
+        STATS_R_CONNECTION_LIMIT,              /* "connection-limit": no longer counted (kept for the name) */
         _STATS_REASON_MAX,
 } StatsReason;
+
+/* The kinds of repeatable log lines, each rate-limited on its own. */
+typedef enum {
+        STATS_LOG_REJECT = 0, /* + StatsReason: one limiter per refusal reason */
+        STATS_LOG_ACCEPT_FAILED = _STATS_REASON_MAX,
+        STATS_LOG_DUP_FAILED,
+        STATS_LOG_BUS_WRITE,
+        STATS_LOG_BUS_LOST,
+        STATS_LOG_RECV_FAILED,
+        _STATS_LOG_MAX,
+} StatsLog;
+
+typedef struct {
+        gint64 window_start;
+        unsigned in_window;
+        uint64_t suppressed;
+} RateLimit;
 
 typedef struct {
         gint64 started_usec; /* monotonic */
         uint64_t packets;    /* every packet read, good or bad */
         uint64_t received;   /* accepted events (= emitted + dropped + queued) */
-        uint64_t emitted;
+        uint64_t emitted;    /* confirmed by the bus */
         uint64_t dropped;            /* by the overflow policy */
-        uint64_t fds_not_forwarded;  /* bus connection without fd passing */
+        uint64_t fds_not_forwarded;  /* descriptors an event went out without */
         uint64_t bus_reconnects;
         uint64_t rejected[_STATS_REASON_MAX];
         unsigned connections;          /* open now */
         uint64_t connections_accepted; /* since start */
-        /* rate limit of rejection log lines, per reason */
-        gint64 log_window_start[_STATS_REASON_MAX];
-        unsigned log_in_window[_STATS_REASON_MAX];
-        uint64_t log_suppressed[_STATS_REASON_MAX];
-        unsigned log_burst;         /* lines per reason per interval */
+        uint64_t accept_failures;      /* accept() failed for lack of descriptors */
+        uint64_t accept_pauses;        /* listening sockets disarmed (fds or max-connections) */
+        uint64_t resent;               /* events sent again after a lost connection */
+        RateLimit limits[_STATS_LOG_MAX];
+        unsigned log_burst; /* lines per kind per interval */
         gint64 log_interval_usec;
 } Stats;
 
@@ -49,8 +74,18 @@ const char *stats_reason_name(StatsReason r);
 uint64_t stats_rejected_total(const Stats *s);
 
 /*
- * Counts a rejection and logs it, at most log_burst lines per reason per
- * interval; the next line after a quiet spell says how many were left out.
- * pid/uid are the kernel's word about the sender (-1 when unknown).
+ * Logs one line of a repeatable kind, at most log_burst lines per kind per
+ * interval; the next line after a quiet spell first says how many were
+ * left out. reason may be NULL; pid/uid are the kernel's word about the
+ * peer, (pid_t) -1 / (uid_t) -1 when there is none.
  */
+void stats_log(Stats *s, StatsLog kind, GLogLevelFlags level, const char *reason, pid_t pid,
+               uid_t uid, const char *format, ...) G_GNUC_PRINTF(7, 8);
+
+/* Counts a refusal and logs it (g_info, rate-limited per reason). */
 void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *where);
+
+/* Routes every log line: to the journal with its fields when stderr is
+ * connected to it, else to stderr as "LEVEL: message". Debug lines only
+ * with G_MESSAGES_DEBUG (GLib's convention), info and above always. */
+void stats_install_log_writer(void);

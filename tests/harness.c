@@ -208,6 +208,10 @@ TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *e
         }
         g_ptr_array_add(argv, NULL);
         g_subprocess_launcher_set_stderr_file_path(l, d->log_path);
+        /* The daemon logs external failures (descriptors exhausted, the bus throwing it
+         * off) as warnings, which the fault tests provoke on purpose; GLib's criticals
+         * stay fatal. */
+        g_subprocess_launcher_setenv(l, "G_DEBUG", "fatal-criticals", TRUE);
         g_subprocess_launcher_set_child_setup(l, child_setup, GUINT_TO_POINTER(rlimit_nofile),
                                               NULL);
         d->proc = g_subprocess_launcher_spawnv(l, (const char *const *) argv->pdata, &error);

@@ -76,3 +76,9 @@ doc_examples_example_reader_LDADD = src/lib/libingester.la
 
 TESTS += tests/test-abi.sh
 EXTRA_DIST += tests/test-abi.sh
+
+check_PROGRAMS += tests/test-faults
+tests_test_faults_SOURCES = tests/test-faults.c
+tests_test_faults_CFLAGS = $(TEST_CFLAGS)
+tests_test_faults_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-faults

@@ -567,34 +567,6 @@ static void test_sender_not_in_allow_list_is_refused(void)
         }
 }
 
-static void test_connection_limit_is_enforced(void)
-{
-        g_autofree char *conf = write_config("[limits]\nmax-connections=2\n");
-        g_autofree char *arg = g_strdup_printf("--config=%s", conf);
-        const char *extra[] = { arg, NULL };
-        int c1, c2, c3;
-        char byte;
-
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        c1 = seq_connect(d->seq_path);
-        c2 = seq_connect(d->seq_path);
-        c3 = seq_connect(d->seq_path);
-        CU_ASSERT_TRUE_FATAL(c1 >= 0 && c2 >= 0 && c3 >= 0);
-        /* the third is accepted and closed at once: it reads end-of-file */
-        CU_ASSERT_EQUAL(recv(c3, &byte, 1, 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:connection-limit"), 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 2);
-        CU_ASSERT_EQUAL(send_fd_packet(c2, "{\"type\":\"ok\"}", 13, NULL, 0), 0);
-        {
-                g_autoptr(GDBusMessage) m = expect_event("ok");
-                CU_ASSERT_PTR_NOT_NULL(m);
-        }
-        close(c1);
-        close(c2);
-        close(c3);
-}
-
 static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
 {
         struct rlimit low, old;
@@ -954,7 +926,6 @@ int main(void)
                 { "zero_length_seqpacket_packet_is_not_a_hangup",
                   test_zero_length_seqpacket_packet_is_not_a_hangup },
                 { "sender_not_in_allow_list_is_refused", test_sender_not_in_allow_list_is_refused },
-                { "connection_limit_is_enforced", test_connection_limit_is_enforced },
                 { "fds_the_kernel_cannot_install_drop_the_packet",
                   test_fds_the_kernel_cannot_install_drop_the_packet },
                 { NULL, NULL },

@@ -20,7 +20,7 @@ static Event *ev(void)
 static void test_drop_newest_refuses_when_full(void)
 {
         Queue q;
-        queue_init(&q, 2, 1 << 20, QUEUE_POLICY_DROP_NEWEST);
+        queue_init(&q, 2, 1 << 20, 1024, QUEUE_POLICY_DROP_NEWEST);
         CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
         CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
         CU_ASSERT_TRUE(queue_is_full(&q));
@@ -35,17 +35,19 @@ static void test_drop_oldest_spares_in_flight_events(void)
         Queue q;
         Event *first, *second;
 
-        queue_init(&q, 3, 1 << 20, QUEUE_POLICY_DROP_OLDEST);
+        queue_init(&q, 3, 1 << 20, 1024, QUEUE_POLICY_DROP_OLDEST);
         queue_push(&q, first = ev());
         queue_push(&q, second = ev());
         queue_push(&q, ev());
-        q.in_flight = 1; /* the first is being written */
+        queue_mark_sent(&q, 0, 0); /* the first is being written */
         CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
         CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
         CU_ASSERT_PTR_NOT_EQUAL(queue_peek(&q, 1), second);
         CU_ASSERT_EQUAL(q.len, 3);
         /* everything in flight: the newcomer is the one dropped */
-        q.in_flight = 3;
+        queue_mark_sent(&q, 0, 0);
+        queue_mark_sent(&q, 0, 0);
+        CU_ASSERT_EQUAL(q.in_flight, 3);
         CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
         CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
         CU_ASSERT_EQUAL(q.dropped, 2);
@@ -56,7 +58,7 @@ static void test_byte_capacity_counts_as_full(void)
 {
         Queue q;
         Event *e = ev();
-        queue_init(&q, 100, e->bytes * 2, QUEUE_POLICY_DROP_NEWEST);
+        queue_init(&q, 100, e->bytes * 2, 1024, QUEUE_POLICY_DROP_NEWEST);
         queue_push(&q, e);
         CU_ASSERT_FALSE(queue_is_full(&q));
         queue_push(&q, ev());
@@ -71,7 +73,7 @@ static void test_byte_capacity_counts_as_full(void)
 static void test_fifo_order_and_wraparound(void)
 {
         Queue q;
-        queue_init(&q, 3, 1 << 20, QUEUE_POLICY_BLOCK);
+        queue_init(&q, 3, 1 << 20, 1024, QUEUE_POLICY_BLOCK);
         for (uint64_t i = 1; i <= 10; i++) {
                 Event *e = ev(), *out;
                 e->seq = i;
@@ -100,6 +102,101 @@ static void test_event_free_closes_its_fds(void)
         CU_ASSERT_EQUAL(fcntl(p[1], F_GETFD), -1);
 }
 
+static Event *ev_with_fds(unsigned n)
+{
+        int *fds = g_new(int, n);
+        for (unsigned i = 0; i < n; i++)
+                fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return event_new(g_variant_ref_sink(g_variant_new_string("t")),
+                         g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), fds, n);
+}
+
+/* Descriptors are a capacity like bytes: the events' own and GDBus's duplicates. */
+static void test_descriptor_capacity_counts_as_full(void)
+{
+        Queue q;
+
+        queue_init(&q, 100, 1 << 20, 10, QUEUE_POLICY_DROP_NEWEST);
+        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(4)), 0);
+        CU_ASSERT_EQUAL(q.fds, 4);
+        CU_ASSERT_FALSE(queue_is_full(&q));
+        queue_mark_sent(&q, 1000, 4); /* its duplicates are in GDBus's hands */
+        CU_ASSERT_EQUAL(q.fds, 8);
+        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(2)), 0);
+        CU_ASSERT_TRUE(queue_is_full(&q));
+        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(1)), 1); /* dropped: full in fds */
+        /* the connection was lost: the duplicates are gone, the event waits again */
+        queue_unsend_all(&q);
+        CU_ASSERT_EQUAL(q.fds, 6);
+        CU_ASSERT_EQUAL(q.in_flight, 0);
+        queue_mark_sent(&q, 1000, 4);
+        CU_ASSERT_EQUAL(queue_confirm(&q, 5), 1); /* only one was in flight */
+        CU_ASSERT_EQUAL(q.fds, 2);
+        CU_ASSERT_EQUAL(q.len, 1);
+        queue_deinit(&q);
+}
+
+/* What GDBus holds for an in-flight event is charged to the queue until confirmed. */
+static void test_in_flight_copy_is_charged_until_confirmed(void)
+{
+        Queue q;
+        Event *e = ev();
+        size_t one = e->bytes;
+
+        queue_init(&q, 100, one * 3, 1024, QUEUE_POLICY_DROP_NEWEST);
+        queue_push(&q, e);
+        queue_mark_sent(&q, one, 0);
+        CU_ASSERT_EQUAL(q.bytes, 2 * one);
+        queue_push(&q, ev());
+        CU_ASSERT_TRUE(queue_is_full(&q));
+        CU_ASSERT_EQUAL(queue_confirm(&q, 1), 1);
+        CU_ASSERT_EQUAL(q.bytes, one);
+        CU_ASSERT_FALSE(queue_is_full(&q));
+        queue_deinit(&q);
+}
+
+/* The resume rule holds at capacities where x * 3 / 4 would wrap. */
+static void test_resume_rule_does_not_overflow(void)
+{
+        Queue q;
+
+        queue_init(&q, 8, G_MAXSIZE / 2, 1024, QUEUE_POLICY_BLOCK);
+        CU_ASSERT_TRUE(queue_has_room(&q));
+        for (int i = 0; i < 7; i++)
+                queue_push(&q, ev());
+        CU_ASSERT_FALSE(queue_has_room(&q)); /* 7 > 8 - 2 */
+        event_free(queue_pop(&q));
+        CU_ASSERT_TRUE(queue_has_room(&q));
+        queue_deinit(&q);
+}
+
+/* The ring grows as it fills and keeps FIFO order across the growth. */
+static void test_ring_grows_in_order(void)
+{
+        Queue q;
+
+        queue_init(&q, 1000, G_MAXSIZE / 4, 1024, QUEUE_POLICY_BLOCK);
+        CU_ASSERT_TRUE(q.ring_size < 1000);
+        for (uint64_t i = 0; i < 30; i++) {
+                Event *e = ev();
+                e->seq = i;
+                queue_push(&q, e);
+        }
+        event_free(queue_pop(&q)); /* move the head off slot 0 before growing */
+        for (uint64_t i = 30; i < 1000; i++) {
+                Event *e = ev();
+                e->seq = i;
+                queue_push(&q, e);
+        }
+        CU_ASSERT_EQUAL(q.ring_size, 1000);
+        for (uint64_t i = 1; i < 1000; i++) {
+                Event *e = queue_pop(&q);
+                CU_ASSERT_EQUAL_FATAL(e->seq, i);
+                event_free(e);
+        }
+        queue_deinit(&q);
+}
+
 static void test_config_example_states_the_defaults(void)
 {
         g_autofree char *path = g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..",
@@ -122,10 +219,12 @@ static void test_config_example_states_the_defaults(void)
         CU_ASSERT_EQUAL(ex.limits.max_members, def.limits.max_members);
         CU_ASSERT_EQUAL(ex.limits.max_string, def.limits.max_string);
         CU_ASSERT_EQUAL(ex.max_connections, def.max_connections);
+        CU_ASSERT_EQUAL(ex.backlog, def.backlog);
         CU_ASSERT_EQUAL(ex.batch, def.batch);
         CU_ASSERT_EQUAL(ex.receive_buffer, def.receive_buffer);
         CU_ASSERT_EQUAL(ex.queue_capacity, def.queue_capacity);
         CU_ASSERT_EQUAL(ex.queue_capacity_bytes, def.queue_capacity_bytes);
+        CU_ASSERT_EQUAL(ex.queue_capacity_fds, def.queue_capacity_fds);
         CU_ASSERT_EQUAL(ex.policy, def.policy);
         CU_ASSERT_EQUAL(ex.drain_timeout_sec, def.drain_timeout_sec);
         CU_ASSERT_EQUAL(ex.log_burst, def.log_burst);
@@ -182,6 +281,11 @@ int main(void)
         static const TapTest queue_tests[] = {
                 { "drop_newest_refuses_when_full", test_drop_newest_refuses_when_full },
                 { "drop_oldest_spares_in_flight_events", test_drop_oldest_spares_in_flight_events },
+                { "descriptor_capacity_counts_as_full", test_descriptor_capacity_counts_as_full },
+                { "in_flight_copy_is_charged_until_confirmed",
+                  test_in_flight_copy_is_charged_until_confirmed },
+                { "resume_rule_does_not_overflow", test_resume_rule_does_not_overflow },
+                { "ring_grows_in_order", test_ring_grows_in_order },
                 { "byte_capacity_counts_as_full", test_byte_capacity_counts_as_full },
                 { "fifo_order_and_wraparound", test_fifo_order_and_wraparound },
                 { "event_free_closes_its_fds", test_event_free_closes_its_fds },

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * busmsg.h — the Event signal as a D-Bus message: its meta dictionary, its
+ * body, whether it fits under the bus's message size ceiling, and what the
+ * copy GDBus keeps of it costs while it is being written.
+ *
+ * Shared by the listener (which refuses, at receive time, an event the bus
+ * would refuse: dbus-daemon disconnects the sender of an oversized message,
+ * and the relay must never be the one thrown off) and the relay (which
+ * sends it). No I/O.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+
+#include "queue.h"
+
+/*
+ * dbus-daemon's default max_message_size: 32 MiB (bus/config-parser.c sets
+ * limits.max_message_size = _DBUS_ONE_MEGABYTE * 32; Debian's system.conf
+ * quotes it as 33554432). The session bus's configuration raises it, the
+ * system bus keeps it, and a message over it gets its sender disconnected.
+ */
+#define BUSMSG_MAX_MESSAGE_SIZE (32U * 1024U * 1024U)
+/* Room kept under it for the header the bus sees: path, interface, member,
+ * signature, the unix-fds count and the sender the bus adds (a unique name
+ * of at most 255 bytes); each field is padded to 8. */
+#define BUSMSG_HEADER_RESERVE 2048U
+/* What a message costs GDBus beyond its body while queued for writing:
+ * the GDBusMessage, its header GVariants, the blob and its bookkeeping. */
+#define BUSMSG_OVERHEAD 1024U
+
+/* The signal `Event (s type, a{sv} data, a{sv} meta, ah fds)`; fds holds the
+ * descriptors it carries (NULL: none), fds_dropped how many it goes without. */
+GDBusMessage *busmsg_event(const char *object_path, const Event *ev, GUnixFDList *fds,
+                           unsigned fds_dropped);
+
+/* Whether ev's message stays under BUSMSG_MAX_MESSAGE_SIZE. Cheap for any
+ * event whose serialised data is far below it; a large one is serialised
+ * once to be measured exactly. */
+bool busmsg_fits(const char *object_path, const Event *ev);
+
+/* Bytes GDBus holds for ev's message until it is written (queue_mark_sent). */
+size_t busmsg_cost(const Event *ev);

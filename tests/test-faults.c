@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-faults.c — ingesterd under pressure and faults (issue "nothing
+ * wedges, nothing is lost without a word"): descriptor exhaustion, accept()
+ * at EMFILE, churning senders, the connection limit, a restart under load,
+ * a stalled bus, oversized messages, a bus that throws the relay off.
+ *
+ * Each test first reproduces the condition for real (prlimit on the
+ * daemon, a SIGSTOPped dbus-daemon or subscriber, held connections, SIGTERM
+ * while retrying senders send) and then checks the promise: every accepted
+ * event delivered or counted, the daemon idle while it waits, its
+ * descriptors back to where they were, its log bounded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cunit-tap.h"
+#include "harness.h"
+
+static TestSuite suite;
+static char *dir;
+static TestDaemon *d;
+
+static int suite_init(void)
+{
+        return testsuite_init(&suite);
+}
+
+static int suite_cleanup(void)
+{
+        return testsuite_cleanup(&suite);
+}
+
+static void setup(void)
+{
+        dir = testsuite_new_dir(&suite);
+        d = NULL;
+}
+
+static void teardown(void)
+{
+        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&dir, g_free);
+}
+
+static pid_t daemon_pid(void)
+{
+        return (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+}
+
+/* Writes a config file with the harness's two sockets plus extra text; returns "--config=PATH". */
+static char *config_arg(const char *extra)
+{
+        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_autofree char *text = g_strdup_printf("[listen:seq]\ntransport=seqpacket\npath=%s/run/"
+                                                "seqpacket.sock\n\n[listen:dgram]\ntransport="
+                                                "dgram\npath=%s/run/dgram.sock\n\n%s",
+                                                dir, dir, extra);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return g_strdup_printf("--config=%s", path);
+}
+
+/* utime + stime of a process, in clock ticks */
+static long cpu_ticks(pid_t pid)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid);
+        g_autofree char *text = NULL;
+        const char *p;
+        long utime = 0, stime = 0;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return -1;
+        p = strrchr(text, ')'); /* the command may hold spaces */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
+                         &stime) != 2)
+                return -1;
+        return utime + stime;
+}
+
+static unsigned count_in_log(const char *needle)
+{
+        g_autofree char *log = testdaemon_log(d);
+        unsigned n = 0;
+
+        for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+static void wait_for_log(const char *needle)
+{
+        for (int i = 0; i < 500 && count_in_log(needle) == 0; i++)
+                g_usleep(10000);
+        CU_ASSERT_TRUE(count_in_log(needle) > 0);
+}
+
+static const char *event_type(GDBusMessage *m)
+{
+        g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
+        return g_intern_string(g_variant_get_string(t, NULL));
+}
+
+static gint64 data_int(GDBusMessage *m, const char *key)
+{
+        g_autoptr(GVariant) data = g_variant_get_child_value(g_dbus_message_get_body(m), 1);
+        gint64 v = -1;
+
+        if (!g_variant_lookup(data, key, "x", &v))
+                return -1;
+        return v;
+}
+
+static unsigned n_handles(GDBusMessage *m)
+{
+        g_autoptr(GVariant) h = g_variant_get_child_value(g_dbus_message_get_body(m), 3);
+        return (unsigned) g_variant_n_children(h);
+}
+
+/* Waits (up to timeout_ms of silence) for events of `type`; marks data "i" in seen
+ * (may be NULL); returns how many arrived. fds_each: handles each must carry (-1: any). */
+static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds_each,
+                        unsigned want, unsigned timeout_ms)
+{
+        unsigned got = 0;
+
+        while (got < want) {
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
+                gint64 i;
+                if (!m)
+                        break;
+                if (strcmp(event_type(m), type) != 0)
+                        continue;
+                got++;
+                if (fds_each >= 0 && n_handles(m) != (unsigned) fds_each) {
+                        printf("# event with %u fds, want %d\n", n_handles(m), fds_each);
+                        CU_FAIL("an event lost its descriptors");
+                }
+                i = data_int(m, "i");
+                if (seen && i >= 0 && (guint64) i < n_seen)
+                        seen[i] = 1;
+        }
+        return got;
+}
+
+static unsigned count_seen(const guint8 *seen, unsigned n)
+{
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; i++)
+                k += seen[i];
+        return k;
+}
+
+static int nonblocking_seq_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+static void send_numbered(int fd, const char *type, unsigned i)
+{
+        g_autofree char *j = g_strdup_printf("{\"type\":\"%s\",\"i\":%u}", type, i);
+        CU_ASSERT_EQUAL(send_fd_packet(fd, j, strlen(j), NULL, 0), 0);
+}
+
+/* ---- connections ---- */
+
+/*
+ * Symptoms 3 and 4: at max-connections the daemon stops accepting rather
+ * than accepting and closing; a connect waits in the backlog, its packets
+ * unread but kept, and is served when a connection ends. When the backlog
+ * too is full, a non-blocking connect is refused with EAGAIN: the sender
+ * learns it. ingester-send's "sent" (exit 0) is then the truth.
+ */
+static void test_connection_limit_makes_connects_wait_not_vanish(void)
+{
+        g_autofree char *arg = config_arg("[limits]\nmax-connections=2\nbacklog=2\n");
+        const char *extra[] = { arg, NULL };
+        g_autoptr(GSubprocess) sender = NULL;
+        g_autoptr(GError) error = NULL;
+        int c1, c2, waiting, refused = 0, fds_before;
+        GPtrArray *extra_fds = g_ptr_array_new();
+
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        c1 = seq_connect(d->seq_path);
+        c2 = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(c1 >= 0 && c2 >= 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 2), 2);
+
+        /* the third connects into the backlog, sends and closes, as a shell loop does */
+        waiting = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(waiting >= 0);
+        send_numbered(waiting, "waiting", 0);
+        close(waiting);
+        /* so does ingester-send: its exit 0 must mean the event will arrive */
+        {
+                g_autoptr(GSubprocessLauncher) l =
+                        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+                g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", d->seq_path, TRUE);
+                sender = g_subprocess_launcher_spawn(l, &error, "ingester-send", "--retry", "3",
+                                                     "type=from-tool", NULL);
+                g_assert_no_error(error);
+        }
+        CU_ASSERT_EQUAL(harness_wait_subprocess(sender, 10000), 0);
+        CU_ASSERT_PTR_NULL(testdaemon_next_event(d, 300)); /* not served yet */
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 2);
+
+        /* fill the backlog: non-blocking connects are then refused, not swallowed */
+        for (int i = 0; i < 16; i++) {
+                int fd = nonblocking_seq_connect(d->seq_path);
+                if (fd < 0) {
+                        refused = fd;
+                        break;
+                }
+                g_ptr_array_add(extra_fds, GINT_TO_POINTER(fd));
+        }
+        CU_ASSERT_EQUAL(refused, -EAGAIN);
+
+        /* one connection ends: the waiting ones are served, nothing was lost */
+        close(c1);
+        {
+                unsigned got = 0;
+                for (int i = 0; i < 2; i++) {
+                        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                        if (strcmp(event_type(m), "waiting") == 0 ||
+                            strcmp(event_type(m), "from-tool") == 0)
+                                got++;
+                }
+                CU_ASSERT_EQUAL(got, 2);
+        }
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:connection-limit"), 0);
+        CU_ASSERT_TRUE(testdaemon_stat(d, "accept-pauses") >= 1);
+        close(c2);
+        for (guint i = 0; i < extra_fds->len; i++)
+                close(GPOINTER_TO_INT(extra_fds->pdata[i]));
+        g_ptr_array_unref(extra_fds);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
+typedef struct {
+        const char *path;
+        unsigned first, n;
+        unsigned sent;
+} Churner;
+
+static gpointer churn(gpointer user_data)
+{
+        Churner *c = user_data;
+
+        for (unsigned i = 0; i < c->n; i++) {
+                g_autofree char *j =
+                        g_strdup_printf("{\"type\":\"churn\",\"i\":%u}", c->first + i);
+                int fd = seq_connect(c->path);
+                if (fd < 0)
+                        continue;
+                if (send_fd_packet(fd, j, strlen(j), NULL, 0) == 0)
+                        c->sent++;
+                close(fd);
+        }
+        return NULL;
+}
+
+/* Symptom 3: connect-send-close in four loops; closed connections never take a slot, and
+ * nobody is turned away, at max-connections 4. */
+static void test_churning_senders_lose_nothing_at_a_low_limit(void)
+{
+        enum { LOOPS = 4, EACH = 400, TOTAL = LOOPS * EACH };
+        g_autofree char *arg = config_arg("[limits]\nmax-connections=4\n");
+        const char *extra[] = { arg, NULL };
+        Churner c[LOOPS];
+        GThread *t[LOOPS];
+        g_autofree guint8 *seen = g_new0(guint8, TOTAL);
+        unsigned sent = 0;
+
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        for (int i = 0; i < LOOPS; i++) {
+                c[i] = (Churner){ d->seq_path, (unsigned) i * EACH, EACH, 0 };
+                t[i] = g_thread_new("churn", churn, &c[i]);
+        }
+        for (int i = 0; i < LOOPS; i++) {
+                g_thread_join(t[i]);
+                sent += c[i].sent;
+        }
+        CU_ASSERT_EQUAL(sent, TOTAL);
+        collect("churn", seen, TOTAL, -1, TOTAL, 5000);
+        printf("# %u of %u events arrived\n", count_seen(seen, TOTAL), TOTAL);
+        CU_ASSERT_EQUAL(count_seen(seen, TOTAL), TOTAL);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+}
+
+/*
+ * Symptom 2: accept() at EMFILE. The daemon's descriptor table is full and
+ * connections wait: it must neither spin nor flood its log, and it must
+ * serve them once descriptors are back.
+ */
+static void test_accept_at_emfile_waits_quietly_and_recovers(void)
+{
+        enum { N = 5 };
+        struct rlimit low, old;
+        int fds_before, clients[N];
+        long ticks;
+        unsigned lines;
+
+        d = testdaemon_start(&suite.bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, NULL, &old), 0);
+        low.rlim_cur = (rlim_t) fds_before; /* no descriptor left */
+        low.rlim_max = old.rlim_max;
+        CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &low, NULL), 0);
+        for (int i = 0; i < N; i++) {
+                clients[i] = seq_connect(d->seq_path);
+                CU_ASSERT_TRUE_FATAL(clients[i] >= 0);
+                send_numbered(clients[i], "late", (unsigned) i);
+        }
+        wait_for_log("cannot accept connections");
+        ticks = cpu_ticks(daemon_pid());
+        g_usleep(1000000);
+        ticks = cpu_ticks(daemon_pid()) - ticks;
+        lines = count_in_log("cannot accept connections");
+        printf("# %ld ticks of CPU in 1 s at EMFILE, %u log lines\n", ticks, lines);
+        CU_ASSERT_TRUE(ticks <= sysconf(_SC_CLK_TCK) / 10); /* idle: at most 10% of a core */
+        CU_ASSERT_TRUE(lines <= 10);                        /* [log] burst */
+        CU_ASSERT_TRUE(testdaemon_stat(d, "accept-failures") >= 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 0);
+
+        CU_ASSERT_EQUAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &old, NULL), 0);
+        {
+                g_autofree guint8 *seen = g_new0(guint8, N);
+                collect("late", seen, N, -1, N, 5000);
+                CU_ASSERT_EQUAL(count_seen(seen, N), N);
+        }
+        for (int i = 0; i < N; i++)
+                close(clients[i]);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
+int main(void)
+{
+        static const TapTest connection_tests[] = {
+                { "connection_limit_makes_connects_wait_not_vanish",
+                  test_connection_limit_makes_connects_wait_not_vanish },
+                { "churning_senders_lose_nothing_at_a_low_limit",
+                  test_churning_senders_lose_nothing_at_a_low_limit },
+                { "accept_at_emfile_waits_quietly_and_recovers",
+                  test_accept_at_emfile_waits_quietly_and_recovers },
+                { NULL, NULL },
+        };
+
+        signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("connections", suite_init, suite_cleanup, setup, teardown,
+                           connection_tests);
+        return tap_run();
+}
