@@ -357,6 +357,143 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
 }
 
+/* ---- descriptors ---- */
+
+/* Takes the suite's bus away (the daemon notices), runs `during`, then starts it again
+ * at the same address and resubscribes while the daemon is stopped, so that nothing
+ * it emits after the reconnect is missed. */
+static void with_bus_down(void (*during)(gpointer), gpointer user_data)
+{
+        testbus_stop(&suite.bus);
+        wait_for_log("lost the bus connection");
+        during(user_data);
+        kill(daemon_pid(), SIGSTOP);
+        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
+        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
+        g_dbus_connection_remove_filter(d->conn, d->filter_id);
+        g_clear_object(&d->conn);
+        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        kill(daemon_pid(), SIGCONT);
+}
+
+typedef struct {
+        const char *path;
+        unsigned n, n_fds;
+        unsigned sent;
+        int error;
+} FdSender;
+
+static gpointer send_with_fds(gpointer user_data)
+{
+        FdSender *s = user_data;
+        int p[2], fds[16];
+        int fd = seq_connect(s->path);
+
+        if (fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+                s->error = fd < 0 ? fd : -errno;
+                return NULL;
+        }
+        for (unsigned k = 0; k < s->n_fds; k++)
+                fds[k] = p[k % 2];
+        for (unsigned i = 0; i < s->n; i++) {
+                g_autofree char *j = g_strdup_printf("{\"type\":\"fds\",\"i\":%u}", i);
+                int r = send_fd_packet(fd, j, strlen(j), fds, s->n_fds); /* blocks when full */
+                if (r < 0) {
+                        s->error = r;
+                        break;
+                }
+                s->sent++;
+        }
+        close(p[0]);
+        close(p[1]);
+        close(fd);
+        return NULL;
+}
+
+static void pause_one_second(gpointer user_data)
+{
+        g_usleep(1000000);
+}
+
+/*
+ * Symptom 1: a stock soft RLIMIT_NOFILE of 1024, the bus away, senders
+ * sending events with 8 fds each. The queue fills by descriptors, the
+ * kernel holds the rest (block), and once the bus is back every event
+ * arrives with all its fds; a plain event after them too.
+ */
+static void test_descriptor_pressure_never_wedges_the_relay(void)
+{
+        enum { N = 300, FDS = 8 };
+        FdSender s = { .n = N, .n_fds = FDS };
+        g_autofree guint8 *seen = g_new0(guint8, N);
+        GThread *t;
+        int fds_before;
+
+        d = testdaemon_start(&suite.bus, dir, NULL, 1024);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        s.path = d->seq_path;
+        printf("# fd budget of the queue: %" G_GUINT64_FORMAT "\n",
+               testdaemon_stat(d, "queue-capacity-fds"));
+        t = g_thread_new("fds", send_with_fds, &s);
+        with_bus_down(pause_one_second, NULL);
+        collect("fds", seen, N, FDS, N, 10000);
+        g_thread_join(t);
+        CU_ASSERT_EQUAL(s.error, 0);
+        CU_ASSERT_EQUAL(s.sent, N);
+        printf("# %u of %u events with %u fds each arrived\n", count_seen(seen, N), N, FDS);
+        CU_ASSERT_EQUAL(count_seen(seen, N), N);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "fds-not-forwarded"), 0);
+        send_dgram(d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
+        CU_ASSERT_EQUAL(collect("plain", NULL, 0, 0, 1, 5000), 1);
+        for (int i = 0; i < 200 && testdaemon_count_fds(d) != fds_before; i++)
+                g_usleep(10000);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
+/* A dup that fails (the table is full) never stops the relay: the event goes out without
+ * its fds, counted, and says so in meta. */
+static void test_failed_dup_sends_the_event_without_its_fds(void)
+{
+        struct rlimit low, old;
+        int fds_before, p[2], two[2];
+
+        d = testdaemon_start(&suite.bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
+        two[0] = p[0];
+        two[1] = p[1];
+        CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, NULL, &old), 0);
+        /* room for the two that arrive with the packet, none for their duplicates */
+        low.rlim_cur = (rlim_t) fds_before + 2;
+        low.rlim_max = old.rlim_max;
+        CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &low, NULL), 0);
+        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"nodup\"}", 16, two, 2), 0);
+        {
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                g_autoptr(GVariant) meta = NULL;
+                guint32 dropped = 0;
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "nodup");
+                CU_ASSERT_EQUAL(n_handles(m), 0);
+                meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
+                CU_ASSERT_TRUE(g_variant_lookup(meta, "fds-dropped", "u", &dropped));
+                CU_ASSERT_EQUAL(dropped, 2);
+        }
+        CU_ASSERT_EQUAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &old, NULL), 0);
+        close(p[0]);
+        close(p[1]);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "fds-not-forwarded", 2), 2);
+        CU_ASSERT_TRUE(count_in_log("cannot duplicate an event's descriptors") >= 1);
+        send_dgram(d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
+        CU_ASSERT_EQUAL(collect("plain", NULL, 0, 0, 1, 5000), 1);
+        for (int i = 0; i < 200 && testdaemon_count_fds(d) != fds_before; i++)
+                g_usleep(10000);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -369,7 +506,16 @@ int main(void)
                 { NULL, NULL },
         };
 
+        static const TapTest fd_tests[] = {
+                { "descriptor_pressure_never_wedges_the_relay",
+                  test_descriptor_pressure_never_wedges_the_relay },
+                { "failed_dup_sends_the_event_without_its_fds",
+                  test_failed_dup_sends_the_event_without_its_fds },
+                { NULL, NULL },
+        };
+
         signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("descriptors", suite_init, suite_cleanup, setup, teardown, fd_tests);
         tap_add_suite_full("connections", suite_init, suite_cleanup, setup, teardown,
                            connection_tests);
         return tap_run();
