@@ -147,6 +147,12 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
                 if (seen && i >= 0 && (guint64) i < n_seen)
                         seen[i] = 1;
         }
+        if (got < want) {
+                g_autofree char *log = testdaemon_log(d);
+                size_t len = strlen(log);
+                printf("# %u of %u '%s' events; the daemon's log ends:\n%s\n", got, want, type,
+                       log + (len > 2000 ? len - 2000 : 0));
+        }
         return got;
 }
 
@@ -381,6 +387,7 @@ typedef struct {
         unsigned n, n_fds;
         unsigned sent;
         int error;
+        GThread *thread;
 } FdSender;
 
 static gpointer send_with_fds(gpointer user_data)
@@ -410,8 +417,11 @@ static gpointer send_with_fds(gpointer user_data)
         return NULL;
 }
 
-static void pause_one_second(gpointer user_data)
+static void start_fd_sender(gpointer user_data)
 {
+        FdSender *s = user_data;
+
+        s->thread = g_thread_new("fds", send_with_fds, s);
         g_usleep(1000000);
 }
 
@@ -435,8 +445,10 @@ static void test_descriptor_pressure_never_wedges_the_relay(void)
         s.path = d->seq_path;
         printf("# fd budget of the queue: %" G_GUINT64_FORMAT "\n",
                testdaemon_stat(d, "queue-capacity-fds"));
-        t = g_thread_new("fds", send_with_fds, &s);
-        with_bus_down(pause_one_second, NULL);
+        /* the sender starts once the bus is gone: a bus that is stopped loses what it had
+         * not yet passed on to the subscriber, which is not the daemon's to redeliver */
+        with_bus_down(start_fd_sender, &s);
+        t = s.thread;
         collect("fds", seen, N, FDS, N, 10000);
         g_thread_join(t);
         CU_ASSERT_EQUAL(s.error, 0);
@@ -494,6 +506,167 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
 }
 
+/* ---- memory and size ---- */
+
+static long rss_kib(pid_t pid)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid);
+        g_autofree char *text = NULL;
+        const char *p;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, "VmRSS:")))
+                return -1;
+        return atol(p + 6);
+}
+
+typedef struct {
+        const char *path;
+        unsigned n;
+        size_t size;
+        unsigned sent;
+} SizedSender;
+
+static gpointer send_sized(gpointer user_data)
+{
+        SizedSender *s = user_data;
+        g_autoptr(GString) j = g_string_new(NULL);
+        int fd = seq_connect(s->path);
+
+        for (unsigned i = 0; fd >= 0 && i < s->n; i++) {
+                g_string_printf(j, "{\"type\":\"m\",\"i\":%u,\"p\":\"", i);
+                while (j->len < s->size - 2)
+                        g_string_append_c(j, 'x');
+                g_string_append(j, "\"}");
+                if (send_fd_packet(fd, j->str, j->len, NULL, 0) < 0)
+                        break;
+                s->sent++;
+        }
+        if (fd >= 0)
+                close(fd);
+        return NULL;
+}
+
+/*
+ * Symptom 6: with the bus stalled (dbus-daemon SIGSTOPped, so GDBus's
+ * writes back up too) and drop-oldest, RSS grows by no more than
+ * capacity-bytes plus a small fixed slack, whatever the event size.
+ */
+static void check_memory_bound(size_t event_size, unsigned n)
+{
+        const long capacity_kib = 4096, slack_kib = 3072;
+        g_autofree char *arg = config_arg("[queue]\ncapacity=1000000\ncapacity-bytes=4194304\n"
+                                          "policy=drop-oldest\n");
+        const char *extra[] = { arg, NULL };
+        g_autofree char *bus_pid = NULL;
+        SizedSender s = { .n = n, .size = event_size };
+        long before, after;
+        GThread *t;
+
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        s.path = d->seq_path;
+        /* warm up the allocator and the relay with a few delivered events, one at a
+         * time (drop-oldest would drop a burst the bus cannot take at once) */
+        s.n = 1;
+        for (int i = 0; i < 50; i++) {
+                send_sized(&s);
+                CU_ASSERT_EQUAL(collect("m", NULL, 0, -1, 1, 5000), 1);
+        }
+        before = rss_kib(daemon_pid());
+        bus_pid = g_strdup(g_subprocess_get_identifier(suite.bus.proc));
+        kill(atoi(bus_pid), SIGSTOP);
+        s.n = n;
+        s.sent = 0;
+        t = g_thread_new("sized", send_sized, &s);
+        g_thread_join(t);
+        g_usleep(300000);
+        after = rss_kib(daemon_pid());
+        kill(atoi(bus_pid), SIGCONT);
+        printf("# %zu-byte events: %u sent, RSS %ld -> %ld KiB (+%ld; capacity %ld KiB)\n",
+               event_size, s.sent, before, after, after - before, capacity_kib);
+        CU_ASSERT_EQUAL(s.sent, n);
+        CU_ASSERT_TRUE(after - before <= capacity_kib + slack_kib);
+        CU_ASSERT_TRUE(testdaemon_stat(d, "dropped") > 0); /* the capacity was reached */
+        CU_ASSERT_TRUE(testdaemon_stat(d, "queue-bytes") <= 4194304 + 65536 * 3);
+        {
+                guint64 received = testdaemon_stat(d, "received");
+                guint64 emitted = testdaemon_wait_stat(
+                        d, "emitted", received - testdaemon_stat(d, "dropped"));
+                CU_ASSERT_EQUAL(received, emitted + testdaemon_stat(d, "dropped") +
+                                                  testdaemon_stat(d, "queue-depth"));
+        }
+}
+
+static void test_memory_is_bounded_for_small_events(void)
+{
+        check_memory_bound(50, 100000);
+}
+
+static void test_memory_is_bounded_for_large_events(void)
+{
+        check_memory_bound(60000, 800);
+}
+
+/* The msgpack packet for 3 * 2^20 positive fixints in three arrays: 3 MiB that GDBus
+ * would marshal into ~48 MiB of D-Bus message, past the bus's 32 MiB ceiling. */
+static GByteArray *expanding_msgpack(void)
+{
+        GByteArray *b = g_byte_array_new();
+        static const guint8 head[] = { 0x84, 0xa4, 't', 'y', 'p', 'e', 0xa3, 'b', 'i', 'g' };
+        static const guint8 arr32[] = { 0xdd, 0x00, 0x10, 0x00, 0x00 }; /* 1048576 */
+        g_autofree guint8 *ones = g_malloc(1 << 20);
+
+        memset(ones, 0x01, 1 << 20);
+        g_byte_array_append(b, head, sizeof(head));
+        for (int k = 0; k < 3; k++) {
+                guint8 key[] = { 0xa1, (guint8) ('a' + k) };
+                g_byte_array_append(b, key, sizeof(key));
+                g_byte_array_append(b, arr32, sizeof(arr32));
+                g_byte_array_append(b, ones, 1 << 20);
+        }
+        return b;
+}
+
+/*
+ * Symptom 7: an event that decodes within max-event-size but whose message
+ * would pass dbus-daemon's max_message_size is refused as too-large at
+ * receive time; the relay keeps its connection and the next event flows.
+ */
+static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
+{
+        g_autofree char *arg = config_arg("[limits]\nmax-event-size=4194304\n"
+                                          "max-members=1048576\nreceive-buffer=16777216\n");
+        const char *extra[] = { arg, NULL };
+        g_autoptr(GByteArray) big = expanding_msgpack();
+        int fd, fds_before;
+
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        fd = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        {
+                /* a 3 MiB packet needs a send buffer past net.core.wmem_max */
+                int size = 16 << 20;
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0) {
+                        printf("# SKIP: SO_SNDBUFFORCE needs CAP_NET_ADMIN: %s\n",
+                               g_strerror(errno));
+                        close(fd);
+                        return;
+                }
+        }
+        CU_ASSERT_EQUAL(send_fd_packet(fd, big->data, big->len, NULL, 0), 0);
+        send_numbered(fd, "after", 0);
+        CU_ASSERT_EQUAL(collect("after", NULL, 0, 0, 1, 20000), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:too-large"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1);
+        CU_ASSERT_TRUE(count_in_log("too-large") >= 1);
+        close(fd);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -514,7 +687,16 @@ int main(void)
                 { NULL, NULL },
         };
 
+        static const TapTest size_tests[] = {
+                { "memory_is_bounded_for_small_events", test_memory_is_bounded_for_small_events },
+                { "memory_is_bounded_for_large_events", test_memory_is_bounded_for_large_events },
+                { "event_over_the_bus_ceiling_is_refused_before_queueing",
+                  test_event_over_the_bus_ceiling_is_refused_before_queueing },
+                { NULL, NULL },
+        };
+
         signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("size", suite_init, suite_cleanup, setup, teardown, size_tests);
         tap_add_suite_full("descriptors", suite_init, suite_cleanup, setup, teardown, fd_tests);
         tap_add_suite_full("connections", suite_init, suite_cleanup, setup, teardown,
                            connection_tests);
