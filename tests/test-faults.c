@@ -667,6 +667,99 @@ static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
 }
 
+/* ---- restart ---- */
+
+static GSubprocess *spawn_sender(const char *socket_path, const char *transport,
+                                 const char *input)
+{
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p;
+
+        g_subprocess_launcher_set_stdin_file_path(l, input);
+        p = g_subprocess_launcher_spawn(l, &error, "ingester-send", "--quiet", "--socket",
+                                        socket_path, transport, "--retry", "forever",
+                                        "--retry-interval", "5", "--retry-max-interval", "50",
+                                        NULL);
+        g_assert_no_error(error);
+        return p;
+}
+
+static char *numbered_lines(const char *name, const char *type, unsigned n)
+{
+        g_autoptr(GString) text = g_string_new(NULL);
+        char *path = g_build_filename(dir, name, NULL);
+
+        for (unsigned i = 0; i < n; i++)
+                g_string_append_printf(text, "{\"type\":\"%s\",\"i\":%u}\n", type, i);
+        g_assert_true(g_file_set_contents(path, text->str, (gssize) text->len, NULL));
+        return path;
+}
+
+/* Collects events of two types into two seen-maps until both are complete or
+ * timeout_ms pass without an event. */
+static void collect_two(const char *a, guint8 *seen_a, const char *b, guint8 *seen_b, unsigned n,
+                        unsigned timeout_ms)
+{
+        while (count_seen(seen_a, n) < n || count_seen(seen_b, n) < n) {
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
+                gint64 i;
+                if (!m)
+                        break;
+                i = data_int(m, "i");
+                if (i < 0 || (guint64) i >= n)
+                        continue;
+                if (strcmp(event_type(m), a) == 0)
+                        seen_a[i] = 1;
+                else if (strcmp(event_type(m), b) == 0)
+                        seen_b[i] = 1;
+        }
+}
+
+/*
+ * Symptom 5: a graceful restart under load. Two senders retrying forever
+ * (SEQPACKET and DGRAM) are sending when the daemon gets SIGTERM; a new
+ * one starts as soon as the old has exited (systemctl restart). Every event
+ * the senders counted as sent arrives (repeats are allowed).
+ */
+static void test_restart_under_load_loses_nothing(void)
+{
+        enum { N = 4000 };
+        g_autofree char *seq_input = numbered_lines("seq.jsonl", "seq", N);
+        g_autofree char *dgram_input = numbered_lines("dgram.jsonl", "dgram", N);
+        g_autofree guint8 *seen_seq = g_new0(guint8, N);
+        g_autofree guint8 *seen_dgram = g_new0(guint8, N);
+        g_autoptr(GSubprocess) seq_sender = NULL, dgram_sender = NULL;
+        TestDaemon *next;
+        guint64 received_first;
+
+        d = testdaemon_start(&suite.bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        seq_sender = spawn_sender(d->seq_path, "--seqpacket", seq_input);
+        dgram_sender = spawn_sender(d->dgram_path, "--dgram", dgram_input);
+        /* under load: both have sent some and are still sending */
+        for (int i = 0; i < 500 && testdaemon_stat(d, "received") < 400; i++)
+                g_usleep(2000);
+        received_first = testdaemon_stat(d, "received");
+        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_TRUE(count_in_log("every socket read") == 1);
+        next = testdaemon_start(&suite.bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(next);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(seq_sender, 60000), 0);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(dgram_sender, 60000), 0);
+        /* d's subscriber sees both daemons' signals */
+        collect_two("seq", seen_seq, "dgram", seen_dgram, N, 5000);
+        printf("# first daemon received %" G_GUINT64_FORMAT "; seqpacket %u of %u, dgram %u "
+               "of %u arrived\n",
+               received_first, count_seen(seen_seq, N), N, count_seen(seen_dgram, N), N);
+        CU_ASSERT_TRUE(received_first < 2 * N); /* the restart did happen mid-stream */
+        CU_ASSERT_EQUAL(count_seen(seen_seq, N), N);
+        CU_ASSERT_EQUAL(count_seen(seen_dgram, N), N);
+        CU_ASSERT_EQUAL(testdaemon_stop(next), 0);
+        testdaemon_free(next);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -695,7 +788,13 @@ int main(void)
                 { NULL, NULL },
         };
 
+        static const TapTest restart_tests[] = {
+                { "restart_under_load_loses_nothing", test_restart_under_load_loses_nothing },
+                { NULL, NULL },
+        };
+
         signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("restart", suite_init, suite_cleanup, setup, teardown, restart_tests);
         tap_add_suite_full("size", suite_init, suite_cleanup, setup, teardown, size_tests);
         tap_add_suite_full("descriptors", suite_init, suite_cleanup, setup, teardown, fd_tests);
         tap_add_suite_full("connections", suite_init, suite_cleanup, setup, teardown,
