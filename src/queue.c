@@ -172,6 +172,12 @@ Event *queue_next_unsent(const Queue *q)
         return queue_peek(q, q->in_flight);
 }
 
+bool queue_can_send(const Queue *q, size_t sent_bytes, unsigned sent_fds)
+{
+        return q->in_flight == 0 || (q->bytes + sent_bytes <= q->capacity_bytes &&
+                                     q->fds + sent_fds <= q->capacity_fds);
+}
+
 void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)
 {
         Event *ev = queue_next_unsent(q);

@@ -111,6 +111,11 @@ Event *queue_peek(const Queue *q, size_t i);
 /* The oldest event not yet in flight, or NULL. */
 Event *queue_next_unsent(const Queue *q);
 
+/* Whether the next event may go in flight at a cost of sent_bytes and
+ * sent_fds: in-flight events cannot be dropped, so their copies must fit in
+ * the capacities (one is always allowed, or nothing would move). */
+bool queue_can_send(const Queue *q, size_t sent_bytes, unsigned sent_fds);
+
 /* The relay handed queue_next_unsent() to GDBus, which keeps a copy costing
  * sent_bytes and sent_fds duplicated descriptors until the write is done. */
 void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds);

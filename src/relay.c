@@ -259,6 +259,8 @@ static void relay_pump(Relay *r)
                 g_autoptr(GError) error = NULL;
                 bool probe;
 
+                if (!queue_can_send(q, busmsg_cost(ev), r->can_pass_fds ? ev->n_fds : 0))
+                        break; /* GDBus's copies would pass the capacity: wait for the bus */
                 if (!send_next(r, ev, &probe, &error)) {
                         /* a closed connection: on_closed() takes over */
                         stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
@@ -271,10 +273,11 @@ static void relay_pump(Relay *r)
                 if (probe)
                         return;
         }
-        /* a smaller request only when nothing else waits: latency when idle,
-         * few round trips under load */
-        if (!queue_next_unsent(q))
-                request_confirm(r, false);
+        /* The rest of the batch: the pass stopped because nothing waits (latency when
+         * idle), or the capacities hold the next event back until these are confirmed.
+         * A full window has just requested its confirmation, so under load this adds
+         * no round trips. */
+        request_confirm(r, false);
 }
 
 static gboolean on_pump_idle(gpointer user_data)

@@ -49,6 +49,11 @@ int harness_wait_subprocess(GSubprocess *p, unsigned timeout_ms)
 
 bool testbus_start(TestBus *b, const char *dir)
 {
+        return testbus_start_with(b, dir, "");
+}
+
+bool testbus_start_with(TestBus *b, const char *dir, const char *extra_config)
+{
         g_autofree char *conf = g_build_filename(dir, "bus.conf", NULL);
         g_autofree char *sock = g_build_filename(dir, "bus.sock", NULL);
         g_autofree char *text = g_strdup_printf(
@@ -57,8 +62,8 @@ bool testbus_start(TestBus *b, const char *dir)
                 "<busconfig><type>session</type><listen>unix:path=%s</listen>"
                 "<auth>EXTERNAL</auth>"
                 "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
-                sock);
+                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy>%s</busconfig>\n",
+                sock, extra_config);
         g_autoptr(GError) error = NULL;
         gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 

@@ -18,6 +18,16 @@ typedef struct {
 } TestBus;
 
 bool testbus_start(TestBus *b, const char *dir);
+/* The same with extra elements in the bus configuration (<limit>s, say). */
+bool testbus_start_with(TestBus *b, const char *dir, const char *extra_config);
+/* The limits of the stock session bus (/usr/share/dbus-1/session.conf), which
+ * lift dbus-daemon's per-connection fd and byte throttling. */
+#define TESTBUS_SESSION_LIMITS                                                                     \
+        "<limit name=\"max_incoming_bytes\">1000000000</limit>"                                    \
+        "<limit name=\"max_incoming_unix_fds\">250000000</limit>"                                  \
+        "<limit name=\"max_outgoing_bytes\">1000000000</limit>"                                    \
+        "<limit name=\"max_outgoing_unix_fds\">250000000</limit>"                                  \
+        "<limit name=\"max_message_size\">1000000000</limit>"
 void testbus_stop(TestBus *b);
 
 typedef struct {

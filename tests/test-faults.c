@@ -124,14 +124,23 @@ static unsigned n_handles(GDBusMessage *m)
         return (unsigned) g_variant_n_children(h);
 }
 
+static unsigned count_seen(const guint8 *seen, unsigned n)
+{
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; i++)
+                k += seen[i];
+        return k;
+}
+
 /* Waits (up to timeout_ms of silence) for events of `type`; marks data "i" in seen
- * (may be NULL); returns how many arrived. fds_each: handles each must carry (-1: any). */
+ * (may be NULL); returns how many arrived, or with seen, how many distinct ones (a
+ * repeat after a reconnect is allowed). fds_each: handles each must carry (-1: any). */
 static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds_each,
                         unsigned want, unsigned timeout_ms)
 {
         unsigned got = 0;
 
-        while (got < want) {
+        while ((seen ? count_seen(seen, n_seen) : got) < want) {
                 g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
                 gint64 i;
                 if (!m)
@@ -147,6 +156,8 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
                 if (seen && i >= 0 && (guint64) i < n_seen)
                         seen[i] = 1;
         }
+        if (seen)
+                got = count_seen(seen, n_seen);
         if (got < want) {
                 g_autofree char *log = testdaemon_log(d);
                 size_t len = strlen(log);
@@ -154,14 +165,6 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
                        log + (len > 2000 ? len - 2000 : 0));
         }
         return got;
-}
-
-static unsigned count_seen(const guint8 *seen, unsigned n)
-{
-        unsigned k = 0;
-        for (unsigned i = 0; i < n; i++)
-                k += seen[i];
-        return k;
 }
 
 static int nonblocking_seq_connect(const char *path)
@@ -760,6 +763,162 @@ static void test_restart_under_load_loses_nothing(void)
         testdaemon_free(next);
 }
 
+/* ---- the bus ---- */
+
+static pid_t bus_pid(const TestBus *b)
+{
+        return (pid_t) atoi(g_subprocess_get_identifier(b->proc));
+}
+
+/* Restarts the suite's bus after kill(sig) and resubscribes, the daemon held
+ * stopped meanwhile so that nothing it sends after the reconnect is missed. */
+static void replace_bus(int sig)
+{
+        kill(daemon_pid(), SIGSTOP);
+        kill(bus_pid(&suite.bus), sig);
+        testbus_stop(&suite.bus);
+        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
+        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
+        g_dbus_connection_remove_filter(d->conn, d->filter_id);
+        g_clear_object(&d->conn);
+        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        kill(daemon_pid(), SIGCONT);
+}
+
+/*
+ * Symptom 9: "written to the socket" is not "on the bus". The bus stops
+ * reading (SIGSTOP), the daemon writes events into the socket, and the bus
+ * dies with them unread. They were never confirmed, so they are sent again
+ * to the next bus: every one arrives.
+ */
+static void test_events_the_bus_never_read_are_sent_again(void)
+{
+        enum { N = 50 };
+        g_autofree guint8 *seen = g_new0(guint8, N);
+        int fd;
+
+        d = testdaemon_start(&suite.bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fd = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        kill(bus_pid(&suite.bus), SIGSTOP);
+        for (unsigned i = 0; i < N; i++)
+                send_numbered(fd, "unread", i);
+        g_usleep(500000); /* GDBus writes them into the bus's socket, where they stay */
+        replace_bus(SIGKILL);
+        collect("unread", seen, N, -1, N, 5000);
+        printf("# %u of %u events the dead bus had not read arrived; resent %" G_GUINT64_FORMAT
+               "\n",
+               count_seen(seen, N), N, testdaemon_stat(d, "resent"));
+        CU_ASSERT_EQUAL(count_seen(seen, N), N);
+        CU_ASSERT_TRUE(testdaemon_stat(d, "resent") >= N);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", N), N);
+        close(fd);
+}
+
+/* A private bus for one test with the session bus's limits and the given
+ * RLIMIT_NOFILE (soft and hard). */
+static bool private_bus(TestBus *b, const char *subdir, unsigned nofile)
+{
+        g_autofree char *bdir = g_build_filename(dir, subdir, NULL);
+        struct rlimit rl = { nofile, nofile };
+
+        g_assert_cmpint(g_mkdir(bdir, 0700), ==, 0);
+        if (!testbus_start_with(b, bdir, TESTBUS_SESSION_LIMITS))
+                return false;
+        return prlimit(bus_pid(b), RLIMIT_NOFILE, &rl, NULL) == 0;
+}
+
+static GSubprocess *spawn_monitor(const TestBus *b)
+{
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                  G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                          &error, "gdbus", "monitor", "--address", b->address,
+                                          "--dest", "org.ingester.Ingester1", NULL);
+        g_assert_no_error(error);
+        return p;
+}
+
+static void send_fd_events(int fd, const char *type, unsigned first, unsigned n)
+{
+        int p[2], fds[8];
+
+        CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
+        for (int k = 0; k < 8; k++)
+                fds[k] = p[k % 2];
+        for (unsigned i = first; i < first + n; i++) {
+                g_autofree char *j = g_strdup_printf("{\"type\":\"%s\",\"i\":%u}", type, i);
+                CU_ASSERT_EQUAL(send_fd_packet(fd, j, strlen(j), fds, 8), 0);
+        }
+        close(p[0]);
+        close(p[1]);
+}
+
+/*
+ * Symptom 8: a stopped subscriber makes dbus-daemon hold every fd sent to
+ * it until its own table is full; it then throws off whoever sends the
+ * next fd, the relay. The relay must not reconnect in a storm: after the
+ * same bus reset it with fds in flight, events go on without them (counted)
+ * and the live subscriber gets every one; once the stopped subscriber is
+ * gone, a probe gets through and events carry their fds again.
+ */
+static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
+{
+        enum { N = 200 };
+        TestBus bus = { 0 };
+        g_autoptr(GSubprocess) stopped = NULL;
+        g_autofree guint8 *seen = g_new0(guint8, N);
+        guint64 reconnects, without;
+        int fd;
+        bool fds_back = false;
+
+        CU_ASSERT_TRUE_FATAL(private_bus(&bus, "bus", 160));
+        d = testdaemon_start(&bus, dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        stopped = spawn_monitor(&bus);
+        g_usleep(500000); /* its match rule is in place */
+        kill(atoi(g_subprocess_get_identifier(stopped)), SIGSTOP);
+
+        fd = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        send_fd_events(fd, "storm", 0, N);
+        collect("storm", seen, N, -1, N, 10000);
+        reconnects = testdaemon_stat(d, "bus-reconnects");
+        without = testdaemon_stat(d, "fds-not-forwarded");
+        printf("# live subscriber got %u of %u; %" G_GUINT64_FORMAT " reconnects, %" G_GUINT64_FORMAT
+               " fds not forwarded, %u 'lost the bus' lines\n",
+               count_seen(seen, N), N, reconnects, without, count_in_log("lost the bus"));
+        if (count_seen(seen, N) < N)
+                printf("# queue-depth %" G_GUINT64_FORMAT " in-flight %" G_GUINT64_FORMAT
+                       " emitted %" G_GUINT64_FORMAT "\n",
+                       testdaemon_stat(d, "queue-depth"), testdaemon_stat(d, "in-flight"),
+                       testdaemon_stat(d, "emitted"));
+        CU_ASSERT_EQUAL(count_seen(seen, N), N);
+        CU_ASSERT_TRUE(reconnects >= 1 && reconnects <= 4);
+        CU_ASSERT_TRUE(without > 0);
+        CU_ASSERT_TRUE(count_in_log("events go out without their fds") == 1);
+
+        /* the stopped subscriber goes away: the bus has descriptors again */
+        g_subprocess_force_exit(stopped);
+        harness_wait_subprocess(stopped, 5000);
+        for (unsigned i = 0; i < 100 && !fds_back; i++) {
+                send_fd_events(fd, "after", i, 1);
+                for (;;) {
+                        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 300);
+                        if (!m)
+                                break;
+                        if (strcmp(event_type(m), "after") == 0 && n_handles(m) == 8)
+                                fds_back = true;
+                }
+        }
+        CU_ASSERT_TRUE(fds_back);
+        CU_ASSERT_TRUE(count_in_log("the bus takes descriptors again") == 1);
+        close(fd);
+        g_clear_pointer(&d, testdaemon_free);
+        testbus_stop(&bus);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -793,7 +952,16 @@ int main(void)
                 { NULL, NULL },
         };
 
+        static const TapTest bus_tests[] = {
+                { "events_the_bus_never_read_are_sent_again",
+                  test_events_the_bus_never_read_are_sent_again },
+                { "a_bus_that_refuses_fds_gets_events_without_them",
+                  test_a_bus_that_refuses_fds_gets_events_without_them },
+                { NULL, NULL },
+        };
+
         signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("bus", suite_init, suite_cleanup, setup, teardown, bus_tests);
         tap_add_suite_full("restart", suite_init, suite_cleanup, setup, teardown, restart_tests);
         tap_add_suite_full("size", suite_init, suite_cleanup, setup, teardown, size_tests);
         tap_add_suite_full("descriptors", suite_init, suite_cleanup, setup, teardown, fd_tests);
