@@ -82,3 +82,45 @@ tests_test_faults_SOURCES = tests/test-faults.c
 tests_test_faults_CFLAGS = $(TEST_CFLAGS)
 tests_test_faults_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-faults
+
+# Fuzzing. make check replays each target over the hostile corpus and its
+# own corpus (tests/data/fuzz/NAME: what fuzzing found worth keeping, and
+# every crash it ever found) with the project's compiler; `make fuzz` builds
+# the targets with clang's libFuzzer and runs each for FUZZ_SECONDS.
+FUZZ_CORE = \
+	src/codec.c src/codec-json.c src/codec-msgpack.c src/vwriter.c \
+	src/stats.c src/queue.c src/config.c src/listener.c src/busmsg.c \
+	$(NULL)
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_COMPILE = $(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) \
+	$(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS) $(SYSTEMD_CFLAGS)
+FUZZ_LINK = $(addprefix $(srcdir)/,$(FUZZ_CORE)) \
+	$(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm
+
+check_PROGRAMS += tests/fuzz/replay-codec tests/fuzz/replay-listener
+tests_fuzz_replay_codec_SOURCES = tests/fuzz/fuzz-codec.c tests/fuzz/replay.c
+tests_fuzz_replay_codec_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME=\"codec\"
+tests_fuzz_replay_codec_CFLAGS = $(TEST_CFLAGS)
+tests_fuzz_replay_codec_LDADD = $(TEST_LIBS)
+tests_fuzz_replay_listener_SOURCES = tests/fuzz/fuzz-listener.c tests/fuzz/replay.c
+tests_fuzz_replay_listener_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME=\"listener\"
+tests_fuzz_replay_listener_CFLAGS = $(TEST_CFLAGS)
+tests_fuzz_replay_listener_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-codec tests/fuzz/replay-listener
+
+tests/fuzz/fuzz-codec: tests/fuzz/fuzz-codec.c $(addprefix $(srcdir)/,$(FUZZ_CORE))
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(srcdir)/tests/fuzz/fuzz-codec.c $(FUZZ_LINK)
+
+tests/fuzz/fuzz-listener: tests/fuzz/fuzz-listener.c $(addprefix $(srcdir)/,$(FUZZ_CORE))
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(srcdir)/tests/fuzz/fuzz-listener.c $(FUZZ_LINK)
+
+fuzz: tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
+	$(SHELL) $(srcdir)/tools/fuzz-run $(FUZZ_SECONDS) $(srcdir)/tests/data \
+		tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
+.PHONY: fuzz
+CLEANFILES += tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
+EXTRA_DIST += tools/fuzz-run
