@@ -189,10 +189,12 @@ static CodecReason mp_scan(const CodecLimits *limits, const unsigned char *p, si
 static CodecReason mp_write_value(const CodecLimits *limits, VWriter *w, const msgpack_object *o,
                                   const char **ret_signature);
 
+/* msgpack-c leaves ptr NULL for an empty string, and memcmp(NULL, ..., 0) is
+ * undefined (found by fuzz-listener: a map with two empty keys). */
 static bool key_equal(const msgpack_object *a, const msgpack_object *b)
 {
         return a->via.str.size == b->via.str.size &&
-               memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0;
+               (a->via.str.size == 0 || memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
 }
 
 static guint key_hash(gconstpointer p)
