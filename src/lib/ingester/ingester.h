@@ -22,15 +22,22 @@
  *   -ECONNREFUSED  a socket file is there but nobody listens on it: the daemon
  *                  has exited (its socket was left behind) or has just
  *                  restarted and the connection points at the old socket.
- *   -EPIPE         the daemon closed the SOCK_SEQPACKET connection (it stopped,
- *                  or refused the connection at its connection limit).
+ *   -EPIPE         the daemon is stopping (it shuts its sockets down for
+ *                  reading at SIGTERM, so that a retry reaches the next
+ *                  instance) or closed the SOCK_SEQPACKET connection. A packet
+ *                  whose send succeeded is relayed even across a graceful
+ *                  restart; this one was not sent.
  *   -EMSGSIZE      the packet is larger than the socket can carry. The daemon
  *                  has its own, usually smaller, limit (max-event-size); a
  *                  packet between the two is sent and then refused by the
  *                  daemon, which counts it.
  *   -EAGAIN        only with INGESTER_CLIENT_NONBLOCK: the daemon's receive
  *                  queue is full. Wait for POLLOUT on ingester_client_get_fd()
- *                  and send again.
+ *                  and send again. From connecting: the daemon is at its
+ *                  connection limit and its backlog is full (a blocking
+ *                  handle waits in connect() instead; below that, a new
+ *                  connection waits in the backlog and what it sends is
+ *                  relayed once the daemon accepts it).
  *   -EPROTOTYPE    a transport was forced and the socket is of the other type.
  *   -EINTR         a signal arrived while waiting between reconnect attempts.
  *   -EINVAL        an argument is out of range (an empty packet, more than
