@@ -477,8 +477,8 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
         KEY_UINT(kf, "queue", "capacity-fds", 0, CONFIG_QUEUE_CAPACITY_FDS_CEILING,
                  c->queue_capacity_fds);
         KEY_UINT(kf, "queue", "drain-timeout", 0, CONFIG_DRAIN_TIMEOUT_CEILING, c->drain_timeout_sec);
-        KEY_UINT(kf, "log", "burst", 1, 1000000, c->log_burst);
-        KEY_UINT(kf, "log", "interval", 1, 86400, c->log_interval_sec);
+        KEY_UINT(kf, "log", "burst", 1, CONFIG_LOG_BURST_CEILING, c->log_burst);
+        KEY_UINT(kf, "log", "interval", 1, CONFIG_LOG_INTERVAL_CEILING, c->log_interval_sec);
         if ((text = g_key_file_get_string(kf, "queue", "policy", NULL))) {
                 if (!parse_policy("[queue] policy", g_strstrip(text), &c->policy, error))
                         return FALSE;

@@ -39,6 +39,9 @@
 /* receive-buffer: SO_RCVBUF takes an int, and the kernel doubles it */
 #define CONFIG_RECEIVE_BUFFER_CEILING (G_MAXINT / 2)
 #define CONFIG_DRAIN_TIMEOUT_CEILING 3600U
+/* [log]: a burst past this is no limit; an interval past a day hides a flood */
+#define CONFIG_LOG_BURST_CEILING 1000000U
+#define CONFIG_LOG_INTERVAL_CEILING 86400U
 /* capacity-fds, when set: no more than a descriptor table can hold (the
  * kernel's fs.nr_open default, 1048576) */
 #define CONFIG_QUEUE_CAPACITY_FDS_CEILING (1U << 20)

@@ -19,6 +19,9 @@
  *
  * A zero-length SEQPACKET read means either a zero-length packet or the
  * peer's hang-up; see peer_hung_up().
+ *
+ * Every callback here (socket watches, the accept retry timer) runs in the
+ * default main context, the daemon's only thread that touches a Listener.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -513,6 +516,10 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         event->transport = ep->spec->transport;
         event->codec = ev.format;
         l->stats->received++;
+        if (G_UNLIKELY(stats_debug_enabled()))
+                g_debug("event %" G_GUINT64_FORMAT " from pid=%d uid=%u on %s: %zu bytes, %u fds",
+                        event->seq, (int) cred.pid, (unsigned) cred.uid, where, (size_t) n,
+                        n_fds);
         l->stats->dropped += queue_push(l->queue, event);
         if (l->cb.queued)
                 l->cb.queued(l->user_data);

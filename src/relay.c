@@ -245,6 +245,7 @@ static void relay_pump(Relay *r)
 {
         Queue *q = r->queue;
         unsigned half = MAX(r->config->max_unflushed / 2, 1);
+        bool held_back = false;
         Event *ev;
 
         if (r->config->no_emit) {
@@ -259,8 +260,10 @@ static void relay_pump(Relay *r)
                 g_autoptr(GError) error = NULL;
                 bool probe;
 
-                if (!queue_can_send(q, busmsg_cost(ev), r->can_pass_fds ? ev->n_fds : 0))
-                        break; /* GDBus's copies would pass the capacity: wait for the bus */
+                if (!queue_can_send(q, busmsg_cost(ev), r->can_pass_fds ? ev->n_fds : 0)) {
+                        held_back = true; /* GDBus's copies would pass a capacity */
+                        break;
+                }
                 if (!send_next(r, ev, &probe, &error)) {
                         /* a closed connection: on_closed() takes over */
                         stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
@@ -273,11 +276,11 @@ static void relay_pump(Relay *r)
                 if (probe)
                         return;
         }
-        /* The rest of the batch: the pass stopped because nothing waits (latency when
-         * idle), or the capacities hold the next event back until these are confirmed.
-         * A full window has just requested its confirmation, so under load this adds
-         * no round trips. */
-        request_confirm(r, false);
+        /* The rest of the batch, when nothing else waits (latency when idle; under load
+         * the half-window requests suffice) or when a capacity holds the next event back
+         * until these are confirmed (otherwise nothing would ever confirm them). */
+        if (held_back || !queue_next_unsent(q))
+                request_confirm(r, false);
 }
 
 static gboolean on_pump_idle(gpointer user_data)

@@ -113,18 +113,25 @@ void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *whe
                   uid == (uid_t) -1 ? -1 : (int) uid, name);
 }
 
-static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
-                                   gpointer user_data)
+bool stats_debug_enabled(void)
 {
-        static int journal = -1, debug = -1;
-        const char *message = NULL, *label;
+        static int debug = -1;
 
         if (debug < 0) {
                 /* GLib's convention (g_log_writer_default_would_drop() is 2.68) */
                 const char *env = g_getenv("G_MESSAGES_DEBUG");
                 debug = env && (strstr(env, "all") || strstr(env, G_LOG_DOMAIN)) ? 1 : 0;
         }
-        if ((level & G_LOG_LEVEL_DEBUG) && !debug)
+        return debug;
+}
+
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                   gpointer user_data)
+{
+        static int journal = -1;
+        const char *message = NULL, *label;
+
+        if ((level & G_LOG_LEVEL_DEBUG) && !stats_debug_enabled())
                 return G_LOG_WRITER_HANDLED;
         if (journal < 0)
                 journal = g_log_writer_is_journald(fileno(stderr)) ? 1 : 0;

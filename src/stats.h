@@ -85,6 +85,10 @@ void stats_log(Stats *s, StatsLog kind, GLogLevelFlags level, const char *reason
 /* Counts a refusal and logs it (g_info, rate-limited per reason). */
 void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *where);
 
+/* Whether debug lines are wanted (G_MESSAGES_DEBUG names the domain or
+ * "all"): lets a per-event caller skip formatting one. */
+bool stats_debug_enabled(void);
+
 /* Routes every log line: to the journal with its fields when stderr is
  * connected to it, else to stderr as "LEVEL: message". Debug lines only
  * with G_MESSAGES_DEBUG (GLib's convention), info and above always. */

@@ -588,7 +588,13 @@ static void check_memory_bound(size_t event_size, unsigned n)
         printf("# %zu-byte events: %u sent, RSS %ld -> %ld KiB (+%ld; capacity %ld KiB)\n",
                event_size, s.sent, before, after, after - before, capacity_kib);
         CU_ASSERT_EQUAL(s.sent, n);
+#ifdef __SANITIZE_ADDRESS__
+        /* ASan's quarantine keeps freed memory resident by design: RSS says nothing here.
+         * The plain and the release builds check the bound; this one checks the counts. */
+        printf("# RSS bound not checked under AddressSanitizer\n");
+#else
         CU_ASSERT_TRUE(after - before <= capacity_kib + slack_kib);
+#endif
         CU_ASSERT_TRUE(testdaemon_stat(d, "dropped") > 0); /* the capacity was reached */
         CU_ASSERT_TRUE(testdaemon_stat(d, "queue-bytes") <= 4194304 + 65536 * 3);
         {
