@@ -37,6 +37,9 @@ bench: all
 	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
 	$(AM_V_at)echo "== ingester-send: 100k lines from stdin vs one libingester sender"
 	$(AM_V_at)$(BENCH) --events=100000 --phases=tool --repeat=$(BENCH_REPEAT)
+	$(AM_V_at)echo "== under faults: a stalled bus (RSS) and a restart under load (loss)"
+	$(AM_V_at)$(top_srcdir)/tools/bench-faults --ingesterd=$(abs_top_builddir)/src/ingesterd \
+		--ingester-send=$(abs_top_builddir)/tools/ingester-send
 
 # ingester-send: the shell's sender, on libingester (validates with the
 # daemon's own codec)
@@ -46,7 +49,7 @@ tools_ingester_send_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
 tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
 tools_ingester_send_LDADD = src/lib/libingester.la src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
-dist_noinst_SCRIPTS += tools/demo
+dist_noinst_SCRIPTS += tools/demo tools/bench-faults
 
 # The relay benchmark (make bench; never part of make check). -no-install:
 # a real binary, not a libtool wrapper, since it re-executes itself for its
