@@ -376,8 +376,13 @@ int send_dgram(const char *path, const void *buf, size_t len, const int *fds, un
 
 int seq_connect(const char *path)
 {
+        return seq_connect_flags(path, 0);
+}
+
+int seq_connect_flags(const char *path, int flags)
+{
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
 
         g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {

@@ -78,6 +78,8 @@ char *testdaemon_log(TestDaemon *d);
 /* Senders: return 0 or -errno. */
 int send_dgram(const char *path, const void *buf, size_t len, const int *fds, unsigned n_fds);
 int seq_connect(const char *path);
+/* The same with extra socket() flags (SOCK_NONBLOCK: EAGAIN when the backlog is full). */
+int seq_connect_flags(const char *path, int flags);
 int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds);
 
 /* Waits for a child started by g_spawn (or GSubprocess) with timeout; returns exit status. */

@@ -167,20 +167,6 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
         return got;
 }
 
-static int nonblocking_seq_connect(const char *path)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
-        }
-        return fd;
-}
-
 static void send_numbered(int fd, const char *type, unsigned i)
 {
         g_autofree char *j = g_strdup_printf("{\"type\":\"%s\",\"i\":%u}", type, i);
@@ -233,7 +219,7 @@ static void test_connection_limit_makes_connects_wait_not_vanish(void)
 
         /* fill the backlog: non-blocking connects are then refused, not swallowed */
         for (int i = 0; i < 16; i++) {
-                int fd = nonblocking_seq_connect(d->seq_path);
+                int fd = seq_connect_flags(d->seq_path, SOCK_NONBLOCK);
                 if (fd < 0) {
                         refused = fd;
                         break;
@@ -366,6 +352,24 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
 }
 
+/* The daemon is stopped: start the suite's bus again at its address, move the
+ * subscriber onto it, and let the daemon go on (so that the subscriber is in
+ * place before the daemon reconnects). */
+static void restart_bus_and_resubscribe(void)
+{
+        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
+        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
+        g_dbus_connection_remove_filter(d->conn, d->filter_id);
+        g_clear_object(&d->conn);
+        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        kill(daemon_pid(), SIGCONT);
+}
+
+static pid_t bus_pid(const TestBus *b)
+{
+        return (pid_t) atoi(g_subprocess_get_identifier(b->proc));
+}
+
 /* ---- descriptors ---- */
 
 /* Takes the suite's bus away (the daemon notices), runs `during`, then starts it again
@@ -377,12 +381,7 @@ static void with_bus_down(void (*during)(gpointer), gpointer user_data)
         wait_for_log("lost the bus connection");
         during(user_data);
         kill(daemon_pid(), SIGSTOP);
-        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-        g_dbus_connection_remove_filter(d->conn, d->filter_id);
-        g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
-        kill(daemon_pid(), SIGCONT);
+        restart_bus_and_resubscribe();
 }
 
 typedef struct {
@@ -772,11 +771,6 @@ static void test_restart_under_load_loses_nothing(void)
 
 /* ---- the bus ---- */
 
-static pid_t bus_pid(const TestBus *b)
-{
-        return (pid_t) atoi(g_subprocess_get_identifier(b->proc));
-}
-
 /* Restarts the suite's bus after kill(sig) and resubscribes, the daemon held
  * stopped meanwhile so that nothing it sends after the reconnect is missed. */
 static void replace_bus(int sig)
@@ -784,12 +778,7 @@ static void replace_bus(int sig)
         kill(daemon_pid(), SIGSTOP);
         kill(bus_pid(&suite.bus), sig);
         testbus_stop(&suite.bus);
-        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-        g_dbus_connection_remove_filter(d->conn, d->filter_id);
-        g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
-        kill(daemon_pid(), SIGCONT);
+        restart_bus_and_resubscribe();
 }
 
 /*
