@@ -640,7 +640,7 @@ static AcceptResult accept_one(Endpoint *ep)
                 /* Never accept a connection only to close it with its packets unread: at
                  * the limit, new connects wait in the kernel's backlog (a blocking connect
                  * sleeps, a non-blocking one gets EAGAIN once the backlog is full) until a
-                 * connection ends (doc/protocol.md §2). */
+                 * connection ends (doc/protocol.md §1.4). */
                 endpoint_disarm(ep);
                 l->stats->accept_pauses++;
                 return ACCEPT_STOP;

@@ -73,7 +73,7 @@ struct Relay {
         unsigned confirms;    /* confirmation requests whose reply has not come back */
         bool settling;        /* a connection was lost; its requests are still reporting */
 
-        /* a bus that throws us off for the descriptors we send (doc/protocol.md §5) */
+        /* a bus that throws us off for the descriptors we send (doc/protocol.md §1.2) */
         char *reset_guid; /* the bus that closed us with descriptors unconfirmed */
         bool fds_suspect; /* events go out without their descriptors meanwhile */
         bool probing;     /* one went out with them; its confirmation decides */
