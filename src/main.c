@@ -169,6 +169,9 @@ static int daemon_run(Daemon *d)
         }
         notify("READY=1");
         g_main_loop_run(d->loop);
+        g_message("stopped: %" G_GUINT64_FORMAT " events received, %" G_GUINT64_FORMAT
+                  " emitted, %" G_GUINT64_FORMAT " dropped, %zu left in the queue",
+                  d->stats.received, d->stats.emitted, d->stats.dropped, d->queue.len);
         return EXIT_OK;
 }
 
