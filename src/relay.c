@@ -159,11 +159,18 @@ static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
         check_drained(r);
 }
 
-static void request_confirm(Relay *r, bool probe)
+/*
+ * @tail: the rest of a pass, not a half window. A tail waits while another
+ * request is outstanding: its reply runs the pump, which then asks for
+ * everything sent meanwhile at once. At a steady trickle that is one round
+ * trip per reply instead of one per event (doubling the bus's messages cost
+ * latency at 5k events/s; doc/performance.md).
+ */
+static void request_confirm(Relay *r, bool probe, bool tail)
 {
         ConfirmBatch *b;
 
-        if (r->batch == 0)
+        if (r->batch == 0 || (tail && r->confirms > 0))
                 return;
         b = g_new0(ConfirmBatch, 1);
         b->r = r;
@@ -272,7 +279,7 @@ static void relay_pump(Relay *r)
                 }
                 r->unconfirmed++;
                 if (++r->batch >= half || probe)
-                        request_confirm(r, probe);
+                        request_confirm(r, probe, false);
                 if (probe)
                         return;
         }
@@ -280,7 +287,7 @@ static void relay_pump(Relay *r)
          * the half-window requests suffice) or when a capacity holds the next event back
          * until these are confirmed (otherwise nothing would ever confirm them). */
         if (held_back || !queue_next_unsent(q))
-                request_confirm(r, false);
+                request_confirm(r, false, true);
 }
 
 static gboolean on_pump_idle(gpointer user_data)
