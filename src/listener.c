@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * listener.c — sockets, recvmsg, credentials, fds (see listener.h).
+ * listener.c — accept, recvmsg, credentials, fds, shutdown (see listener.h).
  *
  * The receive path, per packet:
  *
@@ -15,7 +15,7 @@
  *     buffer: the kernel discards its bytes, and nothing of its size is
  *     ever allocated. Its fds still arrive and are closed.
  *  3. Every fd that arrived is closed on every refusal path; an accepted
- *     event owns its fds until the relay has written it.
+ *     event owns its fds until the bus has confirmed it.
  *
  * A zero-length SEQPACKET read means either a zero-length packet or the
  * peer's hang-up; see peer_hung_up().
@@ -24,24 +24,16 @@
  * default main context, the daemon's only thread that touches a Listener.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <linux/sockios.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "busmsg.h"
 #include "listener.h"
 #include "util.h"
-
-G_DEFINE_QUARK(ingester - listener - error - quark, listener_error)
 
 typedef struct Endpoint Endpoint;
 
@@ -55,14 +47,11 @@ typedef struct {
 struct Endpoint {
         Listener *l;
         const ListenSpec *spec;
-        int fd;
+        BoundSocket sock;
         guint watch;
         guint retry_timer; /* re-arms accept() after the descriptors ran out */
-        bool owned;        /* we bound the path: unlink it on exit if still ours */
         bool starved;      /* accept() failed with EMFILE/ENFILE: wait for the timer */
         bool input_done;   /* shutting down: nothing more can arrive, all read */
-        dev_t dev;
-        ino_t ino;
         GPtrArray *conns; /* Conn*, SEQPACKET only */
 };
 
@@ -82,269 +71,6 @@ struct Listener {
 /* How long accept() rests after EMFILE/ENFILE before it is tried again
  * (sooner when a connection closes and frees a descriptor). */
 #define ACCEPT_RETRY_MSEC 250
-
-/* ---- setup ---- */
-
-/* The socket's directory: created 0700, else it must be ours and not group/world writable. */
-static gboolean prepare_directory(const char *dir, GError **error)
-{
-        struct stat st;
-
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "cannot create socket directory %s: %s", dir, g_strerror(errno));
-                return FALSE;
-        }
-        if (lstat(dir, &st) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", dir,
-                            g_strerror(errno));
-                return FALSE;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
-                            "socket directory %s is not a directory (a symlink is refused)", dir);
-                return FALSE;
-        }
-        if (st.st_uid != geteuid()) {
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
-                            "socket directory %s belongs to uid %u, not to us (uid %u)", dir,
-                            (unsigned) st.st_uid, (unsigned) geteuid());
-                return FALSE;
-        }
-        if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
-                            "socket directory %s is writable by group or others (mode %04o)", dir,
-                            (unsigned) (st.st_mode & 07777));
-                return FALSE;
-        }
-        return TRUE;
-}
-
-static int socket_type(Transport t)
-{
-        return t == TRANSPORT_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET;
-}
-
-static gboolean fill_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *len,
-                              GError **error)
-{
-        size_t n = strlen(path);
-
-        if (n >= sizeof(sa->sun_path)) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                            "socket path %s is longer than the %zu bytes AF_UNIX allows", path,
-                            sizeof(sa->sun_path) - 1);
-                return FALSE;
-        }
-        memset(sa, 0, sizeof(*sa));
-        sa->sun_family = AF_UNIX;
-        memcpy(sa->sun_path, path, n + 1);
-        *len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1);
-        return TRUE;
-}
-
-/*
- * What is at the path now? Nothing: fine. A symlink or a non-socket: refuse.
- * A socket: if something answers a connect() it is another daemon's (refuse);
- * if the kernel says ECONNREFUSED nobody listens there and it is stale.
- */
-static gboolean clear_path(const char *path, Transport t, GError **error)
-{
-        _cleanup_close_ int probe = -1;
-        struct sockaddr_un sa;
-        socklen_t salen;
-        struct stat st;
-
-        if (lstat(path, &st) < 0) {
-                if (errno == ENOENT)
-                        return TRUE;
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
-                            g_strerror(errno));
-                return FALSE;
-        }
-        if (S_ISLNK(st.st_mode)) {
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
-                            "%s is a symbolic link; refusing to replace it", path);
-                return FALSE;
-        }
-        if (!S_ISSOCK(st.st_mode)) {
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
-                            "%s exists and is not a socket; refusing to replace it", path);
-                return FALSE;
-        }
-        if (!fill_sockaddr(path, &sa, &salen, error))
-                return FALSE;
-        probe = socket(AF_UNIX, socket_type(t) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (probe < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
-                            g_strerror(errno));
-                return FALSE;
-        }
-        if (connect(probe, (struct sockaddr *) &sa, salen) == 0 || errno == EAGAIN ||
-            errno == EPROTOTYPE) {
-                /* EAGAIN: a live SEQPACKET listener with a full backlog; EPROTOTYPE: a live
-                 * socket of the other type. Either way somebody answers. */
-                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_ADDRESS_IN_USE,
-                            "%s is in use: another process is listening on it", path);
-                return FALSE;
-        }
-        if (errno != ECONNREFUSED) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "cannot tell whether %s is in use: %s", path, g_strerror(errno));
-                return FALSE;
-        }
-        if (unlink(path) < 0 && errno != ENOENT) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "cannot remove stale socket %s: %s", path, g_strerror(errno));
-                return FALSE;
-        }
-        g_message("replaced stale socket %s", path);
-        return TRUE;
-}
-
-static void set_rcvbuf(int fd, int size)
-{
-        /* SO_RCVBUFFORCE passes net.core.rmem_max when we may (CAP_NET_ADMIN) */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-}
-
-static gboolean endpoint_bind(Endpoint *ep, GError **error)
-{
-        const ListenSpec *spec = ep->spec;
-        g_autofree char *dir = g_path_get_dirname(spec->path);
-        _cleanup_close_ int fd = -1;
-        struct sockaddr_un sa;
-        socklen_t salen;
-        struct stat st;
-        mode_t old_umask;
-        int r, one = 1;
-
-        if (!fill_sockaddr(spec->path, &sa, &salen, error))
-                return FALSE;
-        if (!prepare_directory(dir, error))
-                return FALSE;
-        if (!clear_path(spec->path, spec->transport, error))
-                return FALSE;
-
-        fd = socket(AF_UNIX, socket_type(spec->transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
-                            g_strerror(errno));
-                return FALSE;
-        }
-        /* the mode is right from the first moment: no window between bind() and chmod() */
-        old_umask = umask(~spec->mode & 0777);
-        r = bind(fd, (struct sockaddr *) &sa, salen);
-        umask(old_umask);
-        if (r < 0) {
-                int e = errno;
-                g_set_error(error, e == EADDRINUSE ? LISTENER_ERROR : G_IO_ERROR,
-                            e == EADDRINUSE ? LISTENER_ERROR_ADDRESS_IN_USE
-                                            : g_io_error_from_errno(e),
-                            "cannot bind %s: %s", spec->path, g_strerror(e));
-                return FALSE;
-        }
-        if (lstat(spec->path, &st) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s",
-                            spec->path, g_strerror(errno));
-                return FALSE;
-        }
-        ep->owned = true;
-        ep->dev = st.st_dev;
-        ep->ino = st.st_ino;
-        if (spec->group != (gid_t) -1 && lchown(spec->path, (uid_t) -1, spec->group) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "cannot give %s to group %u: %s", spec->path, (unsigned) spec->group,
-                            g_strerror(errno));
-                ep->fd = steal_fd(&fd);
-                return FALSE;
-        }
-        if (spec->transport == TRANSPORT_DGRAM &&
-            setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "SO_PASSCRED on %s: %s", spec->path, g_strerror(errno));
-                ep->fd = steal_fd(&fd);
-                return FALSE;
-        }
-        set_rcvbuf(fd, ep->l->config->receive_buffer);
-        if (spec->transport == TRANSPORT_SEQPACKET && listen(fd, (int) ep->l->config->backlog) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "listen on %s: %s",
-                            spec->path, g_strerror(errno));
-                ep->fd = steal_fd(&fd);
-                return FALSE;
-        }
-        ep->fd = steal_fd(&fd);
-        return TRUE;
-}
-
-static gboolean endpoint_adopt(Endpoint *ep, GError **error)
-{
-        int one = 1;
-        int flags = fcntl(ep->spec->fd, F_GETFL);
-
-        ep->fd = ep->spec->fd;
-        ep->owned = false; /* systemd's: used as it is, never unlinked */
-        if (flags < 0 || fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-            fcntl(ep->fd, F_SETFD, FD_CLOEXEC) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "activated socket %d: %s", ep->fd, g_strerror(errno));
-                return FALSE;
-        }
-        if (ep->spec->transport == TRANSPORT_DGRAM &&
-            setsockopt(ep->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                            "SO_PASSCRED on activated socket: %s", g_strerror(errno));
-                return FALSE;
-        }
-        return TRUE;
-}
-
-int listener_adopt_activated(Config *config, GError **error)
-{
-#ifdef HAVE_SYSTEMD
-        int n = sd_listen_fds(1); /* unsets LISTEN_FDS so children do not inherit it */
-
-        if (n < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
-                            "systemd socket activation: %s", g_strerror(-n));
-                return -1;
-        }
-        if (n == 0)
-                return 0;
-        g_ptr_array_set_size(config->listens, 0);
-        for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
-                Transport t;
-                ListenSpec *spec;
-                struct sockaddr_un sa;
-                socklen_t salen = sizeof(sa);
-
-                if (sd_is_socket(fd, AF_UNIX, SOCK_DGRAM, -1) > 0)
-                        t = TRANSPORT_DGRAM;
-                else if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
-                        t = TRANSPORT_SEQPACKET;
-                else {
-                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                    "activated fd %d is neither an AF_UNIX datagram socket "
-                                    "nor a listening seqpacket socket",
-                                    fd);
-                        return -1;
-                }
-                if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0 ||
-                    salen <= offsetof(struct sockaddr_un, sun_path))
-                        sa.sun_path[0] = '\0';
-                spec = listen_spec_new(t, sa.sun_path[0] ? sa.sun_path : "(activated)");
-                spec->fd = fd;
-                g_ptr_array_add(config->listens, spec);
-        }
-        return n;
-#else
-        (void) config;
-        (void) error;
-        return 0;
-#endif
-}
 
 /* ---- receive ---- */
 
@@ -645,7 +371,7 @@ static AcceptResult accept_one(Endpoint *ep)
                 l->stats->accept_pauses++;
                 return ACCEPT_STOP;
         }
-        fd = accept4(ep->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        fd = accept4(ep->sock.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
                 int e = errno;
                 if (e == EAGAIN || e == EWOULDBLOCK || (l->stopping && e == EINVAL))
@@ -683,7 +409,7 @@ static AcceptResult accept_one(Endpoint *ep)
         }
         if (l->stopping)
                 (void) shutdown(fd, SHUT_RD); /* read what it sent; further sends fail */
-        set_rcvbuf(fd, l->config->receive_buffer);
+        socket_set_rcvbuf(fd, l->config->receive_buffer);
         c = g_new0(Conn, 1);
         c->ep = ep;
         c->fd = steal_fd(&fd);
@@ -731,32 +457,22 @@ static void endpoint_arm(Endpoint *ep)
 {
         Listener *l = ep->l;
 
-        if (l->paused || ep->watch || ep->starved || ep->fd < 0 || ep->input_done)
+        if (l->paused || ep->watch || ep->starved || ep->sock.fd < 0 || ep->input_done)
                 return;
         if (ep->spec->transport == TRANSPORT_SEQPACKET && at_connection_limit(l))
                 return;
-        ep->watch = g_unix_fd_add(ep->fd, G_IO_IN, on_endpoint_readable, ep);
+        ep->watch = g_unix_fd_add(ep->sock.fd, G_IO_IN, on_endpoint_readable, ep);
 }
 
 /* ---- lifecycle ---- */
-
-static void endpoint_unlink(Endpoint *ep)
-{
-        struct stat st;
-
-        if (ep->owned && lstat(ep->spec->path, &st) == 0 && st.st_dev == ep->dev &&
-            st.st_ino == ep->ino)
-                (void) unlink(ep->spec->path); /* only while it is still the one we bound */
-        ep->owned = false;
-}
 
 static void endpoint_free(Endpoint *ep)
 {
         g_clear_pointer(&ep->conns, g_ptr_array_unref);
         endpoint_disarm(ep);
         g_clear_handle_id(&ep->retry_timer, g_source_remove);
-        endpoint_unlink(ep);
-        safe_close(ep->fd);
+        socket_unlink(&ep->sock);
+        safe_close(ep->sock.fd);
         g_free(ep);
 }
 
@@ -777,10 +493,14 @@ Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
                 Endpoint *ep = g_new0(Endpoint, 1);
                 ep->l = l;
                 ep->spec = config->listens->pdata[i];
-                ep->fd = -1;
+                ep->sock.fd = -1;
+                ep->sock.path = ep->spec->path;
                 ep->conns = g_ptr_array_new_with_free_func((GDestroyNotify) conn_free);
                 g_ptr_array_add(l->endpoints, ep);
-                if (!(ep->spec->fd >= 0 ? endpoint_adopt(ep, error) : endpoint_bind(ep, error)))
+                if (!(ep->spec->fd >= 0
+                              ? socket_adopt(ep->spec, &ep->sock, error)
+                              : socket_bind(ep->spec, config->receive_buffer, config->backlog,
+                                            &ep->sock, error)))
                         return NULL;
         }
         return g_steal_pointer(&l);
@@ -861,8 +581,8 @@ void listener_stop_input(Listener *l)
                         /* a new instance may bind the path at once; a sender's next send
                          * (or connect) fails, so it retries there, and what the kernel
                          * already holds is still ours to read */
-                        endpoint_unlink(ep);
-                        (void) shutdown(ep->fd, SHUT_RD);
+                        socket_unlink(&ep->sock);
+                        (void) shutdown(ep->sock.fd, SHUT_RD);
                         g_clear_handle_id(&ep->retry_timer, g_source_remove);
                         ep->starved = false;
                         endpoint_arm(ep);

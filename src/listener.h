@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * listener.h — the daemon's sockets: binding them safely, accepting
- * SEQPACKET connections, and reading packets into the queue.
+ * listener.h — the daemon's sockets at run time: accepting SEQPACKET
+ * connections and reading packets into the queue (socket.h binds them).
  *
  * It owns the socket paths it binds (and unlinks them only while their
  * inode is still the one it bound), every connection, and every fd that
@@ -9,9 +9,9 @@
  * talks to the bus and never blocks: all sockets are non-blocking, and a
  * socket yields after `batch` packets so no sender starves another.
  *
- * Errors: the setup functions are GLib-style (gboolean + GError, with
- * LISTENER_ERROR_ADDRESS_IN_USE when another daemon answers on a path); the
- * receive path counts and logs refusals through Stats and never fails.
+ * Errors: listener_new() is GLib-style (gboolean + GError, LISTENER_ERROR
+ * from socket.h for paths that are in use or unsafe); the receive path
+ * counts and logs refusals through Stats and never fails.
  */
 #pragma once
 
@@ -19,16 +19,9 @@
 #include <glib-unix.h>
 
 #include "config.h"
+#include "socket.h"
 #include "queue.h"
 #include "stats.h"
-
-#define LISTENER_ERROR (listener_error_quark())
-typedef enum {
-        LISTENER_ERROR_ADDRESS_IN_USE, /* a live socket answers at the path */
-        LISTENER_ERROR_UNSAFE_PATH,    /* symlink, non-socket, foreign or writable directory */
-        LISTENER_ERROR_FAILED,
-} ListenerError;
-GQuark listener_error_quark(void);
 
 typedef struct Listener Listener;
 
@@ -70,6 +63,3 @@ void listener_stop_input(Listener *l);
 void listener_free(Listener *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Listener, listener_free)
 
-/* Adopts sockets passed by systemd (LISTEN_FDS) into config->listens, by
- * their type. Returns the number adopted; 0 without libsystemd. */
-int listener_adopt_activated(Config *config, GError **error);

@@ -19,6 +19,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/queue.c \
 	src/config.h \
 	src/config.c \
+	src/socket.h \
+	src/socket.c \
 	src/listener.h \
 	src/listener.c \
 	src/relay.h \

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         stats_install_log_writer();
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
-            (!exit_now && (listener_adopt_activated(&d.config, &error) < 0 ||
+            (!exit_now && (socket_adopt_activated(&d.config, &error) < 0 ||
                            !config_add_default_listens(&d.config, &error)))) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 config_deinit(&d.config);

@@ -89,7 +89,7 @@ TESTS += tests/test-faults
 # the targets with clang's libFuzzer and runs each for FUZZ_SECONDS.
 FUZZ_CORE = \
 	src/codec.c src/codec-json.c src/codec-msgpack.c src/vwriter.c \
-	src/stats.c src/queue.c src/config.c src/listener.c src/busmsg.c \
+	src/stats.c src/queue.c src/config.c src/socket.c src/listener.c src/busmsg.c \
 	$(NULL)
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
