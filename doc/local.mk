@@ -1,5 +1,6 @@
 dist_man_MANS += \
 	doc/ingester-send.1 \
+	doc/ingester-listen.1 \
 	doc/ingesterd.8 \
 	doc/ingesterd.conf.5 \
 	$(NULL)

@@ -49,6 +49,12 @@ tools_ingester_send_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
 tools_ingester_send_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
 tools_ingester_send_LDADD = src/lib/libingester.la src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
+# ingester-listen: the consumer's tool, events as JSON lines
+bin_PROGRAMS += tools/ingester-listen
+tools_ingester_listen_SOURCES = tools/ingester-listen.c
+tools_ingester_listen_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tools_ingester_listen_LDADD = $(GLIB_LIBS)
+
 dist_noinst_SCRIPTS += tools/demo tools/bench-faults
 
 # The relay benchmark (make bench; never part of make check). -no-install:
