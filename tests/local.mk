@@ -124,3 +124,9 @@ fuzz: tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
 .PHONY: fuzz
 CLEANFILES += tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
 EXTRA_DIST += tools/fuzz-run
+
+check_PROGRAMS += tests/test-listen
+tests_test_listen_SOURCES = tests/test-listen.c
+tests_test_listen_CFLAGS = $(TEST_CFLAGS)
+tests_test_listen_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-listen
