@@ -85,6 +85,37 @@ static bool allowed(const ListenSpec *spec, uid_t uid, gid_t gid)
         return false;
 }
 
+/* The kernel's overflow ids (kernel.overflowuid/gid), what it reports for
+ * an id it cannot map. */
+static uid_t overflow_id(const char *file)
+{
+        g_autofree char *text = NULL;
+        guint64 v;
+
+        if (g_file_get_contents(file, &text, NULL, NULL) &&
+            g_ascii_string_to_unsigned(g_strstrip(text), 10, 0, G_MAXUINT32, &v, NULL))
+                return (uid_t) v;
+        return 65534;
+}
+
+/*
+ * SCM_CREDENTIALS that name nobody: pid 0 with the overflow uid and gid is
+ * what the kernel attaches to a datagram queued before SO_PASSCRED was set
+ * (a socket systemd created without PassCredentials=yes, read for the first
+ * time), and to one from a sender in namespaces the daemon cannot see into.
+ */
+static bool unattributed(const struct ucred *c)
+{
+        static uid_t ouid = (uid_t) -1;
+        static gid_t ogid = (gid_t) -1;
+
+        if (ouid == (uid_t) -1) {
+                ouid = overflow_id("/proc/sys/kernel/overflowuid");
+                ogid = (gid_t) overflow_id("/proc/sys/kernel/overflowgid");
+        }
+        return c->pid == 0 && c->uid == ouid && c->gid == ogid;
+}
+
 /*
  * recv() returned 0 on a SEQPACKET connection: a zero-length packet, or the
  * peer hung up? The kernel reports both alike. If the peer has not shut down
@@ -214,7 +245,12 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
                 REFUSE(STATS_R_FDS_TRUNCATED);
         if (too_large || (msg.msg_flags & MSG_TRUNC))
                 REFUSE(STATS_R_TOO_LARGE);
-        if (!conn && (!has_cred || !allowed(ep->spec, cred.uid, cred.gid)))
+        if (!conn && (!has_cred || unattributed(&cred))) {
+                /* not "uid 65534 is not allowed": there is no such sender to look for */
+                cred = (struct ucred){ .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                REFUSE(STATS_R_NO_CREDENTIALS);
+        }
+        if (!conn && !allowed(ep->spec, cred.uid, cred.gid))
                 REFUSE(STATS_R_NOT_ALLOWED);
         if (n_fds > cfg->max_fds)
                 REFUSE(STATS_R_TOO_MANY_FDS);

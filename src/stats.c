@@ -11,6 +11,7 @@ static const char *const extra_names[] = {
         [STATS_R_TOO_MANY_FDS - _CODEC_REASON_MAX] = "too-many-fds",
         [STATS_R_NOT_ALLOWED - _CODEC_REASON_MAX] = "not-allowed",
         [STATS_R_CONNECTION_LIMIT - _CODEC_REASON_MAX] = "connection-limit",
+        [STATS_R_NO_CREDENTIALS - _CODEC_REASON_MAX] = "no-credentials",
 };
 
 void stats_init(Stats *s)
@@ -108,9 +109,13 @@ void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *whe
 
         g_assert((unsigned) r > 0 && (unsigned) r < _STATS_REASON_MAX);
         s->rejected[r]++;
-        stats_log(s, (StatsLog) (STATS_LOG_REJECT + r), G_LOG_LEVEL_INFO, name, pid, uid,
-                  "rejected packet on %s from pid=%d uid=%d: %s", where, (int) pid,
-                  uid == (uid_t) -1 ? -1 : (int) uid, name);
+        if (pid == (pid_t) -1 && uid == (uid_t) -1)
+                stats_log(s, (StatsLog) (STATS_LOG_REJECT + r), G_LOG_LEVEL_INFO, name, pid, uid,
+                          "rejected packet on %s from an unknown sender: %s", where, name);
+        else
+                stats_log(s, (StatsLog) (STATS_LOG_REJECT + r), G_LOG_LEVEL_INFO, name, pid, uid,
+                          "rejected packet on %s from pid=%d uid=%d: %s", where, (int) pid,
+                          uid == (uid_t) -1 ? -1 : (int) uid, name);
 }
 
 bool stats_debug_enabled(void)

@@ -30,6 +30,7 @@ typedef enum {
         STATS_R_TOO_MANY_FDS,                  /* "too-many-fds": over max-fds */
         STATS_R_NOT_ALLOWED,                   /* "not-allowed": uid/gid not in the allow-list */
         STATS_R_CONNECTION_LIMIT,              /* "connection-limit": no longer counted (kept for the name) */
+        STATS_R_NO_CREDENTIALS,                /* "no-credentials": a datagram the kernel could not attribute */
         _STATS_REASON_MAX,
 } StatsReason;
 

@@ -1024,6 +1024,64 @@ static void test_activated_socket_keeps_its_packets_for_the_next_instance(void)
         g_async_queue_unref(events);
 }
 
+/*
+ * A socket systemd created without PassCredentials=yes holds datagrams
+ * queued before the daemon set SO_PASSCRED: the kernel reports them as
+ * pid 0, uid and gid 65534. They are refused under a reason of their own,
+ * logged as from an unknown sender (not as a uid to go looking for), and
+ * the next datagram, which carries real credentials, is relayed.
+ */
+static void test_datagram_without_credentials_has_its_own_reason(void)
+{
+        g_autofree char *path = g_build_filename(dir, "nocred.sock", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "nocred.log", NULL);
+        g_autofree char *log = NULL;
+        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
+        guint sub_id, filter_id;
+        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
+        int fd = bind_dgram(path); /* no SO_PASSCRED yet */
+        GSubprocess *p;
+
+        CU_ASSERT_EQUAL(send_dgram(path, "{\"type\":\"early\"}", 16, NULL, 0), 0);
+        p = spawn_activated(fd, log_path);
+        CU_ASSERT_TRUE_FATAL(wait_name(sub, true));
+        CU_ASSERT_EQUAL(send_dgram(path, "{\"type\":\"later\"}", 16, NULL, 0), 0);
+        {
+                g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "later");
+        }
+        CU_ASSERT_PTR_NULL(g_async_queue_timeout_pop(events, 200000));
+        {
+                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                        sub, "org.ingester.Ingester1", "/org/ingester/Ingester1",
+                        "org.ingester.Ingester1", "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0,
+                        5000, NULL, NULL);
+                g_autoptr(GVariant) stats = NULL, by = NULL;
+                guint64 nocred = 0, not_allowed = 1;
+                CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+                stats = g_variant_get_child_value(r, 0);
+                by = g_variant_lookup_value(stats, "rejected", NULL);
+                CU_ASSERT_TRUE(g_variant_lookup(by, "no-credentials", "t", &nocred));
+                CU_ASSERT_TRUE(g_variant_lookup(by, "not-allowed", "t", &not_allowed));
+                CU_ASSERT_EQUAL(nocred, 1);
+                CU_ASSERT_EQUAL(not_allowed, 0);
+        }
+        g_subprocess_send_signal(p, SIGTERM);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "from an unknown sender: no-credentials"));
+        CU_ASSERT_PTR_NULL(strstr(log, "uid=65534"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "1 events received")); /* only "later" */
+        g_object_unref(p);
+        close(fd);
+        g_dbus_connection_signal_unsubscribe(sub, sub_id);
+        g_dbus_connection_remove_filter(sub, filter_id);
+        g_dbus_connection_close_sync(sub, NULL, NULL);
+        g_object_unref(sub);
+        g_async_queue_unref(events);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -1056,6 +1114,8 @@ int main(void)
                 { "restart_under_load_loses_nothing", test_restart_under_load_loses_nothing },
                 { "activated_socket_keeps_its_packets_for_the_next_instance",
                   test_activated_socket_keeps_its_packets_for_the_next_instance },
+                { "datagram_without_credentials_has_its_own_reason",
+                  test_datagram_without_credentials_has_its_own_reason },
                 { NULL, NULL },
         };
 
