@@ -40,7 +40,12 @@ typedef struct {
         bool stopping;
         gint64 deadline_usec; /* stopping: when drain-timeout runs out */
         guint deadline_timer;
+        guint status_timer;   /* STATUS= for systemctl status, under a service manager */
+        guint watchdog_timer; /* WATCHDOG=1 from the main loop (WatchdogSec=) */
 } Daemon;
+
+/* How often STATUS= is refreshed under a service manager. */
+#define STATUS_INTERVAL_SEC 5
 
 static void notify(const char *state)
 {
@@ -48,6 +53,50 @@ static void notify(const char *state)
         (void) sd_notify(0, state);
 #else
         (void) state;
+#endif
+}
+
+/* The counters, for `systemctl status`. */
+static void notify_status(Daemon *d)
+{
+        g_autofree char *state = g_strdup_printf(
+                "STATUS=%s%" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT
+                " emitted, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT
+                " rejected, %zu queued, %u connections",
+                d->stopping ? "stopping: " : "", d->stats.received, d->stats.emitted,
+                d->stats.dropped, stats_rejected_total(&d->stats), d->queue.len,
+                d->stats.connections);
+        notify(state);
+}
+
+static gboolean on_status_timer(gpointer user_data)
+{
+        notify_status(user_data);
+        return G_SOURCE_CONTINUE;
+}
+
+/* Sent from the main loop itself: a loop that is stuck stops sending it, and
+ * the service manager restarts the daemon. */
+static gboolean on_watchdog_timer(gpointer user_data)
+{
+        notify("WATCHDOG=1");
+        return G_SOURCE_CONTINUE;
+}
+
+static void start_service_timers(Daemon *d)
+{
+#ifdef HAVE_SYSTEMD
+        uint64_t usec = 0;
+
+        if (!g_getenv("NOTIFY_SOCKET"))
+                return;
+        d->status_timer = g_timeout_add_seconds(STATUS_INTERVAL_SEC, on_status_timer, d);
+        /* sd_watchdog_enabled() checks WATCHDOG_PID and keeps the variables for us */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+                d->watchdog_timer =
+                        g_timeout_add((guint) MAX(usec / 2000, 1), on_watchdog_timer, d);
+#else
+        (void) d;
 #endif
 }
 
@@ -111,6 +160,7 @@ static void begin_shutdown(Daemon *d, const char *why)
         g_message("%s: stopping; reading what the sockets hold, then draining %zu queued events",
                   why, d->queue.len);
         notify("STOPPING=1");
+        notify_status(d);
         listener_stop_input(d->listener);
 }
 
@@ -168,6 +218,8 @@ static int daemon_run(Daemon *d)
                           s->fd >= 0 ? ", socket-activated" : "");
         }
         notify("READY=1");
+        notify_status(d);
+        start_service_timers(d);
         g_main_loop_run(d->loop);
         g_message("stopped: %" G_GUINT64_FORMAT " events received, %" G_GUINT64_FORMAT
                   " emitted, %" G_GUINT64_FORMAT " dropped, %zu left in the queue",
@@ -207,6 +259,8 @@ int main(int argc, char **argv)
         status = daemon_run(&d);
 
         g_clear_handle_id(&d.deadline_timer, g_source_remove);
+        g_clear_handle_id(&d.status_timer, g_source_remove);
+        g_clear_handle_id(&d.watchdog_timer, g_source_remove);
         g_clear_pointer(&d.relay, relay_free);
         g_clear_pointer(&d.listener, listener_free);
         queue_deinit(&d.queue);

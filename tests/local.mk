@@ -130,3 +130,9 @@ tests_test_listen_SOURCES = tests/test-listen.c
 tests_test_listen_CFLAGS = $(TEST_CFLAGS)
 tests_test_listen_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-listen
+
+check_PROGRAMS += tests/test-activation
+tests_test_activation_SOURCES = tests/test-activation.c
+tests_test_activation_CFLAGS = $(TEST_CFLAGS)
+tests_test_activation_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-activation

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-activation.c — ingesterd under systemd's socket activation and
+ * notification protocols, for real: systemd-socket-activate creates the
+ * socket and starts the daemon on the first packet, and the test plays the
+ * service manager's side of NOTIFY_SOCKET (READY=1 only once the name is
+ * owned, STATUS= with the counters, WATCHDOG=1 from the main loop under
+ * WATCHDOG_USEC, STOPPING=1 at SIGTERM), and checks that the activated
+ * socket is never unlinked. Skipped, with the reason, where
+ * systemd-socket-activate is missing.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cunit-tap.h"
+#include "harness.h"
+
+static TestSuite suite;
+static char *dir;
+
+static int suite_init(void)
+{
+        return testsuite_init(&suite);
+}
+
+static int suite_cleanup(void)
+{
+        return testsuite_cleanup(&suite);
+}
+
+static void setup(void)
+{
+        dir = testsuite_new_dir(&suite);
+}
+
+static void teardown(void)
+{
+        g_clear_pointer(&dir, g_free);
+}
+
+static int notify_socket(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        g_assert_cmpint(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+        return fd;
+}
+
+/* Reads notifications until one contains `want` (up to timeout_ms); all are kept in log. */
+static bool wait_notify(int fd, const char *want, unsigned timeout_ms, GString *log)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+
+        for (;;) {
+                char buf[4096];
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+                ssize_t n;
+
+                if (strstr(log->str, want))
+                        return true;
+                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
+                        return strstr(log->str, want) != NULL;
+                n = recv(fd, buf, sizeof(buf) - 1, 0);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        g_string_append_printf(log, "%s\n", buf);
+                }
+        }
+}
+
+static bool name_owned(GDBusConnection *c)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "NameHasOwner", g_variant_new("(s)", "org.ingester.Ingester1"),
+                G_VARIANT_TYPE("(b)"), 0, 5000, NULL, NULL);
+        gboolean owned = FALSE;
+        if (r)
+                g_variant_get(r, "(b)", &owned);
+        return owned;
+}
+
+static guint64 rejected(GDBusConnection *c, const char *reason)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                c, "org.ingester.Ingester1", "/org/ingester/Ingester1", "org.ingester.Ingester1",
+                "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 5000, NULL, NULL);
+        g_autoptr(GVariant) stats = NULL, by = NULL;
+        guint64 n = G_MAXUINT64;
+
+        if (!r)
+                return n;
+        stats = g_variant_get_child_value(r, 0);
+        by = g_variant_lookup_value(stats, "rejected", NULL);
+        if (by)
+                g_variant_lookup(by, reason, "t", &n);
+        return n;
+}
+
+static const char *event_type(GDBusMessage *m)
+{
+        g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
+        return g_intern_string(g_variant_get_string(t, NULL));
+}
+
+static void check_activation(bool seqpacket)
+{
+        g_autofree char *sock = g_build_filename(dir, "activated.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
+        g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
+        g_autofree char *notify_env = NULL;
+        g_autoptr(GString) notes = g_string_new(NULL);
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GError) error = NULL;
+        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
+        guint sub_id, filter_id;
+        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
+        int nfd = notify_socket(notify_path), conn = -1;
+        struct stat st;
+
+        if (!g_find_program_in_path("systemd-socket-activate")) {
+                printf("# SKIP: systemd-socket-activate is not installed (Debian's systemd "
+                       "package)\n");
+                goto out;
+        }
+        /* systemd-socket-activate gives the daemon a fresh environment: PATH and a few
+         * more, LISTEN_*, and what -E names */
+        notify_env = g_strdup_printf("NOTIFY_SOCKET=%s", notify_path);
+        p = g_subprocess_launcher_spawn(l, &error, "systemd-socket-activate", "-l", sock,
+                                        seqpacket ? "--seqpacket" : "--datagram", "-E",
+                                        notify_env, "-E", "WATCHDOG_USEC=200000", "-E",
+                                        "G_DEBUG=fatal-criticals", "ingesterd", addr, NULL);
+        g_assert_no_error(error);
+        for (int i = 0; i < 500 && stat(sock, &st) < 0; i++)
+                g_usleep(10000);
+        CU_ASSERT_TRUE_FATAL(S_ISSOCK(st.st_mode));
+        CU_ASSERT_FALSE(name_owned(sub)); /* nothing runs until a packet comes */
+
+        /* the packet that starts the daemon */
+        if (seqpacket) {
+                conn = seq_connect(sock);
+                CU_ASSERT_TRUE_FATAL(conn >= 0);
+                CU_ASSERT_EQUAL(send_fd_packet(conn, "{\"type\":\"early\"}", 16, NULL, 0), 0);
+        } else {
+                CU_ASSERT_EQUAL(send_dgram(sock, "{\"type\":\"early\"}", 16, NULL, 0), 0);
+        }
+        CU_ASSERT_TRUE_FATAL(wait_notify(nfd, "READY=1", 10000, notes));
+        CU_ASSERT_TRUE(name_owned(sub)); /* READY=1 comes after the name is ours */
+        if (seqpacket) {
+                /* credentials from SO_PEERCRED: the early event is relayed */
+                g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "early");
+        } else {
+                /* systemd-socket-activate, unlike a socket unit with PassCredentials=yes,
+                 * does not set SO_PASSCRED: the datagram queued before the daemon set it
+                 * carries none, and is refused for that reason alone */
+                g_autoptr(GDBusMessage) m = NULL;
+                for (int i = 0; i < 200 && rejected(sub, "no-credentials") != 1; i++)
+                        g_usleep(10000);
+                CU_ASSERT_EQUAL(rejected(sub, "no-credentials"), 1);
+                CU_ASSERT_EQUAL(send_dgram(sock, "{\"type\":\"later\"}", 16, NULL, 0), 0);
+                m = g_async_queue_timeout_pop(events, 5000000);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "later");
+        }
+        CU_ASSERT_TRUE(wait_notify(nfd, "STATUS=", 1000, notes));
+        CU_ASSERT_TRUE(wait_notify(nfd, " received, ", 1000, notes));
+        CU_ASSERT_TRUE(wait_notify(nfd, "WATCHDOG=1", 1000, notes));
+        g_subprocess_send_signal(p, SIGTERM);
+        CU_ASSERT_TRUE(wait_notify(nfd, "STOPPING=1", 5000, notes));
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        CU_ASSERT_EQUAL(stat(sock, &st), 0); /* systemd's socket: never unlinked */
+        if (!strstr(notes->str, "STOPPING=1"))
+                printf("# notifications:\n%s", notes->str);
+out:
+        if (conn >= 0)
+                close(conn);
+        close(nfd);
+        g_dbus_connection_signal_unsubscribe(sub, sub_id);
+        g_dbus_connection_remove_filter(sub, filter_id);
+        g_dbus_connection_close_sync(sub, NULL, NULL);
+        g_object_unref(sub);
+        g_async_queue_unref(events);
+}
+
+static void test_seqpacket_activation_and_notifications(void)
+{
+        check_activation(true);
+}
+
+static void test_datagram_activation_and_notifications(void)
+{
+        check_activation(false);
+}
+
+int main(void)
+{
+        static const TapTest tests[] = {
+                { "seqpacket_activation_and_notifications",
+                  test_seqpacket_activation_and_notifications },
+                { "datagram_activation_and_notifications",
+                  test_datagram_activation_and_notifications },
+                { NULL, NULL },
+        };
+
+        signal(SIGPIPE, SIG_IGN);
+        tap_add_suite_full("activation", suite_init, suite_cleanup, setup, teardown, tests);
+        return tap_run();
+}
