@@ -119,6 +119,7 @@ static void check_activation(bool seqpacket)
         g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
         g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
         g_autofree char *notify_env = NULL;
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GString) notes = g_string_new(NULL);
         g_autoptr(GSubprocessLauncher) l =
                 g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
@@ -131,7 +132,9 @@ static void check_activation(bool seqpacket)
         int nfd = notify_socket(notify_path), conn = -1;
         struct stat st;
 
-        if (!g_find_program_in_path("systemd-socket-activate")) {
+        g_autofree char *activate = g_find_program_in_path("systemd-socket-activate");
+
+        if (!activate) {
                 printf("# SKIP: systemd-socket-activate is not installed (Debian's systemd "
                        "package)\n");
                 goto out;
@@ -139,10 +142,28 @@ static void check_activation(bool seqpacket)
         /* systemd-socket-activate gives the daemon a fresh environment: PATH and a few
          * more, LISTEN_*, and what -E names */
         notify_env = g_strdup_printf("NOTIFY_SOCKET=%s", notify_path);
-        p = g_subprocess_launcher_spawn(l, &error, "systemd-socket-activate", "-l", sock,
-                                        seqpacket ? "--seqpacket" : "--datagram", "-E",
-                                        notify_env, "-E", "WATCHDOG_USEC=200000", "-E",
-                                        "G_DEBUG=fatal-criticals", "ingesterd", addr, NULL);
+        g_ptr_array_add(argv, g_strdup("systemd-socket-activate"));
+        g_ptr_array_add(argv, g_strdup("-l"));
+        g_ptr_array_add(argv, g_strdup(sock));
+        g_ptr_array_add(argv, g_strdup(seqpacket ? "--seqpacket" : "--datagram"));
+        for (const char *const *e = (const char *const[]){ notify_env, "WATCHDOG_USEC=200000",
+                                                            "G_DEBUG=fatal-criticals", NULL };
+             *e; e++) {
+                g_ptr_array_add(argv, g_strdup("-E"));
+                g_ptr_array_add(argv, g_strdup(*e));
+        }
+        /* the sanitizer build's settings (suppressions) must reach the daemon too */
+        for (const char *const *v = (const char *const[]){ "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                                            "LSAN_OPTIONS", NULL };
+             *v; v++)
+                if (g_getenv(*v)) {
+                        g_ptr_array_add(argv, g_strdup("-E"));
+                        g_ptr_array_add(argv, g_strdup_printf("%s=%s", *v, g_getenv(*v)));
+                }
+        g_ptr_array_add(argv, g_strdup("ingesterd"));
+        g_ptr_array_add(argv, g_strdup(addr));
+        g_ptr_array_add(argv, NULL);
+        p = g_subprocess_launcher_spawnv(l, (const char *const *) argv->pdata, &error);
         g_assert_no_error(error);
         for (int i = 0; i < 500 && stat(sock, &st) < 0; i++)
                 g_usleep(10000);
