@@ -161,6 +161,14 @@ GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub
         return c;
 }
 
+void harness_unsubscribe(GDBusConnection *c, guint sub_id, guint filter_id)
+{
+        g_dbus_connection_signal_unsubscribe(c, sub_id);
+        g_dbus_connection_remove_filter(c, filter_id);
+        g_dbus_connection_close_sync(c, NULL, NULL);
+        g_object_unref(c);
+}
+
 static void child_setup(gpointer user_data)
 {
         unsigned n = GPOINTER_TO_UINT(user_data);
@@ -169,7 +177,7 @@ static void child_setup(gpointer user_data)
                 setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static bool name_owned(GDBusConnection *c)
+bool harness_name_owned(GDBusConnection *c)
 {
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
                 c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -221,7 +229,7 @@ TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *e
                                               NULL);
         d->proc = g_subprocess_launcher_spawnv(l, (const char *const *) argv->pdata, &error);
         g_assert_no_error(error);
-        while (!name_owned(d->conn)) {
+        while (!harness_name_owned(d->conn)) {
                 if (g_get_monotonic_time() > deadline ||
                     harness_wait_subprocess(d->proc, 1) >= 0) {
                         g_autofree char *log = testdaemon_log(d);
@@ -254,12 +262,8 @@ void testdaemon_free(TestDaemon *d)
                 harness_wait_subprocess(d->proc, 5000);
                 g_clear_object(&d->proc);
         }
-        if (d->conn) {
-                g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-                g_dbus_connection_remove_filter(d->conn, d->filter_id);
-                g_dbus_connection_close_sync(d->conn, NULL, NULL);
-                g_clear_object(&d->conn);
-        }
+        if (d->conn)
+                harness_unsubscribe(g_steal_pointer(&d->conn), d->sub_id, d->filter_id);
         g_async_queue_unref(d->events);
         g_free(d->seq_path);
         g_free(d->dgram_path);

@@ -48,6 +48,17 @@ typedef struct {
 } TestSuite;
 
 int testsuite_init(TestSuite *s);     /* CUnit: 0, or -1 when the bus did not start */
+/* suite_init() and suite_cleanup() for CUnit over the TestSuite s (CUnit's
+ * callbacks take no arguments, so each suite file has its own statics). */
+#define TESTSUITE_CALLBACKS(s)                                                                     \
+        static int suite_init(void)                                                                \
+        {                                                                                          \
+                return testsuite_init(&(s));                                                       \
+        }                                                                                          \
+        static int suite_cleanup(void)                                                             \
+        {                                                                                          \
+                return testsuite_cleanup(&(s));                                                    \
+        }
 int testsuite_cleanup(TestSuite *s);  /* stops the bus, removes the directory */
 char *testsuite_new_dir(TestSuite *s); /* topdir/tN, created 0700 */
 
@@ -62,6 +73,10 @@ TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *e
 /* Connects the subscriber only (for tests that start the daemon themselves). */
 GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
                                    guint *filter_id);
+/* Drops a harness_subscribe() connection (closes and unrefs it). */
+void harness_unsubscribe(GDBusConnection *c, guint sub_id, guint filter_id);
+/* Whether org.ingester.Ingester1 has an owner on c's bus. */
+bool harness_name_owned(GDBusConnection *c);
 /* SIGTERM and wait; returns the exit status, or -1. */
 int testdaemon_stop(TestDaemon *d);
 void testdaemon_free(TestDaemon *d);

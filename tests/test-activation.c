@@ -25,15 +25,7 @@
 static TestSuite suite;
 static char *dir;
 
-static int suite_init(void)
-{
-        return testsuite_init(&suite);
-}
-
-static int suite_cleanup(void)
-{
-        return testsuite_cleanup(&suite);
-}
+TESTSUITE_CALLBACKS(suite)
 
 static void setup(void)
 {
@@ -76,18 +68,6 @@ static bool wait_notify(int fd, const char *want, unsigned timeout_ms, GString *
                         g_string_append_printf(log, "%s\n", buf);
                 }
         }
-}
-
-static bool name_owned(GDBusConnection *c)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "NameHasOwner", g_variant_new("(s)", "org.ingester.Ingester1"),
-                G_VARIANT_TYPE("(b)"), 0, 5000, NULL, NULL);
-        gboolean owned = FALSE;
-        if (r)
-                g_variant_get(r, "(b)", &owned);
-        return owned;
 }
 
 static guint64 rejected(GDBusConnection *c, const char *reason)
@@ -168,7 +148,7 @@ static void check_activation(bool seqpacket)
         for (int i = 0; i < 500 && stat(sock, &st) < 0; i++)
                 g_usleep(10000);
         CU_ASSERT_TRUE_FATAL(S_ISSOCK(st.st_mode));
-        CU_ASSERT_FALSE(name_owned(sub)); /* nothing runs until a packet comes */
+        CU_ASSERT_FALSE(harness_name_owned(sub)); /* nothing runs until a packet comes */
 
         /* the packet that starts the daemon */
         if (seqpacket) {
@@ -179,7 +159,7 @@ static void check_activation(bool seqpacket)
                 CU_ASSERT_EQUAL(send_dgram(sock, "{\"type\":\"early\"}", 16, NULL, 0), 0);
         }
         CU_ASSERT_TRUE_FATAL(wait_notify(nfd, "READY=1", 10000, notes));
-        CU_ASSERT_TRUE(name_owned(sub)); /* READY=1 comes after the name is ours */
+        CU_ASSERT_TRUE(harness_name_owned(sub)); /* READY=1 comes after the name is ours */
         if (seqpacket) {
                 /* credentials from SO_PEERCRED: the early event is relayed */
                 g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
@@ -211,10 +191,7 @@ out:
         if (conn >= 0)
                 close(conn);
         close(nfd);
-        g_dbus_connection_signal_unsubscribe(sub, sub_id);
-        g_dbus_connection_remove_filter(sub, filter_id);
-        g_dbus_connection_close_sync(sub, NULL, NULL);
-        g_object_unref(sub);
+        harness_unsubscribe(sub, sub_id, filter_id);
         g_async_queue_unref(events);
 }
 

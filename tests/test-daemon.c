@@ -22,15 +22,7 @@ static TestSuite suite;
 static char *dir;      /* this test's directory */
 static TestDaemon *d;  /* this test's daemon */
 
-static int suite_init(void)
-{
-        return testsuite_init(&suite);
-}
-
-static int suite_cleanup(void)
-{
-        return testsuite_cleanup(&suite);
-}
+TESTSUITE_CALLBACKS(suite)
 
 static void setup(void)
 {

@@ -29,15 +29,7 @@ static TestSuite suite;
 static char *dir;
 static TestDaemon *d;
 
-static int suite_init(void)
-{
-        return testsuite_init(&suite);
-}
-
-static int suite_cleanup(void)
-{
-        return testsuite_cleanup(&suite);
-}
+TESTSUITE_CALLBACKS(suite)
 
 static void setup(void)
 {
@@ -948,15 +940,7 @@ static GSubprocess *spawn_activated(int fd, const char *log_path)
 static bool wait_name(GDBusConnection *c, bool owned)
 {
         for (int i = 0; i < 500; i++) {
-                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                        c, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus", "NameHasOwner",
-                        g_variant_new("(s)", "org.ingester.Ingester1"), G_VARIANT_TYPE("(b)"), 0,
-                        5000, NULL, NULL);
-                gboolean has = FALSE;
-                if (r)
-                        g_variant_get(r, "(b)", &has);
-                if (has == owned)
+                if (harness_name_owned(c) == owned)
                         return true;
                 g_usleep(10000);
         }
@@ -1017,10 +1001,7 @@ static void test_activated_socket_keeps_its_packets_for_the_next_instance(void)
         g_object_unref(first);
         g_object_unref(second);
         close(fd);
-        g_dbus_connection_signal_unsubscribe(sub, sub_id);
-        g_dbus_connection_remove_filter(sub, filter_id);
-        g_dbus_connection_close_sync(sub, NULL, NULL);
-        g_object_unref(sub);
+        harness_unsubscribe(sub, sub_id, filter_id);
         g_async_queue_unref(events);
 }
 
@@ -1075,10 +1056,7 @@ static void test_datagram_without_credentials_has_its_own_reason(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(log, "1 events received")); /* only "later" */
         g_object_unref(p);
         close(fd);
-        g_dbus_connection_signal_unsubscribe(sub, sub_id);
-        g_dbus_connection_remove_filter(sub, filter_id);
-        g_dbus_connection_close_sync(sub, NULL, NULL);
-        g_object_unref(sub);
+        harness_unsubscribe(sub, sub_id, filter_id);
         g_async_queue_unref(events);
 }
 

@@ -19,15 +19,7 @@ static TestSuite suite;
 static char *dir;
 static TestDaemon *d;
 
-static int suite_init(void)
-{
-        return testsuite_init(&suite);
-}
-
-static int suite_cleanup(void)
-{
-        return testsuite_cleanup(&suite);
-}
+TESTSUITE_CALLBACKS(suite)
 
 static void setup(void)
 {
