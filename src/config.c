@@ -145,10 +145,26 @@ gboolean config_add_default_listens(Config *c, GError **error)
         return TRUE;
 }
 
+size_t config_fd_budget_for(Config *c, rlim_t limit)
+{
+        rlim_t reserve = (rlim_t) CONFIG_FD_RESERVE + c->listens->len;
+        rlim_t left = limit > reserve ? limit - reserve : 0;
+
+        /* connections may take at most half of what the reserve leaves */
+        if (c->max_connections > left / 2)
+                c->max_connections = (unsigned) MAX(left / 2, 1);
+        if (c->queue_capacity_fds > 0)
+                return c->queue_capacity_fds;
+        /* each queued fd may also have its duplicate in GDBus's hands */
+        left = left > c->max_connections ? left - c->max_connections : 0;
+        return (size_t) CLAMP(left / 2, 1, CONFIG_QUEUE_CAPACITY_FDS_CEILING);
+}
+
 size_t config_fd_budget(Config *c)
 {
         struct rlimit rl;
-        rlim_t limit, reserve;
+        unsigned wanted = c->max_connections;
+        size_t budget;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 rl.rlim_cur = rl.rlim_max = 1024;
@@ -159,25 +175,13 @@ size_t config_fd_budget(Config *c)
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         rl.rlim_cur = before;
         }
-        limit = rl.rlim_cur == RLIM_INFINITY ? (rlim_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING * 4
-                                             : rl.rlim_cur;
-        reserve = (rlim_t) CONFIG_FD_RESERVE + c->listens->len;
-        if (limit < reserve + c->max_connections + 32) {
-                /* keep a quarter of what is left for queued events */
-                unsigned fit = limit > reserve + 32 ? (unsigned) ((limit - reserve - 32) * 3 / 4) : 1;
-                if (fit < c->max_connections) {
-                        g_warning("RLIMIT_NOFILE is %lu: max-connections lowered from %u to %u",
-                                  (unsigned long) limit, c->max_connections, MAX(fit, 1U));
-                        c->max_connections = MAX(fit, 1U);
-                }
-        }
-        if (c->queue_capacity_fds > 0)
-                return c->queue_capacity_fds;
-        if (limit <= reserve + c->max_connections + 2)
-                return 1;
-        /* each queued fd may also have its duplicate in GDBus's hands */
-        return MIN((size_t) ((limit - reserve - c->max_connections) / 2),
-                   (size_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING);
+        budget = config_fd_budget_for(c, rl.rlim_cur == RLIM_INFINITY
+                                                 ? (rlim_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING * 4
+                                                 : rl.rlim_cur);
+        if (c->max_connections < wanted)
+                g_warning("RLIMIT_NOFILE is %lu: max-connections lowered from %u to %u",
+                          (unsigned long) rl.rlim_cur, wanted, c->max_connections);
+        return budget;
 }
 
 /* ---- validation helpers: every error names the key ---- */

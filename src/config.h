@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "codec.h"
@@ -115,11 +116,16 @@ char *config_default_socket_dir(GError **error);
 /*
  * The descriptor budget: raises the soft RLIMIT_NOFILE to the hard limit,
  * then returns how many descriptors the queue may hold (its events' fds
- * plus the duplicates handed to GDBus): what the limit leaves after
- * max-connections and CONFIG_FD_RESERVE, or queue_capacity_fds when set.
- * May lower max-connections, with a warning, when the limit cannot hold it.
+ * plus the duplicates handed to GDBus): half of what the limit leaves after
+ * max-connections and CONFIG_FD_RESERVE (plus one per listener), or
+ * queue_capacity_fds when set. Lowers max-connections, with a warning,
+ * when it would take more than half of what the reserve leaves.
  */
 size_t config_fd_budget(Config *c);
+/* The arithmetic of config_fd_budget() for a given limit, without touching
+ * the process's: max-connections is lowered to half of what the reserve
+ * leaves when it does not fit, the queue gets half of the rest. */
+size_t config_fd_budget_for(Config *c, rlim_t limit);
 
 /* Fills c->listens with the two default sockets when it is empty. */
 gboolean config_add_default_listens(Config *c, GError **error);

@@ -304,23 +304,14 @@ static bool at_connection_limit(const Listener *l)
         return !l->stopping && l->stats->connections >= l->config->max_connections;
 }
 
-/* A connection ended: its slot and its descriptor are free, so a listener
- * that stopped accepting (at the limit, or for lack of descriptors) starts
- * again at once. */
+/* A connection ended: its slot and its descriptor are free (listener_fds_freed()). */
 static void endpoint_drop_conn(Endpoint *ep, Conn *c)
 {
         Listener *l = ep->l;
 
         l->stats->connections--;
         g_ptr_array_remove_fast(ep->conns, c); /* frees */
-        for (guint i = 0; i < l->endpoints->len; i++) {
-                Endpoint *other = l->endpoints->pdata[i];
-                if (other->starved) {
-                        g_clear_handle_id(&other->retry_timer, g_source_remove);
-                        other->starved = false;
-                }
-                endpoint_arm(other);
-        }
+        listener_fds_freed(l);
         check_input_done(l);
 }
 
@@ -578,15 +569,18 @@ bool listener_is_paused(const Listener *l)
         return l->paused;
 }
 
+/* Also what a closed connection does: a slot and a descriptor are free, so an
+ * endpoint that stopped accepting (at the limit, or out of descriptors) is
+ * armed again; endpoint_arm() leaves the others as they are. */
 void listener_fds_freed(Listener *l)
 {
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
-                if (ep->starved && ep->retry_timer) {
+                if (ep->starved) {
                         g_clear_handle_id(&ep->retry_timer, g_source_remove);
                         ep->starved = false;
-                        endpoint_arm(ep);
                 }
+                endpoint_arm(ep);
         }
 }
 

@@ -38,8 +38,7 @@ typedef struct {
         Relay *relay;
         GMainLoop *loop;
         bool stopping;
-        gint64 deadline_usec; /* stopping: when drain-timeout runs out */
-        guint deadline_timer;
+        guint deadline_timer; /* stopping: drain-timeout */
         guint status_timer;   /* STATUS= for systemctl status, under a service manager */
         guint watchdog_timer; /* WATCHDOG=1 from the main loop (WatchdogSec=) */
 } Daemon;
@@ -127,10 +126,9 @@ static void on_drained(gpointer user_data)
 static void on_input_done(gpointer user_data)
 {
         Daemon *d = user_data;
-        gint64 left = d->deadline_usec - g_get_monotonic_time();
 
         g_message("shutdown: every socket read; emitting %zu queued events", d->queue.len);
-        relay_drain(d->relay, (unsigned) MAX(left / 1000, 1));
+        relay_drain(d->relay);
 }
 
 static gboolean on_deadline(gpointer user_data)
@@ -154,8 +152,6 @@ static void begin_shutdown(Daemon *d, const char *why)
         if (d->stopping)
                 return;
         d->stopping = true;
-        d->deadline_usec =
-                g_get_monotonic_time() + (gint64) d->config.drain_timeout_sec * G_USEC_PER_SEC;
         d->deadline_timer = g_timeout_add_seconds(d->config.drain_timeout_sec, on_deadline, d);
         g_message("%s: stopping; reading what the sockets hold, then draining %zu queued events",
                   why, d->queue.len);

@@ -101,12 +101,20 @@ static void append(Queue *q, Event *ev)
                 q->high_water = q->len;
 }
 
-static void uncharge(Queue *q, Event *ev)
+/* What GDBus's copy of an in-flight event cost the queue is released. */
+static void uncharge_sent(Queue *q, Event *ev)
 {
-        q->bytes -= ev->bytes + ev->sent_bytes;
-        q->fds -= ev->n_fds + ev->sent_fds;
+        q->bytes -= ev->sent_bytes;
+        q->fds -= ev->sent_fds;
         ev->sent_bytes = 0;
         ev->sent_fds = 0;
+}
+
+static void uncharge(Queue *q, Event *ev)
+{
+        uncharge_sent(q, ev);
+        q->bytes -= ev->bytes;
+        q->fds -= ev->n_fds;
 }
 
 /*
@@ -202,13 +210,8 @@ size_t queue_confirm(Queue *q, size_t n)
 
 void queue_unsend_all(Queue *q)
 {
-        for (size_t i = 0; i < q->in_flight; i++) {
-                Event *ev = *slot(q, i);
-                q->bytes -= ev->sent_bytes;
-                q->fds -= ev->sent_fds;
-                ev->sent_bytes = 0;
-                ev->sent_fds = 0;
-        }
+        for (size_t i = 0; i < q->in_flight; i++)
+                uncharge_sent(q, *slot(q, i));
         q->in_flight = 0;
 }
 

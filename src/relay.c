@@ -68,10 +68,10 @@ struct Relay {
         bool can_pass_fds;
 
         guint pump_idle;
-        unsigned unconfirmed; /* messages handed to GDBus, not yet confirmed by the bus */
-        unsigned batch;       /* of those, sent since the last confirmation request */
-        unsigned confirms;    /* confirmation requests whose reply has not come back */
-        bool settling;        /* a connection was lost; its requests are still reporting */
+        /* the messages handed to GDBus and not yet confirmed are the queue's in-flight events */
+        unsigned batch;    /* of those, sent since the last confirmation request */
+        unsigned confirms; /* confirmation requests whose reply has not come back */
+        bool settling;     /* a connection was lost; its requests are still reporting */
 
         /* a bus that throws us off for the descriptors we send (doc/protocol.md §1.2) */
         char *reset_guid; /* the bus that closed us with descriptors unconfirmed */
@@ -83,8 +83,7 @@ struct Relay {
         guint reconnect_timer;
         unsigned backoff_msec;
 
-        bool draining;
-        guint drain_timer;
+        bool draining; /* relay_drain(): report when the queue is empty */
 };
 
 typedef struct {
@@ -102,7 +101,6 @@ static void check_drained(Relay *r)
 {
         if (r->draining && r->queue->len == 0) {
                 r->draining = false;
-                g_clear_handle_id(&r->drain_timer, g_source_remove);
                 if (r->cb.drained)
                         r->cb.drained(r->user_data);
         }
@@ -121,7 +119,6 @@ static void settle_after_close(Relay *r)
         r->settling = false;
         r->stats->resent += r->queue->in_flight;
         queue_unsend_all(r->queue);
-        r->unconfirmed = 0;
         r->batch = 0;
 }
 
@@ -141,7 +138,6 @@ static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
         r->confirms--;
         if (reply) {
                 r->stats->emitted += queue_confirm(r->queue, b->count);
-                r->unconfirmed -= b->count;
                 if (b->probe && r->probing) {
                         r->probing = false;
                         r->fds_suspect = false;
@@ -203,8 +199,9 @@ static GUnixFDList *dup_fds(Relay *r, const Event *ev)
         return g_steal_pointer(&fdl);
 }
 
-/* Hands the next waiting event to GDBus; *ret_probe: it tests whether the bus takes fds. */
-static gboolean send_next(Relay *r, Event *ev, bool *ret_probe, GError **error)
+/* Hands the next waiting event to GDBus, whose copy costs `cost` bytes;
+ * *ret_probe: it tests whether the bus takes fds again. */
+static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GError **error)
 {
         g_autoptr(GUnixFDList) fdl = NULL;
         g_autoptr(GDBusMessage) m = NULL;
@@ -229,7 +226,7 @@ static gboolean send_next(Relay *r, Event *ev, bool *ret_probe, GError **error)
         if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
                                             error))
                 return FALSE;
-        queue_mark_sent(r->queue, busmsg_cost(ev), fdl ? ev->n_fds : 0);
+        queue_mark_sent(r->queue, cost, fdl ? ev->n_fds : 0);
         r->probing = r->probing || *ret_probe;
         return TRUE;
 }
@@ -263,21 +260,21 @@ static void relay_pump(Relay *r)
          * while a descriptor probe is out, wait for its verdict */
         if (!r->conn || r->name != NAME_OWNED || r->settling || r->probing)
                 return;
-        while (r->unconfirmed < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
+        while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
+                size_t cost = busmsg_cost(ev);
                 bool probe;
 
-                if (!queue_can_send(q, busmsg_cost(ev), r->can_pass_fds ? ev->n_fds : 0)) {
+                if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds : 0)) {
                         held_back = true; /* GDBus's copies would pass a capacity */
                         break;
                 }
-                if (!send_next(r, ev, &probe, &error)) {
+                if (!send_next(r, ev, cost, &probe, &error)) {
                         /* a closed connection: on_closed() takes over */
                         stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
                                   -1, "cannot send an event: %s", error->message);
                         break;
                 }
-                r->unconfirmed++;
                 if (++r->batch >= half || probe)
                         request_confirm(r, probe, false);
                 if (probe)
@@ -646,22 +643,9 @@ gboolean relay_start(Relay *r, GError **error)
         return TRUE;
 }
 
-static gboolean on_drain_timeout(gpointer user_data)
-{
-        Relay *r = user_data;
-
-        r->drain_timer = 0;
-        g_warning("shutdown: %zu events could not be delivered in time", r->queue->len);
-        r->draining = false;
-        if (r->cb.drained)
-                r->cb.drained(r->user_data);
-        return G_SOURCE_REMOVE;
-}
-
-void relay_drain(Relay *r, unsigned timeout_msec)
+void relay_drain(Relay *r)
 {
         r->draining = true;
-        r->drain_timer = g_timeout_add(MAX(timeout_msec, 1), on_drain_timeout, r);
         relay_pump(r);
         check_drained(r);
 }
@@ -678,7 +662,6 @@ void relay_free(Relay *r)
         g_cancellable_cancel(r->cancel);
         g_clear_handle_id(&r->pump_idle, g_source_remove);
         g_clear_handle_id(&r->reconnect_timer, g_source_remove);
-        g_clear_handle_id(&r->drain_timer, g_source_remove);
         if (r->conn) {
                 /* Written, then closed: the bus releases our name with the
                  * connection. g_bus_unown_name() is not called here. After a

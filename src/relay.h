@@ -28,7 +28,7 @@ typedef struct {
         void (*space)(gpointer user_data);
         /* the well-known name went to another owner (--replace) */
         void (*name_lost)(gpointer user_data);
-        /* drain finished (relay_drain), or its time ran out */
+        /* relay_drain(): the queue is empty */
         void (*drained)(gpointer user_data);
 } RelayCallbacks;
 
@@ -54,8 +54,9 @@ gboolean relay_start(Relay *r, GError **error);
 /* New events are queued: emit them soon. */
 void relay_kick(Relay *r);
 
-/* Emit everything queued, then call cb->drained; give up after timeout_msec. */
-void relay_drain(Relay *r, unsigned timeout_msec);
+/* Emit everything queued, then call cb->drained. The caller bounds the time
+ * (main.c's drain-timeout covers reading the sockets and this together). */
+void relay_drain(Relay *r);
 
 /* The address relay_start() resolved (for logs and tests). */
 const char *relay_address(const Relay *r);

@@ -437,8 +437,8 @@ static void test_descriptor_pressure_never_wedges_the_relay(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);
         fds_before = testdaemon_count_fds(d);
         s.path = d->seq_path;
-        printf("# fd budget of the queue: %" G_GUINT64_FORMAT "\n",
-               testdaemon_stat(d, "queue-capacity-fds"));
+        /* RLIMIT_NOFILE 1024: (1024 - reserve - max-connections) / 2 (doc/protocol.md 1.2) */
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity-fds"), 224);
         /* the sender starts once the bus is gone: a bus that is stopped loses what it had
          * not yet passed on to the subscriber, which is not the daemon's to redeliver */
         with_bus_down(start_fd_sender, &s);

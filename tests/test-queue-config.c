@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "busmsg.h"
 #include "config.h"
 #include "cunit-tap.h"
 #include "queue.h"
@@ -197,6 +198,64 @@ static void test_ring_grows_in_order(void)
         queue_deinit(&q);
 }
 
+/* The descriptor budget at its boundaries: 2 listeners, so a reserve of CONFIG_FD_RESERVE + 2. */
+static void test_fd_budget_at_its_boundaries(void)
+{
+        const rlim_t reserve = CONFIG_FD_RESERVE + 2;
+        Config c;
+
+        config_init(&c);
+        g_ptr_array_add(c.listens, listen_spec_new(TRANSPORT_SEQPACKET, "/run/x/s"));
+        g_ptr_array_add(c.listens, listen_spec_new(TRANSPORT_DGRAM, "/run/x/d"));
+        /* a stock soft limit: (1024 - 319 - 256) / 2, as doc/protocol.md says */
+        CU_ASSERT_EQUAL(config_fd_budget_for(&c, 1024), 224);
+        CU_ASSERT_EQUAL(c.max_connections, 256);
+        /* 256 connections take exactly half of what the reserve leaves: kept */
+        CU_ASSERT_EQUAL(config_fd_budget_for(&c, reserve + 512), 128);
+        CU_ASSERT_EQUAL(c.max_connections, 256);
+        /* one descriptor less: lowered to half, the queue gets half of the rest */
+        CU_ASSERT_EQUAL(config_fd_budget_for(&c, reserve + 511), 128);
+        CU_ASSERT_EQUAL(c.max_connections, 255);
+        /* a limit below the reserve still leaves one connection and one descriptor */
+        CU_ASSERT_EQUAL(config_fd_budget_for(&c, 100), 1);
+        CU_ASSERT_EQUAL(c.max_connections, 1);
+        /* capacity-fds, when set, is what the queue gets */
+        c.max_connections = 256;
+        c.queue_capacity_fds = 50;
+        CU_ASSERT_EQUAL(config_fd_budget_for(&c, 1024), 50);
+        config_deinit(&c);
+}
+
+static Event *event_of_bytes(size_t n)
+{
+        g_autofree guint8 *buf = g_malloc0(n);
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "b",
+                              g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, buf, n, 1));
+        return event_new(g_variant_ref_sink(g_variant_new_string("big")),
+                         g_variant_ref_sink(g_variant_builder_end(&b)), NULL, 0);
+}
+
+/* The bus's message ceiling: both sides of the measured path and of the quick one. */
+static void test_message_ceiling_at_its_boundary(void)
+{
+        const size_t ceiling = BUSMSG_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
+        const char *path = "/org/ingester/Ingester1";
+        /* the message is its data plus a few hundred bytes of header, type and meta */
+        const size_t sizes[] = { ceiling / 4 - 4096, ceiling - 8192, ceiling - 64,
+                                 BUSMSG_MAX_MESSAGE_SIZE + 1 };
+        const bool fits[] = { true, true, false, false };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                g_autoptr(Event) e = event_of_bytes(sizes[i]);
+                if (busmsg_fits(path, e) != fits[i])
+                        printf("# %zu bytes of data: fits should be %d\n", sizes[i], fits[i]);
+                CU_ASSERT_EQUAL(busmsg_fits(path, e), fits[i]);
+        }
+}
+
 static void test_config_example_states_the_defaults(void)
 {
         g_autofree char *path = g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..",
@@ -289,12 +348,14 @@ int main(void)
                 { "byte_capacity_counts_as_full", test_byte_capacity_counts_as_full },
                 { "fifo_order_and_wraparound", test_fifo_order_and_wraparound },
                 { "event_free_closes_its_fds", test_event_free_closes_its_fds },
+                { "message_ceiling_at_its_boundary", test_message_ceiling_at_its_boundary },
                 { NULL, NULL },
         };
         static const TapTest config_tests[] = {
                 { "config_example_states_the_defaults", test_config_example_states_the_defaults },
                 { "listen_argument_is_checked", test_listen_argument_is_checked },
                 { "no_runtime_dir_is_an_error_not_tmp", test_no_runtime_dir_is_an_error_not_tmp },
+                { "fd_budget_at_its_boundaries", test_fd_budget_at_its_boundaries },
                 { NULL, NULL },
         };
         tap_add_suite("queue", NULL, NULL, queue_tests);

@@ -89,7 +89,9 @@ static void json_string(GString *out, const char *s)
 
 static void json_value(GString *out, GVariant *v);
 
-static void json_members(GString *out, GVariant *dict)
+/* A dictionary as a JSON object: compact on one line, or (indent >= 0) one
+ * member per line at that depth, for --stats. */
+static void json_members(GString *out, GVariant *dict, int indent)
 {
         GVariantIter it;
         const char *key;
@@ -102,11 +104,15 @@ static void json_members(GString *out, GVariant *dict)
                 if (!first)
                         g_string_append_c(out, ',');
                 first = false;
+                if (indent >= 0)
+                        g_string_append_printf(out, "\n%*s", (indent + 1) * 2, "");
                 json_string(out, key);
-                g_string_append_c(out, ':');
+                g_string_append(out, indent >= 0 ? ": " : ":");
                 json_value(out, value);
                 g_variant_unref(value);
         }
+        if (indent >= 0 && !first)
+                g_string_append_printf(out, "\n%*s", indent * 2, "");
         g_string_append_c(out, '}');
 }
 
@@ -125,7 +131,7 @@ static void json_value(GString *out, GVariant *v)
         } else if (g_variant_type_is_dict_entry(t) ||
                    (g_variant_type_is_array(t) &&
                     g_variant_type_is_dict_entry(g_variant_type_element(t)))) {
-                json_members(out, v);
+                json_members(out, v, -1);
         } else if (g_variant_type_is_array(t) || g_variant_type_is_tuple(t)) {
                 gsize n = g_variant_n_children(v);
                 g_string_append_c(out, '[');
@@ -308,31 +314,6 @@ static void on_closed(GDBusConnection *c, gboolean vanished, GError *error, gpoi
 
 /* ---- --stats ---- */
 
-static void pretty(GString *out, GVariant *v, int depth)
-{
-        if (g_variant_is_of_type(v, G_VARIANT_TYPE_VARDICT) && g_variant_n_children(v) > 0) {
-                GVariantIter it;
-                const char *key;
-                GVariant *value;
-                bool first = true;
-                g_string_append(out, "{\n");
-                g_variant_iter_init(&it, v);
-                while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
-                        if (!first)
-                                g_string_append(out, ",\n");
-                        first = false;
-                        g_string_append_printf(out, "%*s", (depth + 1) * 2, "");
-                        json_string(out, key);
-                        g_string_append(out, ": ");
-                        pretty(out, value, depth + 1);
-                        g_variant_unref(value);
-                }
-                g_string_append_printf(out, "\n%*s}", depth * 2, "");
-                return;
-        }
-        json_value(out, v);
-}
-
 static int print_stats(GDBusConnection *c, const char *name, const char *path)
 {
         g_autoptr(GError) error = NULL;
@@ -347,7 +328,7 @@ static int print_stats(GDBusConnection *c, const char *name, const char *path)
                 return EXIT_UNREACHABLE;
         }
         stats = g_variant_get_child_value(r, 0);
-        pretty(out, stats, 0);
+        json_members(out, stats, 0);
         printf("%s\n", out->str);
         return EXIT_DONE;
 }
