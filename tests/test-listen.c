@@ -72,6 +72,8 @@ static int listen_finish(GSubprocess *p, GPtrArray **ret_lines)
         while ((line = g_data_input_stream_read_line(out, NULL, NULL, NULL)))
                 g_ptr_array_add(lines, line);
         status = harness_wait_subprocess(p, 10000);
+        if (status != 0)
+                printf("# ingester-listen: exit status %d, %u lines\n", status, lines->len);
         *ret_lines = lines;
         return status;
 }

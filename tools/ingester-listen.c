@@ -237,6 +237,15 @@ static bool matches(const Listen *ls, const char *type, GVariant *data)
         return true;
 }
 
+static gboolean on_count_reached(gpointer user_data)
+{
+        Listen *ls = user_data;
+
+        ls->status = EXIT_DONE;
+        g_main_loop_quit(ls->loop);
+        return G_SOURCE_REMOVE;
+}
+
 static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
                                 gpointer user_data)
 {
@@ -260,8 +269,7 @@ static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean in
                 json_fds(g_string_truncate(ls->line, 0), g_dbus_message_get_unix_fd_list(m));
                 return m; /* closes its descriptors all the same */
         }
-        /* the filter runs in GDBus's worker thread: print here, in arrival order, and
-         * stop the loop from here when --count is reached */
+        /* the filter runs in GDBus's worker thread: print here, in arrival order */
         g_string_assign(ls->line, "{\"type\":");
         json_value(ls->line, type);
         g_string_append(ls->line, ",\"data\":");
@@ -273,10 +281,11 @@ static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean in
         g_string_append(ls->line, "}\n");
         fwrite(ls->line->str, 1, ls->line->len, stdout);
         fflush(stdout);
-        if (ls->count && ++ls->seen >= ls->count) {
-                ls->status = EXIT_DONE;
-                g_main_loop_quit(ls->loop);
-        }
+        if (ls->count && ++ls->seen >= ls->count)
+                /* not g_main_loop_quit() from this thread: before the main thread has
+                 * entered g_main_loop_run() the quit would be lost (a busy machine lost
+                 * it in make distcheck); a source in the main context is not */
+                g_idle_add(on_count_reached, ls);
         return m;
 }
 
@@ -335,6 +344,26 @@ static int print_stats(GDBusConnection *c, const char *name, const char *path)
 
 /* ---- main ---- */
 
+/* The filter runs in GDBus's worker thread, and may still be running after
+ * g_dbus_connection_remove_filter() returns: its state is static, so it
+ * outlives main(), and is freed only by filter_done(), which GDBus calls once
+ * the filter can no longer run (or never, at exit: then it stays reachable). */
+static Listen ls;
+
+static void listen_free(Listen *l)
+{
+        g_clear_pointer(&l->loop, g_main_loop_unref);
+        if (l->line)
+                g_string_free(g_steal_pointer(&l->line), TRUE);
+        g_clear_pointer(&l->matches, g_array_unref);
+        g_clear_pointer(&l->types, g_strfreev);
+}
+
+static void filter_done(gpointer user_data)
+{
+        listen_free(user_data);
+}
+
 static gboolean parse_matches(char **args, GArray *out, GError **error)
 {
         for (char **a = args; a && *a; a++) {
@@ -367,7 +396,7 @@ int main(int argc, char **argv)
         gboolean stats = FALSE, follow = FALSE, system_bus = FALSE, session = FALSE;
         gboolean version = FALSE, quiet = FALSE;
         double timeout = 0;
-        Listen ls = { 0 };
+        guint filter_id = 0;
         const GOptionEntry entries[] = {
                 { "type", 't', 0, G_OPTION_ARG_STRING_ARRAY, &ls.types,
                   "Only events of type T (repeatable)", "T" },
@@ -463,7 +492,7 @@ int main(int argc, char **argv)
         ls.loop = g_main_loop_new(NULL, FALSE);
         ls.line = g_string_new(NULL);
         ls.status = EXIT_DONE;
-        g_dbus_connection_add_filter(c, on_message, &ls, NULL);
+        filter_id = g_dbus_connection_add_filter(c, on_message, &ls, filter_done);
         /* the match rule; the filter above does the work */
         g_dbus_connection_signal_subscribe(c, NULL, INTERFACE, "Event",
                                            path ? path : "/org/ingester/Ingester1", NULL,
@@ -490,12 +519,11 @@ int main(int argc, char **argv)
         g_main_loop_run(ls.loop);
         status = ls.status;
 out:
+        if (filter_id)
+                g_dbus_connection_remove_filter(c, filter_id); /* frees ls, when it can */
+        else
+                listen_free(&ls);
         if (c)
                 g_dbus_connection_close_sync(c, NULL, NULL);
-        g_clear_pointer(&ls.loop, g_main_loop_unref);
-        if (ls.line)
-                g_string_free(ls.line, TRUE);
-        g_array_unref(ls.matches);
-        g_strfreev(ls.types);
         return status;
 }
