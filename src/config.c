@@ -51,10 +51,10 @@ ListenSpec *listen_spec_new(Transport t, const char *path)
 
         s->transport = t;
         s->path = g_strdup(path);
+        s->fd = -1;
         s->mode = 0600;
         s->group = (gid_t) -1;
         s->codec = CODEC_FORMAT_AUTO;
-        s->fd = -1;
         s->allow_uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
         s->allow_gids = g_array_new(FALSE, FALSE, sizeof(gid_t));
         /* default allow-list: ourselves and root */
@@ -68,6 +68,7 @@ void listen_spec_free(ListenSpec *s)
 {
         if (!s)
                 return;
+        g_free(s->name);
         g_free(s->path);
         g_array_unref(s->allow_uids);
         g_array_unref(s->allow_gids);
@@ -110,11 +111,23 @@ ListenSpec *listen_spec_parse(const char *arg, GError **error)
         return listen_spec_new(t, colon + 1);
 }
 
-char *config_default_socket_dir(GError **error)
+bool config_is_system(const Config *c)
+{
+        return strcmp(c->bus_address, "system") == 0;
+}
+
+char *config_default_socket_dir(const Config *c, GError **error)
 {
         const char *xdg = g_getenv("XDG_RUNTIME_DIR");
+        const char *runtime = g_getenv("RUNTIME_DIRECTORY");
         g_autofree char *run_user = NULL;
 
+        if (config_is_system(c)) {
+                /* RuntimeDirectory=a b gives "/run/a:/run/b": the first is ours */
+                if (runtime && runtime[0] == '/')
+                        return g_strndup(runtime, strcspn(runtime, ":"));
+                return g_strdup("/run/ingester");
+        }
         if (geteuid() == 0 && !xdg)
                 return g_strdup("/run/ingester");
         if (xdg && xdg[0] == '/')
@@ -128,20 +141,42 @@ char *config_default_socket_dir(GError **error)
         return NULL;
 }
 
-gboolean config_add_default_listens(Config *c, GError **error)
+static gboolean add_default_listens(Config *c, GError **error)
 {
-        g_autofree char *dir = NULL;
+        g_autofree char *dir = config_default_socket_dir(c, error);
         g_autofree char *dgram = NULL, *seqpacket = NULL;
 
-        if (c->listens->len > 0)
-                return TRUE;
-        dir = config_default_socket_dir(error);
         if (!dir)
                 return FALSE;
         seqpacket = g_build_filename(dir, "seqpacket.sock", NULL);
         dgram = g_build_filename(dir, "dgram.sock", NULL);
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_SEQPACKET, seqpacket));
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_DGRAM, dgram));
+        if (config_is_system(c))
+                for (guint i = 0; i < c->listens->len; i++)
+                        ((ListenSpec *) c->listens->pdata[i])->mode = 0660;
+        return TRUE;
+}
+
+gboolean config_finish_listens(Config *c, GError **error)
+{
+        if (c->listens->len == 0 && !add_default_listens(c, error))
+                return FALSE;
+        for (guint i = 0; i < c->listens->len; i++) {
+                ListenSpec *s = c->listens->pdata[i];
+                if (!s->path) {
+                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                    "[listen:%s] path: required, as systemd passed no socket "
+                                    "named %s",
+                                    s->name, s->name);
+                        return FALSE;
+                }
+                /* the system instance's gate is the socket's mode and group (connect and
+                 * sendto need write permission on it): supplementary groups count there,
+                 * while the kernel's credentials carry only the primary group */
+                if (config_is_system(c) && !s->allow_set)
+                        s->allow_any = true;
+        }
         return TRUE;
 }
 
@@ -340,12 +375,14 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
                             "[%s] transport: must be dgram or seqpacket", group);
                 return FALSE;
         }
-        if (!path || g_strstrip(path)[0] != '/') {
+        if (path && g_strstrip(path)[0] != '/') {
                 g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                            "[%s] path: an absolute socket path is required", group);
+                            "[%s] path: '%s' is not an absolute socket path", group, path);
                 return FALSE;
         }
+        /* no path: the section names a socket systemd passes (FileDescriptorName=) */
         spec = listen_spec_new(t, path);
+        spec->name = g_strdup(group + strlen("listen:"));
         if (mode) {
                 guint64 v;
                 char *end = NULL;
@@ -374,7 +411,11 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
                         return FALSE;
                 g_clear_pointer(&where, g_free);
         }
-        if (uids) {
+        spec->allow_set = uids || gids;
+        if (uids && uids[0] && !uids[1] && strcmp(g_strstrip(uids[0]), "*") == 0) {
+                spec->allow_any = true;
+                g_array_set_size(spec->allow_uids, 0);
+        } else if (uids) {
                 where = g_strdup_printf("[%s] allow-uids", group);
                 if (!parse_ids(where, uids, false, spec->allow_uids, error))
                         return FALSE;

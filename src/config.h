@@ -53,13 +53,16 @@
 #define CONFIG_FD_RESERVE (64U + CONFIG_SCM_MAX_FD)
 
 typedef struct {
+        char *name; /* NAME of its [listen:NAME] section, or of the fd systemd passed; or NULL */
         Transport transport;
-        char *path;
+        char *path; /* NULL only for a section that names an activated socket */
         mode_t mode;
         gid_t group; /* (gid_t) -1: leave the group alone */
         CodecFormat codec;
         GArray *allow_uids; /* uid_t */
         GArray *allow_gids; /* gid_t */
+        bool allow_any;     /* allow-uids=*: whoever the socket's permissions let in */
+        bool allow_set;     /* the allow-lists were configured, not defaulted */
         int fd;             /* >= 0: passed by systemd; never bound nor unlinked */
 } ListenSpec;
 
@@ -107,12 +110,17 @@ ListenSpec *listen_spec_new(Transport t, const char *path);
 void listen_spec_free(ListenSpec *spec);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ListenSpec, listen_spec_free)
 
+/* The system instance: on the system bus (--system, [bus] address=system). */
+bool config_is_system(const Config *c);
+
 /*
- * The default socket directory: $XDG_RUNTIME_DIR/ingester, else
- * /run/user/UID/ingester when /run/user/UID exists; /run/ingester for root.
- * NULL with an error when there is none (never a /tmp fallback).
+ * The default socket directory. The system instance: $RUNTIME_DIRECTORY
+ * (systemd's RuntimeDirectory=), else /run/ingester. A session instance:
+ * $XDG_RUNTIME_DIR/ingester, else /run/user/UID/ingester when /run/user/UID
+ * exists; /run/ingester for root. NULL with an error when there is none
+ * (never a /tmp fallback).
  */
-char *config_default_socket_dir(GError **error);
+char *config_default_socket_dir(const Config *c, GError **error);
 /*
  * The descriptor budget: raises the soft RLIMIT_NOFILE to the hard limit,
  * then returns how many descriptors the queue may hold (its events' fds
@@ -127,5 +135,12 @@ size_t config_fd_budget(Config *c);
  * leaves when it does not fit, the queue gets half of the rest. */
 size_t config_fd_budget_for(Config *c, rlim_t limit);
 
-/* Fills c->listens with the two default sockets when it is empty. */
-gboolean config_add_default_listens(Config *c, GError **error);
+/*
+ * After socket_adopt_activated(): fills c->listens with the two default
+ * sockets when it is empty, refuses a section that has neither a path nor
+ * an activated socket, and gives every listener whose allow-lists were not
+ * configured its instance's default: the daemon's own uid and root for a
+ * session instance; for the system instance, whoever the socket's mode and
+ * group let in (default sockets 0660, group of the daemon).
+ */
+gboolean config_finish_listens(Config *c, GError **error);

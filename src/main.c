@@ -210,8 +210,9 @@ static int daemon_run(Daemon *d)
         listener_resume(d->listener);
         for (guint i = 0; i < d->config.listens->len; i++) {
                 const ListenSpec *s = d->config.listens->pdata[i];
-                g_message("listening on %s (%s%s)", s->path, transport_name(s->transport),
-                          s->fd >= 0 ? ", socket-activated" : "");
+                g_message("listening on %s (%s%s%s%s%s)", s->path, transport_name(s->transport),
+                          s->fd >= 0 ? ", socket-activated" : "", s->name ? ", [listen:" : "",
+                          s->name ? s->name : "", s->name ? "]" : "");
         }
         notify("READY=1");
         notify_status(d);
@@ -235,7 +236,7 @@ int main(int argc, char **argv)
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
             (!exit_now && (socket_adopt_activated(&d.config, &error) < 0 ||
-                           !config_add_default_listens(&d.config, &error)))) {
+                           !config_finish_listens(&d.config, &error)))) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 config_deinit(&d.config);
                 return EXIT_USAGE;

@@ -20,12 +20,14 @@
 G_DEFINE_QUARK(ingester - listener - error - quark, listener_error)
 
 
-/* The socket's directory: created 0700, else it must be ours and not group/world writable. */
-static gboolean prepare_directory(const char *dir, GError **error)
+/* The socket's directory: created 0700 (0711 when the socket is for others
+ * too: they need to reach it, not to list it), else it must be ours and not
+ * group/world writable. */
+static gboolean prepare_directory(const char *dir, mode_t socket_mode, GError **error)
 {
         struct stat st;
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        if (mkdir(dir, socket_mode & 0077 ? 0711 : 0700) < 0 && errno != EEXIST) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
                             "cannot create socket directory %s: %s", dir, g_strerror(errno));
                 return FALSE;
@@ -157,7 +159,7 @@ gboolean socket_bind(const ListenSpec *spec, int receive_buffer, unsigned backlo
 
         if (!fill_sockaddr(spec->path, &sa, &salen, error))
                 return FALSE;
-        if (!prepare_directory(dir, error))
+        if (!prepare_directory(dir, spec->mode, error))
                 return FALSE;
         if (!clear_path(spec->path, spec->transport, error))
                 return FALSE;
@@ -235,25 +237,47 @@ gboolean socket_adopt(const ListenSpec *spec, BoundSocket *ret, GError **error)
         return TRUE;
 }
 
+#ifdef HAVE_SYSTEMD
+/* The listener an activated socket serves: the [listen:NAME] section its
+ * FileDescriptorName= names, else the one with its path. */
+static ListenSpec *find_section(Config *config, const char *name, const char *path)
+{
+        for (guint pass = 0; pass < 2; pass++)
+                for (guint i = 0; i < config->listens->len; i++) {
+                        ListenSpec *s = config->listens->pdata[i];
+                        if (s->fd >= 0)
+                                continue;
+                        if (pass == 0 ? name && s->name && strcmp(s->name, name) == 0
+                                      : path && s->path && strcmp(s->path, path) == 0)
+                                return s;
+                }
+        return NULL;
+}
+#endif
+
 int socket_adopt_activated(Config *config, GError **error)
 {
 #ifdef HAVE_SYSTEMD
-        int n = sd_listen_fds(1); /* unsets LISTEN_FDS so children do not inherit it */
+        g_auto(GStrv) names = NULL;
+        /* unsets LISTEN_FDS and LISTEN_FDNAMES so children do not inherit them */
+        int n = sd_listen_fds_with_names(1, &names);
 
         if (n < 0) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
                             "systemd socket activation: %s", g_strerror(-n));
                 return -1;
         }
-        if (n == 0)
-                return 0;
-        g_ptr_array_set_size(config->listens, 0);
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
+                /* systemd's name for an fd without FileDescriptorName= */
+                const char *name = names && names[i] && strcmp(names[i], "unknown") != 0
+                                           ? names[i]
+                                           : NULL;
                 Transport t;
                 ListenSpec *spec;
                 struct sockaddr_un sa;
                 socklen_t salen = sizeof(sa);
+                const char *path;
 
                 if (sd_is_socket(fd, AF_UNIX, SOCK_DGRAM, -1) > 0)
                         t = TRANSPORT_DGRAM;
@@ -261,17 +285,34 @@ int socket_adopt_activated(Config *config, GError **error)
                         t = TRANSPORT_SEQPACKET;
                 else {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                    "activated fd %d is neither an AF_UNIX datagram socket "
-                                    "nor a listening seqpacket socket",
-                                    fd);
+                                    "activated fd %d%s%s%s is neither an AF_UNIX datagram "
+                                    "socket nor a listening seqpacket socket",
+                                    fd, name ? " (" : "", name ? name : "", name ? ")" : "");
                         return -1;
                 }
                 if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0 ||
                     salen <= offsetof(struct sockaddr_un, sun_path))
                         sa.sun_path[0] = '\0';
-                spec = listen_spec_new(t, sa.sun_path[0] ? sa.sun_path : "(activated)");
+                sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
+                path = sa.sun_path[0] ? sa.sun_path : NULL;
+                spec = find_section(config, name, path);
+                if (spec && spec->transport != t) {
+                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                    "[listen:%s] transport: %s, but systemd passed a %s socket "
+                                    "for it",
+                                    spec->name, transport_name(spec->transport),
+                                    transport_name(t));
+                        return -1;
+                }
+                if (!spec) {
+                        spec = listen_spec_new(t, NULL);
+                        spec->name = g_strdup(name);
+                        g_ptr_array_add(config->listens, spec);
+                }
+                /* the socket is systemd's: its path, mode and group are the unit's */
+                g_free(spec->path);
+                spec->path = g_strdup(path ? path : "(activated, unnamed)");
                 spec->fd = fd;
-                g_ptr_array_add(config->listens, spec);
         }
         return n;
 #else

@@ -52,6 +52,12 @@ void socket_unlink(BoundSocket *s);
 /* SO_RCVBUFFORCE when we may (CAP_NET_ADMIN), else SO_RCVBUF. */
 void socket_set_rcvbuf(int fd, int size);
 
-/* Adopts sockets passed by systemd (LISTEN_FDS) into config->listens, by
- * their type. Returns the number adopted; 0 without libsystemd. */
+/*
+ * Adopts sockets passed by systemd (LISTEN_FDS) into config->listens. Each
+ * serves the [listen:NAME] section its LISTEN_FDNAMES entry names, else the
+ * section with its path, else a listener of its own with the instance's
+ * defaults; its type must be the section's transport. Sections left without
+ * a socket are bound by the daemon as usual. Returns the number adopted;
+ * 0 without libsystemd.
+ */
 int socket_adopt_activated(Config *config, GError **error);

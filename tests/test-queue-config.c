@@ -314,8 +314,11 @@ static void test_no_runtime_dir_is_an_error_not_tmp(void)
         g_autofree char *dir = NULL;
         g_autofree char *run_user = g_strdup_printf("/run/user/%u", (unsigned) geteuid());
 
+        Config c;
+
+        config_init(&c);
         g_unsetenv("XDG_RUNTIME_DIR");
-        dir = config_default_socket_dir(&error);
+        dir = config_default_socket_dir(&c, &error);
         if (geteuid() == 0) {
                 CU_ASSERT_STRING_EQUAL(dir, "/run/ingester");
         } else if (g_file_test(run_user, G_FILE_TEST_IS_DIR)) {
@@ -327,8 +330,9 @@ static void test_no_runtime_dir_is_an_error_not_tmp(void)
                 CU_ASSERT_FALSE(g_str_has_prefix(dir, "/tmp"));
         g_setenv("XDG_RUNTIME_DIR", "/run/user/4242", TRUE);
         g_clear_pointer(&dir, g_free);
-        dir = config_default_socket_dir(NULL);
+        dir = config_default_socket_dir(&c, NULL);
         CU_ASSERT_STRING_EQUAL(dir, "/run/user/4242/ingester");
+        config_deinit(&c);
         if (saved)
                 g_setenv("XDG_RUNTIME_DIR", saved, TRUE);
         else
