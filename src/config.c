@@ -152,10 +152,22 @@ static gboolean add_default_listens(Config *c, GError **error)
         dgram = g_build_filename(dir, "dgram.sock", NULL);
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_SEQPACKET, seqpacket));
         g_ptr_array_add(c->listens, listen_spec_new(TRANSPORT_DGRAM, dgram));
-        if (config_is_system(c))
-                for (guint i = 0; i < c->listens->len; i++)
-                        ((ListenSpec *) c->listens->pdata[i])->mode = 0660;
+        for (guint i = 0; i < c->listens->len; i++) {
+                ListenSpec *s = c->listens->pdata[i];
+                s->implicit = true;
+                if (config_is_system(c))
+                        s->mode = 0660;
+        }
         return TRUE;
+}
+
+/* the system instance's gate is the socket's mode and group (connect and
+ * sendto need write permission on it): supplementary groups count there,
+ * while the kernel's credentials carry only the primary group */
+static void default_allow(const Config *c, ListenSpec *s)
+{
+        if (config_is_system(c) && !s->allow_set)
+                s->allow_any = true;
 }
 
 gboolean config_finish_listens(Config *c, GError **error)
@@ -171,13 +183,95 @@ gboolean config_finish_listens(Config *c, GError **error)
                                     s->name, s->name);
                         return FALSE;
                 }
-                /* the system instance's gate is the socket's mode and group (connect and
-                 * sendto need write permission on it): supplementary groups count there,
-                 * while the kernel's credentials carry only the primary group */
-                if (config_is_system(c) && !s->allow_set)
-                        s->allow_any = true;
+                default_allow(c, s);
         }
         return TRUE;
+}
+
+static char *listen_label(const ListenSpec *s)
+{
+        return s->name ? g_strdup_printf("[listen:%s]", s->name)
+                       : g_strdup_printf("--listen %s", s->path);
+}
+
+/* The running listener a freshly parsed one is: same section, or same path. */
+static ListenSpec *find_running(Config *c, const ListenSpec *n)
+{
+        for (guint i = 0; i < c->listens->len; i++) {
+                ListenSpec *s = c->listens->pdata[i];
+                if (s->implicit)
+                        continue;
+                if (n->name ? g_strcmp0(s->name, n->name) == 0
+                            : !s->name && g_strcmp0(s->path, n->path) == 0)
+                        return s;
+        }
+        return NULL;
+}
+
+static void reload_listens(Config *c, Config *next, GPtrArray *fixed)
+{
+        g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
+
+        for (guint i = 0; i < next->listens->len; i++) {
+                ListenSpec *n = next->listens->pdata[i];
+                ListenSpec *s = find_running(c, n);
+                g_autofree char *label = listen_label(n);
+
+                default_allow(next, n);
+                if (!s) {
+                        g_ptr_array_add(fixed, g_strdup_printf("%s added", label));
+                        continue;
+                }
+                g_hash_table_add(seen, s);
+                if (s->transport != n->transport)
+                        g_ptr_array_add(fixed, g_strdup_printf("%s transport", label));
+                /* an activated socket's path, mode and group are its unit's */
+                if (s->fd < 0 && g_strcmp0(s->path, n->path) != 0)
+                        g_ptr_array_add(fixed, g_strdup_printf("%s path", label));
+                if (s->fd < 0 && s->mode != n->mode)
+                        g_ptr_array_add(fixed, g_strdup_printf("%s mode", label));
+                if (s->fd < 0 && s->group != n->group)
+                        g_ptr_array_add(fixed, g_strdup_printf("%s group", label));
+                s->codec = n->codec;
+                s->allow_any = n->allow_any;
+                s->allow_set = n->allow_set;
+                g_array_unref(s->allow_uids);
+                g_array_unref(s->allow_gids);
+                s->allow_uids = g_array_ref(n->allow_uids);
+                s->allow_gids = g_array_ref(n->allow_gids);
+        }
+        for (guint i = 0; i < c->listens->len; i++) {
+                ListenSpec *s = c->listens->pdata[i];
+                g_autofree char *label = listen_label(s);
+                if (!s->implicit && !g_hash_table_contains(seen, s))
+                        g_ptr_array_add(fixed, g_strdup_printf("%s removed", label));
+        }
+}
+
+void config_reload(Config *c, Config *next, GPtrArray *fixed)
+{
+        if (strcmp(c->bus_address, next->bus_address) != 0)
+                g_ptr_array_add(fixed, g_strdup("[bus] address"));
+        if (strcmp(c->bus_name, next->bus_name) != 0)
+                g_ptr_array_add(fixed, g_strdup("[bus] name"));
+        if (strcmp(c->object_path, next->object_path) != 0)
+                g_ptr_array_add(fixed, g_strdup("[bus] object-path"));
+        c->max_unflushed = next->max_unflushed;
+        c->max_event_size = next->max_event_size;
+        c->max_fds = next->max_fds;
+        c->limits = next->limits;
+        c->max_connections = next->max_connections;
+        c->backlog = next->backlog;
+        c->batch = next->batch;
+        c->receive_buffer = next->receive_buffer;
+        c->queue_capacity = next->queue_capacity;
+        c->queue_capacity_bytes = next->queue_capacity_bytes;
+        c->queue_capacity_fds = next->queue_capacity_fds;
+        c->policy = next->policy;
+        c->drain_timeout_sec = next->drain_timeout_sec;
+        c->log_burst = next->log_burst;
+        c->log_interval_sec = next->log_interval_sec;
+        reload_listens(c, next, fixed);
 }
 
 size_t config_fd_budget_for(Config *c, rlim_t limit)

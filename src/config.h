@@ -63,6 +63,7 @@ typedef struct {
         GArray *allow_gids; /* gid_t */
         bool allow_any;     /* allow-uids=*: whoever the socket's permissions let in */
         bool allow_set;     /* the allow-lists were configured, not defaulted */
+        bool implicit;      /* a default socket, or an activated one no section names */
         int fd;             /* >= 0: passed by systemd; never bound nor unlinked */
 } ListenSpec;
 
@@ -134,6 +135,17 @@ size_t config_fd_budget(Config *c);
  * the process's: max-connections is lowered to half of what the reserve
  * leaves when it does not fit, the queue gets half of the rest. */
 size_t config_fd_budget_for(Config *c, rlim_t limit);
+
+/*
+ * SIGHUP: moves into c, the running configuration, what can change while
+ * running from next (parsed afresh from the same command line and file):
+ * every [limits], [queue] and [log] key, [bus] max-unflushed, and each
+ * listener's codec and allow-lists. What differs but cannot change — the
+ * bus, the name, the object path, which listeners exist and their paths,
+ * transports, modes and groups — is left as it runs and named in *fixed
+ * (a "[section] key" string each). next is not used up; the caller frees it.
+ */
+void config_reload(Config *c, Config *next, GPtrArray *fixed);
 
 /*
  * After socket_adopt_activated(): fills c->listens with the two default

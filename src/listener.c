@@ -586,6 +586,23 @@ void listener_fds_freed(Listener *l)
         }
 }
 
+void listener_reconfigure(Listener *l)
+{
+        const Config *c = l->config;
+
+        /* between two reads: nothing is in the buffer */
+        l->buf = g_realloc(l->buf, MAX(c->max_event_size, 1));
+        for (guint i = 0; i < l->endpoints->len; i++) {
+                Endpoint *ep = l->endpoints->pdata[i];
+                if (ep->spec->fd >= 0 || ep->sock.fd < 0)
+                        continue; /* systemd's: ReceiveBuffer= and Backlog= are the unit's */
+                socket_set_rcvbuf(ep->sock.fd, c->receive_buffer);
+                if (ep->spec->transport == TRANSPORT_SEQPACKET && !l->stopping)
+                        (void) listen(ep->sock.fd, (int) c->backlog); /* updates the backlog */
+        }
+        listener_fds_freed(l); /* re-arms what a raised limit allows */
+}
+
 static void check_input_done(Listener *l)
 {
         if (!l->stopping)

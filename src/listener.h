@@ -49,6 +49,14 @@ bool listener_is_paused(const Listener *l);
 void listener_fds_freed(Listener *l);
 
 /*
+ * The configuration was reloaded (config_reload()): the packet buffer follows
+ * max-event-size, the sockets it bound take the new receive-buffer and
+ * backlog, and a raised max-connections accepts again at once. Nothing is
+ * closed: connections past a lowered max-connections stay open.
+ */
+void listener_reconfigure(Listener *l);
+
+/*
  * Graceful stop: the paths we bound are unlinked (a new instance can bind
  * them at once) and every socket and connection is shut down for reading,
  * so a sender's next send fails (EPIPE) or connect is refused and its

@@ -31,6 +31,7 @@ enum {
 };
 
 typedef struct {
+        char **args; /* the command line, parsed again at SIGHUP */
         Config config;
         Stats stats;
         Queue queue;
@@ -160,6 +161,65 @@ static void begin_shutdown(Daemon *d, const char *why)
         listener_stop_input(d->listener);
 }
 
+/* The limits the running queue and log take from the configuration. */
+static void apply_limits(Daemon *d)
+{
+        d->stats.log_burst = d->config.log_burst;
+        d->stats.log_interval_usec = (gint64) d->config.log_interval_sec * G_USEC_PER_SEC;
+        queue_set_limits(&d->queue, d->config.queue_capacity, d->config.queue_capacity_bytes,
+                         config_fd_budget(&d->config), d->config.policy);
+}
+
+/*
+ * SIGHUP: the command line and the file it names are read again; what can
+ * change while running changes (config_reload()), nothing queued is lost
+ * and no socket or connection is closed. A configuration that does not
+ * parse changes nothing.
+ */
+static void reload(Daemon *d)
+{
+        g_auto(GStrv) args = g_strdupv(d->args);
+        int argc = (int) g_strv_length(args);
+        char **argv = args;
+        g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+        gboolean exit_now = FALSE;
+        Config next;
+
+        if (d->stopping)
+                return;
+        {
+                g_autofree char *state = g_strdup_printf(
+                        "RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time());
+                notify(state);
+        }
+        config_init(&next);
+        if (!config_parse(&next, &argc, &argv, &exit_now, &error)) {
+                g_warning("reload: %s; the running configuration is kept", error->message);
+        } else {
+                config_reload(&d->config, &next, fixed);
+                apply_limits(d);
+                listener_reconfigure(d->listener);
+                on_space(d); /* a raised capacity may let a paused listener read again */
+                for (guint i = 0; i < fixed->len; i++)
+                        g_warning("reload: %s: cannot change while running; restart to apply it",
+                                  (const char *) fixed->pdata[i]);
+                g_message("reloaded: capacity %zu events, %zu bytes, %zu fds, policy %s; "
+                          "max-event-size %zu",
+                          d->queue.capacity, d->queue.capacity_bytes, d->queue.capacity_fds,
+                          queue_policy_name(d->queue.policy), d->config.max_event_size);
+        }
+        config_deinit(&next);
+        notify("READY=1");
+        notify_status(d);
+}
+
+static gboolean on_sighup(gpointer user_data)
+{
+        reload(user_data);
+        return G_SOURCE_CONTINUE;
+}
+
 static void on_name_lost(gpointer user_data)
 {
         begin_shutdown(user_data, "replaced by another instance");
@@ -207,6 +267,7 @@ static int daemon_run(Daemon *d)
 
         g_unix_signal_add(SIGTERM, on_signal, d);
         g_unix_signal_add(SIGINT, on_signal, d);
+        g_unix_signal_add(SIGHUP, on_sighup, d);
         listener_resume(d->listener);
         for (guint i = 0; i < d->config.listens->len; i++) {
                 const ListenSpec *s = d->config.listens->pdata[i];
@@ -233,24 +294,27 @@ int main(int argc, char **argv)
 
         signal(SIGPIPE, SIG_IGN);
         stats_install_log_writer();
+        d.args = g_strdupv(argv);
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
             (!exit_now && (socket_adopt_activated(&d.config, &error) < 0 ||
                            !config_finish_listens(&d.config, &error)))) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 config_deinit(&d.config);
+                g_strfreev(d.args);
                 return EXIT_USAGE;
         }
         if (exit_now) {
                 config_deinit(&d.config);
+                g_strfreev(d.args);
                 return EXIT_OK;
         }
 
         stats_init(&d.stats);
-        d.stats.log_burst = d.config.log_burst;
-        d.stats.log_interval_usec = (gint64) d.config.log_interval_sec * G_USEC_PER_SEC;
-        queue_init(&d.queue, d.config.queue_capacity, d.config.queue_capacity_bytes,
-                   config_fd_budget(&d.config), d.config.policy);
+        /* the fd capacity, and the rest again, from apply_limits() */
+        queue_init(&d.queue, d.config.queue_capacity, d.config.queue_capacity_bytes, 1,
+                   d.config.policy);
+        apply_limits(&d);
         d.loop = g_main_loop_new(NULL, FALSE);
 
         status = daemon_run(&d);
@@ -263,5 +327,6 @@ int main(int argc, char **argv)
         queue_deinit(&d.queue);
         g_clear_pointer(&d.loop, g_main_loop_unref);
         config_deinit(&d.config);
+        g_strfreev(d.args);
         return status;
 }

@@ -34,10 +34,17 @@ void event_free(Event *ev)
 void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
                 QueuePolicy policy)
 {
-        g_assert(capacity > 0 && capacity_bytes > 0 && capacity_fds > 0);
         *q = (Queue){ 0 };
         q->ring_size = MIN(capacity, RING_INITIAL);
-        q->ring = g_new0(Event *, q->ring_size);
+        q->ring = g_new0(Event *, MAX(q->ring_size, 1));
+        queue_set_limits(q, capacity, capacity_bytes, capacity_fds, policy);
+}
+
+void queue_set_limits(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
+                      QueuePolicy policy)
+{
+        g_assert(capacity > 0 && capacity_bytes > 0 && capacity_fds > 0);
+        /* the ring keeps its size: grow() only ever grows it, up to the capacity */
         q->capacity = capacity;
         q->capacity_bytes = capacity_bytes;
         q->capacity_fds = capacity_fds;

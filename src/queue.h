@@ -89,6 +89,11 @@ void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacit
                 QueuePolicy policy);
 void queue_deinit(Queue *q);
 
+/* A reload: new capacities and policy. Nothing queued is dropped for them:
+ * a queue above a lowered capacity is full until enough has been emitted. */
+void queue_set_limits(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
+                      QueuePolicy policy);
+
 /* Full in events, bytes or descriptors. Under the block policy the listener
  * reads nothing while this is true, so a capacity may be passed by the one
  * event that was being read when it filled up. */

@@ -307,6 +307,7 @@ int socket_adopt_activated(Config *config, GError **error)
                 if (!spec) {
                         spec = listen_spec_new(t, NULL);
                         spec->name = g_strdup(name);
+                        spec->implicit = true;
                         g_ptr_array_add(config->listens, spec);
                 }
                 /* the socket is systemd's: its path, mode and group are the unit's */

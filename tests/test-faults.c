@@ -17,7 +17,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1060,6 +1062,97 @@ static void test_datagram_without_credentials_has_its_own_reason(void)
         g_async_queue_unref(events);
 }
 
+/* Waits until the peer has read everything sent on fd (SIOCOUTQ: bytes the
+ * receiver has not consumed yet). */
+static bool wait_read_by_peer(int fd, unsigned timeout_ms)
+{
+        for (unsigned i = 0; i < timeout_ms; i++) {
+                int unread = -1;
+                if (ioctl(fd, SIOCOUTQ, &unread) == 0 && unread == 0)
+                        return true;
+                g_usleep(1000);
+        }
+        return false;
+}
+
+/*
+ * SIGHUP reloads what can change while running: limits, queue capacities and
+ * policy, and a listener's allow-lists, without losing a queued event or
+ * closing a connection; what cannot change is named in the log; a file that
+ * does not parse changes nothing.
+ */
+static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
+{
+        enum { N = 20 };
+        /* keys before a section go to config_arg()'s last one, [listen:dgram] */
+        g_autofree char *v1 = config_arg("allow-uids=4242\n\n[limits]\nmax-connections=1\n\n"
+                                         "[queue]\ncapacity=64\n");
+        const char *extra[] = { v1, NULL };
+        g_autofree guint8 *seen = g_new0(guint8, N);
+        g_autofree char *big = NULL;
+        g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
+        int c1, c2, fds_before;
+
+        /* v1: the datagram socket admits uid 4242 only, one connection at a time */
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fds_before = testdaemon_count_fds(d);
+        c1 = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(c1 >= 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 1), 1);
+        c2 = seq_connect(d->seq_path); /* waits in the backlog: at max-connections */
+        CU_ASSERT_TRUE_FATAL(c2 >= 0);
+        send_numbered(c2, "waiting", 0);
+        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:not-allowed", 1), 1);
+
+        /* events the daemon holds, unconfirmed, while the bus is stopped */
+        kill(bus_pid(&suite.bus), SIGSTOP);
+        for (unsigned i = 0; i < N; i++)
+                send_numbered(c1, "held", i);
+        CU_ASSERT_TRUE(wait_read_by_peer(c1, 5000));
+
+        /* v2: a smaller queue than it holds, smaller packets, anyone on the datagram
+         * socket, more connections; and two things that cannot change */
+        g_free(config_arg("allow-uids=*\n\n[limits]\nmax-connections=4\nmax-event-size=200\n\n"
+                          "[queue]\ncapacity=8\n\n[bus]\nname=org.ingester.Other\n\n"
+                          "[listen:extra]\ntransport=dgram\npath=/nonexistent/extra.sock\n"));
+        kill(daemon_pid(), SIGHUP);
+        wait_for_log("reloaded:");
+        kill(bus_pid(&suite.bus), SIGCONT);
+
+        CU_ASSERT_EQUAL(collect("held", seen, N, -1, N, 5000), N);
+        CU_ASSERT_EQUAL(collect("waiting", NULL, 0, -1, 1, 5000), 1); /* c2 accepted */
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity"), 8);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
+        CU_ASSERT_EQUAL(count_in_log("[bus] name: cannot change"), 1);
+        /* the datagram socket now admits us */
+        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
+        CU_ASSERT_EQUAL(collect("dg", NULL, 0, -1, 1, 5000), 1);
+        CU_ASSERT_EQUAL(count_in_log("[listen:extra] added: cannot change"), 1);
+
+        /* c1 is still open; the new max-event-size holds on it */
+        big = g_strdup_printf("{\"type\":\"big\",\"pad\":\"%0300d\"}", 0);
+        CU_ASSERT_EQUAL(send_fd_packet(c1, big, strlen(big), NULL, 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:too-large", 1), 1);
+        send_numbered(c1, "after", 0);
+        CU_ASSERT_EQUAL(collect("after", NULL, 0, -1, 1, 5000), 1);
+
+        /* a file that does not parse: the running configuration stays */
+        g_assert_true(g_file_set_contents(conf, "[queue\n", -1, NULL));
+        kill(daemon_pid(), SIGHUP);
+        wait_for_log("the running configuration is kept");
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity"), 8);
+        send_numbered(c1, "still", 0);
+        CU_ASSERT_EQUAL(collect("still", NULL, 0, -1, 1, 5000), 1);
+
+        close(c1);
+        close(c2);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+}
+
 int main(void)
 {
         static const TapTest connection_tests[] = {
@@ -1094,6 +1187,8 @@ int main(void)
                   test_activated_socket_keeps_its_packets_for_the_next_instance },
                 { "datagram_without_credentials_has_its_own_reason",
                   test_datagram_without_credentials_has_its_own_reason },
+                { "sighup_reloads_limits_and_allow_lists_losing_nothing",
+                  test_sighup_reloads_limits_and_allow_lists_losing_nothing },
                 { NULL, NULL },
         };
 
