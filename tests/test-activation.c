@@ -5,14 +5,16 @@
  * socket and starts the daemon on the first packet, and the test plays the
  * service manager's side of NOTIFY_SOCKET (READY=1 only once the name is
  * owned, STATUS= with the counters, WATCHDOG=1 from the main loop under
- * WATCHDOG_USEC, STOPPING=1 at SIGTERM), and checks that the activated
- * socket is never unlinked. Skipped, with the reason, where
+ * WATCHDOG_USEC, and none while the process is stopped, RELOADING=1 at
+ * SIGHUP, STOPPING=1 at SIGTERM), and checks that the activated socket is
+ * never unlinked; LISTEN_FDNAMES maps sockets to [listen:NAME] sections. Skipped, with the reason, where
  * systemd-socket-activate is missing.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,39 +95,42 @@ static const char *event_type(GDBusMessage *m)
         return g_intern_string(g_variant_get_string(t, NULL));
 }
 
-static void check_activation(bool seqpacket)
+/*
+ * Starts ingesterd under systemd-socket-activate on the sockets in socks
+ * (all of one type), with LISTEN_FDNAMES from fdnames (NULL: none), and
+ * NOTIFY_SOCKET, WATCHDOG_USEC and the sanitizers' settings in its
+ * environment; extra are the daemon's own arguments. Its stderr goes to
+ * log_path. NULL when systemd-socket-activate is missing.
+ */
+static GSubprocess *spawn_activated(const char *const *socks, bool seqpacket, const char *fdnames,
+                                    const char *notify_path, const char *log_path,
+                                    const char *const *extra)
 {
-        g_autofree char *sock = g_build_filename(dir, "activated.sock", NULL);
-        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
-        g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
-        g_autofree char *notify_env = NULL;
-        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-        g_autoptr(GString) notes = g_string_new(NULL);
-        g_autoptr(GSubprocessLauncher) l =
-                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-        g_autoptr(GSubprocess) p = NULL;
-        g_autoptr(GError) error = NULL;
-        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
-        guint sub_id, filter_id;
-        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
-        int nfd = notify_socket(notify_path), conn = -1;
-        struct stat st;
-
         g_autofree char *activate = g_find_program_in_path("systemd-socket-activate");
+        g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
+        g_autofree char *notify_env = g_strdup_printf("NOTIFY_SOCKET=%s", notify_path);
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p;
+        struct stat st;
 
         if (!activate) {
                 printf("# SKIP: systemd-socket-activate is not installed (Debian's systemd "
                        "package)\n");
-                goto out;
+                return NULL;
         }
+        g_ptr_array_add(argv, g_strdup("systemd-socket-activate"));
+        for (const char *const *sock = socks; *sock; sock++) {
+                g_ptr_array_add(argv, g_strdup("-l"));
+                g_ptr_array_add(argv, g_strdup(*sock));
+        }
+        g_ptr_array_add(argv, g_strdup(seqpacket ? "--seqpacket" : "--datagram"));
+        if (fdnames)
+                g_ptr_array_add(argv, g_strdup_printf("--fdname=%s", fdnames));
         /* systemd-socket-activate gives the daemon a fresh environment: PATH and a few
          * more, LISTEN_*, and what -E names */
-        notify_env = g_strdup_printf("NOTIFY_SOCKET=%s", notify_path);
-        g_ptr_array_add(argv, g_strdup("systemd-socket-activate"));
-        g_ptr_array_add(argv, g_strdup("-l"));
-        g_ptr_array_add(argv, g_strdup(sock));
-        g_ptr_array_add(argv, g_strdup(seqpacket ? "--seqpacket" : "--datagram"));
         for (const char *const *e = (const char *const[]){ notify_env, "WATCHDOG_USEC=200000",
                                                             "G_DEBUG=fatal-criticals", NULL };
              *e; e++) {
@@ -142,12 +147,62 @@ static void check_activation(bool seqpacket)
                 }
         g_ptr_array_add(argv, g_strdup("ingesterd"));
         g_ptr_array_add(argv, g_strdup(addr));
+        for (const char *const *e = extra; e && *e; e++)
+                g_ptr_array_add(argv, g_strdup(*e));
         g_ptr_array_add(argv, NULL);
+        g_subprocess_launcher_set_stderr_file_path(l, log_path);
         p = g_subprocess_launcher_spawnv(l, (const char *const *) argv->pdata, &error);
         g_assert_no_error(error);
-        for (int i = 0; i < 500 && stat(sock, &st) < 0; i++)
-                g_usleep(10000);
-        CU_ASSERT_TRUE_FATAL(S_ISSOCK(st.st_mode));
+        for (const char *const *sock = socks; *sock; sock++)
+                for (int i = 0; i < 500 && stat(*sock, &st) < 0; i++)
+                        g_usleep(10000);
+        return p;
+}
+
+static char *read_log(const char *path)
+{
+        char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                text = g_strdup("");
+        return text;
+}
+
+/* No WATCHDOG=1 while the process is stopped (a main loop that does not run
+ * does not send it), and again once it runs. */
+static void check_watchdog_follows_the_main_loop(GSubprocess *p, int nfd)
+{
+        g_autoptr(GString) quiet = g_string_new(NULL);
+        g_autoptr(GString) again = g_string_new(NULL);
+        pid_t pid = (pid_t) atoi(g_subprocess_get_identifier(p));
+        char buf[4096];
+
+        kill(pid, SIGSTOP);
+        while (recv(nfd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                ; /* what it sent before it stopped */
+        /* WATCHDOG_USEC=200000: a running loop sends it every 100 ms */
+        CU_ASSERT_FALSE(wait_notify(nfd, "WATCHDOG=1", 600, quiet));
+        kill(pid, SIGCONT);
+        CU_ASSERT_TRUE(wait_notify(nfd, "WATCHDOG=1", 1000, again));
+}
+
+static void check_activation(bool seqpacket)
+{
+        g_autofree char *sock = g_build_filename(dir, "activated.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autoptr(GString) notes = g_string_new(NULL);
+        g_autoptr(GSubprocess) p = NULL;
+        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
+        guint sub_id, filter_id;
+        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
+        int nfd = notify_socket(notify_path), conn = -1;
+        struct stat st;
+
+        p = spawn_activated((const char *const[]){ sock, NULL }, seqpacket, NULL, notify_path,
+                            log_path, NULL);
+        if (!p)
+                goto out;
+        CU_ASSERT_TRUE_FATAL(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
         CU_ASSERT_FALSE(harness_name_owned(sub)); /* nothing runs until a packet comes */
 
         /* the packet that starts the daemon */
@@ -181,6 +236,15 @@ static void check_activation(bool seqpacket)
         CU_ASSERT_TRUE(wait_notify(nfd, "STATUS=", 1000, notes));
         CU_ASSERT_TRUE(wait_notify(nfd, " received, ", 1000, notes));
         CU_ASSERT_TRUE(wait_notify(nfd, "WATCHDOG=1", 1000, notes));
+        check_watchdog_follows_the_main_loop(p, nfd);
+
+        /* SIGHUP: RELOADING=1, then READY=1 again */
+        g_string_truncate(notes, 0);
+        g_subprocess_send_signal(p, SIGHUP);
+        CU_ASSERT_TRUE(wait_notify(nfd, "RELOADING=1", 5000, notes));
+        g_string_truncate(notes, 0);
+        CU_ASSERT_TRUE(wait_notify(nfd, "READY=1", 5000, notes));
+
         g_subprocess_send_signal(p, SIGTERM);
         CU_ASSERT_TRUE(wait_notify(nfd, "STOPPING=1", 5000, notes));
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
@@ -205,6 +269,115 @@ static void test_datagram_activation_and_notifications(void)
         check_activation(false);
 }
 
+static char *write_config(const char *text)
+{
+        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return g_strdup_printf("--config=%s", path);
+}
+
+/*
+ * LISTEN_FDNAMES (FileDescriptorName=) picks each activated socket's
+ * [listen:NAME] section: its allow-lists hold there; a section no socket
+ * was passed for is bound by the daemon itself (and unlinked at exit),
+ * the activated ones never are.
+ */
+static void test_fd_names_select_listen_sections(void)
+{
+        g_autofree char *open_sock = g_build_filename(dir, "open.sock", NULL);
+        g_autofree char *locked_sock = g_build_filename(dir, "locked.sock", NULL);
+        g_autofree char *own_sock = g_build_filename(dir, "own", "own.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *conf_text = g_strdup_printf(
+                "[listen:open]\ntransport=seqpacket\n\n"
+                "[listen:locked]\ntransport=seqpacket\nallow-uids=4242\n\n"
+                "[listen:own]\ntransport=seqpacket\npath=%s\n",
+                own_sock);
+        g_autofree char *conf = write_config(conf_text);
+        g_autofree char *log = NULL;
+        g_autoptr(GString) notes = g_string_new(NULL);
+        g_autoptr(GSubprocess) p = NULL;
+        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
+        guint sub_id, filter_id;
+        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
+        int nfd = notify_socket(notify_path), c_open = -1, c_locked = -1, c_own = -1;
+        struct stat st;
+
+        p = spawn_activated((const char *const[]){ open_sock, locked_sock, NULL }, true,
+                            "open:locked", notify_path, log_path,
+                            (const char *const[]){ conf, NULL });
+        if (!p)
+                goto out;
+        c_open = seq_connect(open_sock);
+        CU_ASSERT_TRUE_FATAL(c_open >= 0);
+        CU_ASSERT_TRUE_FATAL(wait_notify(nfd, "READY=1", 10000, notes));
+        CU_ASSERT_EQUAL(send_fd_packet(c_open, "{\"type\":\"open\"}", 15, NULL, 0), 0);
+        {
+                g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "open");
+        }
+        /* [listen:locked] admits uid 4242 only: we are refused at accept */
+        c_locked = seq_connect(locked_sock);
+        CU_ASSERT_TRUE_FATAL(c_locked >= 0);
+        for (int i = 0; i < 200 && rejected(sub, "not-allowed") != 1; i++)
+                g_usleep(10000);
+        CU_ASSERT_EQUAL(rejected(sub, "not-allowed"), 1);
+        /* [listen:own] got no socket from systemd: the daemon bound it */
+        c_own = seq_connect(own_sock);
+        CU_ASSERT_TRUE_FATAL(c_own >= 0);
+        CU_ASSERT_EQUAL(send_fd_packet(c_own, "{\"type\":\"own\"}", 14, NULL, 0), 0);
+        {
+                g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(event_type(m), "own");
+        }
+        g_subprocess_send_signal(p, SIGTERM);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        CU_ASSERT_EQUAL(stat(open_sock, &st), 0);
+        CU_ASSERT_EQUAL(stat(locked_sock, &st), 0);
+        CU_ASSERT_NOT_EQUAL(stat(own_sock, &st), 0); /* ours: unlinked */
+        log = read_log(log_path);
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "open.sock (seqpacket, socket-activated, [listen:open])"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "locked.sock (seqpacket, socket-activated, [listen:locked])"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "own.sock (seqpacket, [listen:own])"));
+out:
+        for (int *fd = (int[]){ c_open, c_locked, c_own, -2 }; *fd != -2; fd++)
+                if (*fd >= 0)
+                        close(*fd);
+        close(nfd);
+        harness_unsubscribe(sub, sub_id, filter_id);
+        g_async_queue_unref(events);
+}
+
+/* A socket systemd passes for a section of the other transport is a
+ * configuration error (exit 2) naming the section. */
+static void test_fd_name_of_the_wrong_transport_is_refused(void)
+{
+        g_autofree char *sock = g_build_filename(dir, "events.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *conf = write_config("[listen:events]\ntransport=dgram\n");
+        g_autofree char *log = NULL;
+        g_autoptr(GSubprocess) p = NULL;
+        int nfd = notify_socket(notify_path), c = -1;
+
+        p = spawn_activated((const char *const[]){ sock, NULL }, true, "events", notify_path,
+                            log_path, (const char *const[]){ conf, NULL });
+        if (!p)
+                goto out;
+        c = seq_connect(sock);
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 2);
+        log = read_log(log_path);
+        CU_ASSERT_PTR_NOT_NULL(strstr(log, "[listen:events] transport: dgram, but systemd "
+                                           "passed a seqpacket socket"));
+out:
+        if (c >= 0)
+                close(c);
+        close(nfd);
+}
+
 int main(void)
 {
         static const TapTest tests[] = {
@@ -212,6 +385,9 @@ int main(void)
                   test_seqpacket_activation_and_notifications },
                 { "datagram_activation_and_notifications",
                   test_datagram_activation_and_notifications },
+                { "fd_names_select_listen_sections", test_fd_names_select_listen_sections },
+                { "fd_name_of_the_wrong_transport_is_refused",
+                  test_fd_name_of_the_wrong_transport_is_refused },
                 { NULL, NULL },
         };
 

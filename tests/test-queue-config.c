@@ -55,6 +55,33 @@ static void test_drop_oldest_spares_in_flight_events(void)
         queue_deinit(&q);
 }
 
+/* A reload lowers the capacity under what is queued: nothing queued goes;
+ * the queue is full until it drains below the new capacity, then grows
+ * again up to a raised one. */
+static void test_lowered_capacity_drops_nothing_queued(void)
+{
+        Queue q;
+        Event *e;
+
+        queue_init(&q, 8, 1 << 20, 1024, QUEUE_POLICY_DROP_NEWEST);
+        for (int i = 0; i < 6; i++)
+                queue_push(&q, ev());
+        queue_set_limits(&q, 2, 1 << 20, 1024, QUEUE_POLICY_DROP_OLDEST);
+        CU_ASSERT_EQUAL(q.len, 6);
+        CU_ASSERT_TRUE(queue_is_full(&q));
+        CU_ASSERT_FALSE(queue_has_room(&q));
+        /* drop-oldest now: waiting events make room, down to the new capacity */
+        CU_ASSERT_EQUAL(queue_push(&q, ev()), 5);
+        CU_ASSERT_EQUAL(q.len, 2);
+        queue_set_limits(&q, 64, 1 << 20, 1024, QUEUE_POLICY_BLOCK);
+        for (int i = 0; i < 40; i++)
+                CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
+        CU_ASSERT_EQUAL(q.len, 42);
+        while ((e = queue_pop(&q)))
+                event_free(e);
+        queue_deinit(&q);
+}
+
 static void test_byte_capacity_counts_as_full(void)
 {
         Queue q;
@@ -339,6 +366,120 @@ static void test_no_runtime_dir_is_an_error_not_tmp(void)
                 g_unsetenv("XDG_RUNTIME_DIR");
 }
 
+static char *write_temp(const char *text)
+{
+        g_autoptr(GError) error = NULL;
+        char *path = NULL;
+        int fd = g_file_open_tmp("ingester-conf-XXXXXX", &path, &error);
+
+        g_assert_no_error(error);
+        close(fd);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return path;
+}
+
+static void test_system_instance_defaults(void)
+{
+        g_autofree char *saved = g_strdup(g_getenv("RUNTIME_DIRECTORY"));
+        g_autoptr(GError) error = NULL;
+        Config c;
+
+        config_init(&c);
+        CU_ASSERT_FALSE(config_is_system(&c));
+        g_free(c.bus_address);
+        c.bus_address = g_strdup("system");
+        CU_ASSERT_TRUE(config_is_system(&c));
+        g_setenv("RUNTIME_DIRECTORY", "/run/ingester-x:/run/other", TRUE);
+        CU_ASSERT_TRUE(config_finish_listens(&c, &error));
+        CU_ASSERT_EQUAL_FATAL(c.listens->len, 2);
+        for (guint i = 0; i < c.listens->len; i++) {
+                const ListenSpec *s = c.listens->pdata[i];
+                CU_ASSERT_TRUE(g_str_has_prefix(s->path, "/run/ingester-x/"));
+                CU_ASSERT_EQUAL(s->mode, 0660);
+                CU_ASSERT_TRUE(s->allow_any); /* the socket's mode and group are the gate */
+                CU_ASSERT_TRUE(s->implicit);
+        }
+        g_unsetenv("RUNTIME_DIRECTORY");
+        g_ptr_array_set_size(c.listens, 0);
+        CU_ASSERT_TRUE(config_finish_listens(&c, &error));
+        CU_ASSERT_STRING_EQUAL(((ListenSpec *) c.listens->pdata[0])->path,
+                               "/run/ingester/seqpacket.sock");
+        config_deinit(&c);
+
+        /* a session instance: the daemon's own uid and root, 0600 */
+        config_init(&c);
+        g_setenv("XDG_RUNTIME_DIR", "/run/user/4242", TRUE);
+        CU_ASSERT_TRUE(config_finish_listens(&c, &error));
+        CU_ASSERT_EQUAL(((ListenSpec *) c.listens->pdata[0])->mode, 0600);
+        CU_ASSERT_FALSE(((ListenSpec *) c.listens->pdata[0])->allow_any);
+        config_deinit(&c);
+        if (saved)
+                g_setenv("RUNTIME_DIRECTORY", saved, TRUE);
+}
+
+static void test_sections_allow_any_and_need_a_path_or_a_socket(void)
+{
+        g_autofree char *path = write_temp("[listen:a]\ntransport=dgram\n\n"
+                                           "[listen:b]\ntransport=seqpacket\npath=/run/x/b.sock\n"
+                                           "allow-uids=*\n");
+        g_autoptr(GError) error = NULL;
+        Config c;
+
+        config_init(&c);
+        CU_ASSERT_TRUE_FATAL(config_load_file(&c, path, &error));
+        CU_ASSERT_EQUAL_FATAL(c.listens->len, 2);
+        CU_ASSERT_STRING_EQUAL(((ListenSpec *) c.listens->pdata[0])->name, "a");
+        CU_ASSERT_TRUE(((ListenSpec *) c.listens->pdata[1])->allow_any);
+        CU_ASSERT_TRUE(((ListenSpec *) c.listens->pdata[1])->allow_set);
+        /* [listen:a] has no path and systemd passed no socket named a */
+        CU_ASSERT_FALSE(config_finish_listens(&c, &error));
+        CU_ASSERT_PTR_NOT_NULL(error && strstr(error->message, "[listen:a] path"));
+        config_deinit(&c);
+        (void) unlink(path);
+}
+
+static void test_reload_moves_what_can_change_and_names_the_rest(void)
+{
+        g_autofree char *v1 = write_temp("[queue]\ncapacity=10\n\n[listen:a]\ntransport=dgram\n"
+                                         "path=/run/x/a.sock\nallow-uids=1\n\n"
+                                         "[listen:gone]\ntransport=dgram\npath=/run/x/g.sock\n");
+        g_autofree char *v2 = write_temp(
+                "[bus]\nobject-path=/x\n\n[queue]\ncapacity=20\npolicy=drop-oldest\n\n"
+                "[limits]\nmax-fds=2\n\n[log]\nburst=3\n\n"
+                "[listen:a]\ntransport=dgram\npath=/run/x/a.sock\nmode=0660\nallow-uids=*\n"
+                "codec=msgpack\n\n[listen:new]\ntransport=dgram\npath=/run/x/n.sock\n");
+        g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *names = NULL;
+        Config c, next;
+        const ListenSpec *a;
+
+        config_init(&c);
+        config_init(&next);
+        CU_ASSERT_TRUE_FATAL(config_load_file(&c, v1, &error));
+        CU_ASSERT_TRUE_FATAL(config_finish_listens(&c, &error));
+        CU_ASSERT_TRUE_FATAL(config_load_file(&next, v2, &error));
+        a = c.listens->pdata[0];
+        config_reload(&c, &next, fixed);
+        CU_ASSERT_EQUAL(c.queue_capacity, 20);
+        CU_ASSERT_EQUAL(c.policy, QUEUE_POLICY_DROP_OLDEST);
+        CU_ASSERT_EQUAL(c.max_fds, 2);
+        CU_ASSERT_EQUAL(c.log_burst, 3);
+        CU_ASSERT_STRING_EQUAL(c.object_path, "/org/ingester/Ingester1"); /* stays */
+        CU_ASSERT_PTR_EQUAL(c.listens->pdata[0], a); /* the running listener, changed */
+        CU_ASSERT_TRUE(a->allow_any);
+        CU_ASSERT_EQUAL(a->codec, CODEC_FORMAT_MSGPACK);
+        CU_ASSERT_EQUAL(a->mode, 0600); /* stays */
+        g_ptr_array_add(fixed, NULL);
+        names = g_strjoinv(", ", (char **) fixed->pdata);
+        CU_ASSERT_STRING_EQUAL(names, "[bus] object-path, [listen:a] mode, [listen:new] added, "
+                                      "[listen:gone] removed");
+        config_deinit(&c);
+        config_deinit(&next);
+        (void) unlink(v1);
+        (void) unlink(v2);
+}
+
 int main(void)
 {
         static const TapTest queue_tests[] = {
@@ -349,6 +490,8 @@ int main(void)
                   test_in_flight_copy_is_charged_until_confirmed },
                 { "resume_rule_does_not_overflow", test_resume_rule_does_not_overflow },
                 { "ring_grows_in_order", test_ring_grows_in_order },
+                { "lowered_capacity_drops_nothing_queued",
+                  test_lowered_capacity_drops_nothing_queued },
                 { "byte_capacity_counts_as_full", test_byte_capacity_counts_as_full },
                 { "fifo_order_and_wraparound", test_fifo_order_and_wraparound },
                 { "event_free_closes_its_fds", test_event_free_closes_its_fds },
@@ -360,6 +503,11 @@ int main(void)
                 { "listen_argument_is_checked", test_listen_argument_is_checked },
                 { "no_runtime_dir_is_an_error_not_tmp", test_no_runtime_dir_is_an_error_not_tmp },
                 { "fd_budget_at_its_boundaries", test_fd_budget_at_its_boundaries },
+                { "system_instance_defaults", test_system_instance_defaults },
+                { "sections_allow_any_and_need_a_path_or_a_socket",
+                  test_sections_allow_any_and_need_a_path_or_a_socket },
+                { "reload_moves_what_can_change_and_names_the_rest",
+                  test_reload_moves_what_can_change_and_names_the_rest },
                 { NULL, NULL },
         };
         tap_add_suite("queue", NULL, NULL, queue_tests);
