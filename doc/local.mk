@@ -11,14 +11,43 @@ dist_doc_DATA = \
 	doc/performance.md \
 	$(NULL)
 
-# systemd user units (socket activation)
-systemduserunit_DATA = doc/ingesterd.service doc/ingesterd.socket
-doc/ingesterd.service: doc/ingesterd.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) doc && sed -e 's|@bindir[@]|$(bindir)|g' $< > $@
-CLEANFILES += doc/ingesterd.service
+# Packaging: systemd units (user and system instance), the system bus
+# policy, D-Bus activation files and the system user. Each installs under
+# the directory configure found (pkg-config systemd / dbus-1, or --with-...).
+systemduserunit_DATA = doc/user/ingesterd.service doc/user/ingesterd.socket
+systemdsystemunit_DATA = doc/system/ingesterd.service doc/system/ingesterd.socket
+dbuspolicy_DATA = doc/dbus/org.ingester.Ingester1.conf
+dbussessionservice_DATA = doc/dbus/session/org.ingester.Ingester1.service
+dbussystemservice_DATA = doc/dbus/system/org.ingester.Ingester1.service
+sysusers_DATA = doc/sysusers.d/ingester.conf
+
+ing_generated_packaging = \
+	doc/user/ingesterd.service \
+	doc/system/ingesterd.service \
+	doc/dbus/session/org.ingester.Ingester1.service \
+	doc/dbus/system/org.ingester.Ingester1.service \
+	$(NULL)
+$(ing_generated_packaging): %: %.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && sed -e 's|@bindir[@]|$(bindir)|g' $< > $@
+CLEANFILES += $(ing_generated_packaging)
 EXTRA_DIST += \
-	doc/ingesterd.service.in \
-	doc/ingesterd.socket \
+	$(ing_generated_packaging:=.in) \
+	doc/user/ingesterd.socket \
+	doc/system/ingesterd.socket \
+	doc/dbus/org.ingester.Ingester1.conf \
+	doc/sysusers.d/ingester.conf \
+	$(NULL)
+
+# make distcheck installs as a user would, under its own prefix: nothing may
+# go to the running system's directories that pkg-config reports
+AM_DISTCHECK_CONFIGURE_FLAGS = \
+	--with-systemdsystemunitdir='$${prefix}/lib/systemd/system' \
+	--with-systemduserunitdir='$${prefix}/lib/systemd/user' \
+	--with-sysusersdir='$${prefix}/lib/sysusers.d' \
+	--with-dbussessionservicedir='$${datadir}/dbus-1/services' \
+	--with-dbussystemservicedir='$${datadir}/dbus-1/system-services' \
+	--with-dbusinterfacedir='$${datadir}/dbus-1/interfaces' \
+	--with-dbuspolicydir='$${datadir}/dbus-1/system.d' \
 	$(NULL)
 
 # The example reader, as its comment says to build it: against the installed

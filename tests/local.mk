@@ -6,6 +6,7 @@ AM_TESTS_ENVIRONMENT = \
 	G_SLICE=always-malloc \
 	INGESTER_TEST_DATA=$(abs_top_srcdir)/tests/data \
 	INGESTER_BUILDDIR=$(abs_top_builddir) \
+	SYSTEMD_ANALYZE='$(SYSTEMD_ANALYZE)' \
 	CC='$(CC)' \
 	PATH=$(abs_top_builddir)/src:$(abs_top_builddir)/tools:$(abs_top_builddir)/doc/examples:$$PATH \
 	$(NULL)
@@ -74,8 +75,8 @@ doc_examples_example_reader_SOURCES = doc/examples/reader.c
 doc_examples_example_reader_CPPFLAGS = -I$(top_srcdir)/src/lib
 doc_examples_example_reader_LDADD = src/lib/libingester.la
 
-TESTS += tests/test-abi.sh
-EXTRA_DIST += tests/test-abi.sh
+TESTS += tests/test-abi.sh tests/test-units.sh
+EXTRA_DIST += tests/test-abi.sh tests/test-units.sh
 
 check_PROGRAMS += tests/test-faults
 tests_test_faults_SOURCES = tests/test-faults.c
