@@ -24,6 +24,7 @@
  * callback that sees G_IO_ERROR_CANCELLED touches nothing.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "busmsg.h"
 #include "ingester-iface.h"
@@ -634,10 +635,25 @@ gboolean relay_start(Relay *r, GError **error)
         while (r->name == NAME_PENDING && r->conn)
                 g_main_context_iteration(NULL, TRUE);
         if (r->name != NAME_OWNED) {
-                g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
-                            "the name %s is owned by another connection (use --replace to take "
-                            "it over)",
-                            r->config->bus_name);
+                g_autoptr(GVariant) owner = NULL;
+                if (r->conn)
+                        owner = g_dbus_connection_call_sync(
+                                r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "GetNameOwner",
+                                g_variant_new("(s)", r->config->bus_name), G_VARIANT_TYPE("(s)"),
+                                G_DBUS_CALL_FLAGS_NONE, 5000, r->cancel, NULL);
+                if (r->conn && !owner)
+                        /* nobody has it, yet we did not get it: the bus's policy said no */
+                        g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
+                                    "the bus does not let uid %u own %s: on the system bus its "
+                                    "policy (dbus-1/system.d/org.ingester.Ingester1.conf) lets "
+                                    "only the ingester user own it",
+                                    (unsigned) geteuid(), r->config->bus_name);
+                else
+                        g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
+                                    "the name %s is owned by another connection (use --replace "
+                                    "to take it over)",
+                                    r->config->bus_name);
                 return FALSE;
         }
         return TRUE;

@@ -54,16 +54,23 @@ bool testbus_start(TestBus *b, const char *dir)
 
 bool testbus_start_with(TestBus *b, const char *dir, const char *extra_config)
 {
+        g_autofree char *body = g_strdup_printf(
+                "<type>session</type><auth>EXTERNAL</auth>"
+                "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy>%s",
+                extra_config);
+        return testbus_start_config(b, dir, body);
+}
+
+bool testbus_start_config(TestBus *b, const char *dir, const char *body)
+{
         g_autofree char *conf = g_build_filename(dir, "bus.conf", NULL);
         g_autofree char *sock = g_build_filename(dir, "bus.sock", NULL);
         g_autofree char *text = g_strdup_printf(
                 "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\""
                 " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                "<busconfig><type>session</type><listen>unix:path=%s</listen>"
-                "<auth>EXTERNAL</auth>"
-                "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy>%s</busconfig>\n",
-                sock, extra_config);
+                "<busconfig><listen>unix:path=%s</listen>%s</busconfig>\n",
+                sock, body);
         g_autoptr(GError) error = NULL;
         gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 

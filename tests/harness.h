@@ -28,6 +28,9 @@ bool testbus_start_with(TestBus *b, const char *dir, const char *extra_config);
         "<limit name=\"max_outgoing_bytes\">1000000000</limit>"                                    \
         "<limit name=\"max_outgoing_unix_fds\">250000000</limit>"                                  \
         "<limit name=\"max_message_size\">1000000000</limit>"
+/* The same with the whole configuration but <listen> given: type, auth,
+ * policies, service directories. */
+bool testbus_start_config(TestBus *b, const char *dir, const char *body);
 void testbus_stop(TestBus *b);
 
 typedef struct {

@@ -78,6 +78,12 @@ doc_examples_example_reader_LDADD = src/lib/libingester.la
 TESTS += tests/test-abi.sh tests/test-units.sh
 EXTRA_DIST += tests/test-abi.sh tests/test-units.sh
 
+check_PROGRAMS += tests/test-packaging
+tests_test_packaging_SOURCES = tests/test-packaging.c
+tests_test_packaging_CFLAGS = $(TEST_CFLAGS)
+tests_test_packaging_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-packaging
+
 check_PROGRAMS += tests/test-faults
 tests_test_faults_SOURCES = tests/test-faults.c
 tests_test_faults_CFLAGS = $(TEST_CFLAGS)
