@@ -37,6 +37,8 @@ bench: all
 	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
 	$(AM_V_at)echo "== ingester-send: 100k lines from stdin vs one libingester sender"
 	$(AM_V_at)$(BENCH) --events=100000 --phases=tool --repeat=$(BENCH_REPEAT)
+	$(AM_V_at)echo "== ingester-listen: does it keep up with the relay? 100k events"
+	$(AM_V_at)PATH=$(abs_top_builddir)/src:$(abs_top_builddir)/tools:$$PATH $(top_srcdir)/tools/bench-listen --events=100000
 	$(AM_V_at)echo "== under faults: a stalled bus (RSS) and a restart under load (loss)"
 	$(AM_V_at)$(top_srcdir)/tools/bench-faults --ingesterd=$(abs_top_builddir)/src/ingesterd \
 		--ingester-send=$(abs_top_builddir)/tools/ingester-send
@@ -55,7 +57,7 @@ tools_ingester_listen_SOURCES = tools/ingester-listen.c
 tools_ingester_listen_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tools_ingester_listen_LDADD = $(GLIB_LIBS)
 
-dist_noinst_SCRIPTS += tools/demo tools/bench-faults
+dist_noinst_SCRIPTS += tools/demo tools/bench-faults tools/bench-listen
 
 # The relay benchmark (make bench; never part of make check). -no-install:
 # a real binary, not a libtool wrapper, since it re-executes itself for its
