@@ -142,17 +142,25 @@ static void ignore_signal(GDBusConnection *c, const char *s, const char *p, cons
 {
 }
 
-GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
-                                   guint *filter_id)
+GDBusConnection *testbus_connect(const TestBus *b)
 {
         g_autoptr(GError) error = NULL;
         GDBusConnection *c = g_dbus_connection_new_for_address_sync(
-                bus->address,
+                b->address,
                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                 NULL, NULL, &error);
         g_assert_no_error(error);
         g_dbus_connection_set_exit_on_close(c, FALSE);
+        return c;
+}
+
+GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
+                                   guint *filter_id)
+{
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *c = testbus_connect(bus);
+
         /* the filter sees every message with its fd list; the subscription installs the
          * match rule on the bus */
         *filter_id = g_dbus_connection_add_filter(c, event_filter, g_async_queue_ref(events),

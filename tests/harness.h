@@ -32,6 +32,8 @@ bool testbus_start_with(TestBus *b, const char *dir, const char *extra_config);
  * policies, service directories. */
 bool testbus_start_config(TestBus *b, const char *dir, const char *body);
 void testbus_stop(TestBus *b);
+/* A client connection to the bus (closing it does not exit the process). */
+GDBusConnection *testbus_connect(const TestBus *b);
 
 typedef struct {
         char *dir;

@@ -46,18 +46,6 @@ static char *source(const char *relative)
         return g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..", relative, NULL);
 }
 
-static GDBusConnection *connect_to(const TestBus *b)
-{
-        g_autoptr(GError) error = NULL;
-        GDBusConnection *c = g_dbus_connection_new_for_address_sync(
-                b->address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
-        g_assert_no_error(error);
-        return c;
-}
-
 static pid_t owner_pid(GDBusConnection *c)
 {
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
@@ -128,7 +116,7 @@ static void test_session_activation_starts_the_daemon_on_first_call(void)
                 g_unsetenv("XDG_RUNTIME_DIR");
         g_setenv("G_DEBUG", saved_debug ? saved_debug : "", TRUE);
 
-        c = connect_to(&bus);
+        c = testbus_connect(&bus);
         CU_ASSERT_FALSE(harness_name_owned(c));
         r = g_dbus_connection_call_sync(c, "org.ingester.Ingester1", "/org/ingester/Ingester1",
                                         "org.ingester.Ingester1", "GetStats", NULL,
@@ -273,7 +261,7 @@ static void test_system_policy_lets_others_read_but_not_write(void)
         g_assert_cmpint(chmod(suite.topdir, 0711), ==, 0);
         g_assert_cmpint(chmod(dir, 0711), ==, 0);
         CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, dir, body));
-        c = connect_to(&bus);
+        c = testbus_connect(&bus);
         p = spawn_daemon(&bus, log_path);
         for (int i = 0; i < 500 && !harness_name_owned(c); i++)
                 g_usleep(10000);
