@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
@@ -180,7 +181,9 @@ static void reload(Daemon *d)
 {
         g_auto(GStrv) args = g_strdupv(d->args);
         int argc = (int) g_strv_length(args);
-        char **argv = args;
+        /* the option parser takes what it parsed out of argv without freeing it:
+         * it works on a copy of the pointers, args keeps every string to free */
+        g_autofree char **argv = g_new0(char *, (gsize) argc + 1);
         g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GError) error = NULL;
         gboolean exit_now = FALSE;
@@ -188,6 +191,7 @@ static void reload(Daemon *d)
 
         if (d->stopping)
                 return;
+        memcpy(argv, args, sizeof(char *) * (gsize) argc);
         {
                 g_autofree char *state = g_strdup_printf(
                         "RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time());
