@@ -381,6 +381,7 @@ static char *write_temp(const char *text)
 static void test_system_instance_defaults(void)
 {
         g_autofree char *saved = g_strdup(g_getenv("RUNTIME_DIRECTORY"));
+        g_autofree char *saved_xdg = g_strdup(g_getenv("XDG_RUNTIME_DIR"));
         g_autoptr(GError) error = NULL;
         Config c;
 
@@ -415,6 +416,10 @@ static void test_system_instance_defaults(void)
         config_deinit(&c);
         if (saved)
                 g_setenv("RUNTIME_DIRECTORY", saved, TRUE);
+        if (saved_xdg)
+                g_setenv("XDG_RUNTIME_DIR", saved_xdg, TRUE);
+        else
+                g_unsetenv("XDG_RUNTIME_DIR");
 }
 
 static void test_sections_allow_any_and_need_a_path_or_a_socket(void)
