@@ -103,12 +103,17 @@ static void start_service_timers(Daemon *d)
 
 /* Events left the queue: under block, read again once a quarter is free;
  * descriptors were freed, so a listener starved of them tries again. */
+static void resume_if_room(Daemon *d)
+{
+        if (listener_is_paused(d->listener) && queue_has_room(&d->queue))
+                listener_resume(d->listener);
+}
+
 static void on_space(gpointer user_data)
 {
         Daemon *d = user_data;
 
-        if (listener_is_paused(d->listener) && queue_has_room(&d->queue))
-                listener_resume(d->listener);
+        resume_if_room(d);
         listener_fds_freed(d->listener);
 }
 
@@ -204,7 +209,7 @@ static void reload(Daemon *d)
                 config_reload(&d->config, &next, fixed);
                 apply_limits(d);
                 listener_reconfigure(d->listener);
-                on_space(d); /* a raised capacity may let a paused listener read again */
+                resume_if_room(d); /* a raised capacity lets a paused listener read again */
                 for (guint i = 0; i < fixed->len; i++)
                         g_warning("reload: %s: cannot change while running; restart to apply it",
                                   (const char *) fixed->pdata[i]);

@@ -294,9 +294,14 @@ GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms)
 
 guint64 testdaemon_stat(TestDaemon *d, const char *key)
 {
+        return harness_stat(d->conn, key);
+}
+
+guint64 harness_stat(GDBusConnection *c, const char *key)
+{
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                d->conn, "org.ingester.Ingester1", "/org/ingester/Ingester1",
+                c, "org.ingester.Ingester1", "/org/ingester/Ingester1",
                 "org.ingester.Ingester1", "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 5000,
                 NULL, &error);
         g_autoptr(GVariant) stats = NULL, v = NULL;

@@ -65,6 +65,28 @@ int testsuite_init(TestSuite *s);     /* CUnit: 0, or -1 when the bus did not st
                 return testsuite_cleanup(&(s));                                                    \
         }
 int testsuite_cleanup(TestSuite *s);  /* stops the bus, removes the directory */
+/* The per-test fixture of a suite file: a fresh directory in `dir` before
+ * each test, freed after it (and, in the second form, the TestDaemon `d` a
+ * test may have started, stopped and freed). */
+#define TESTSUITE_DIR_FIXTURE(s, dir)                                                              \
+        static void setup(void)                                                                    \
+        {                                                                                          \
+                (dir) = testsuite_new_dir(&(s));                                                   \
+        }                                                                                          \
+        static void teardown(void)                                                                 \
+        {                                                                                          \
+                g_clear_pointer(&(dir), g_free);                                                   \
+        }
+#define TESTSUITE_DAEMON_FIXTURE(s, dir, d)                                                        \
+        static void setup(void)                                                                    \
+        {                                                                                          \
+                (dir) = testsuite_new_dir(&(s));                                                   \
+        }                                                                                          \
+        static void teardown(void)                                                                 \
+        {                                                                                          \
+                g_clear_pointer(&(d), testdaemon_free);                                            \
+                g_clear_pointer(&(dir), g_free);                                                   \
+        }
 char *testsuite_new_dir(TestSuite *s); /* topdir/tN, created 0700 */
 
 /* A fresh temporary directory (removed by harness_rmtree). */
@@ -88,7 +110,10 @@ void testdaemon_free(TestDaemon *d);
 
 /* Next Event within timeout_ms, or NULL. */
 GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
-/* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON". */
+/* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON";
+ * G_MAXUINT64 when there is no such figure or no answer. */
+guint64 harness_stat(GDBusConnection *c, const char *key);
+/* harness_stat() on the daemon's subscriber connection. */
 guint64 testdaemon_stat(TestDaemon *d, const char *key);
 /* Polls testdaemon_stat() until it reads want (up to 5 s); returns the last value. */
 guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want);

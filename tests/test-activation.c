@@ -28,16 +28,7 @@ static TestSuite suite;
 static char *dir;
 
 TESTSUITE_CALLBACKS(suite)
-
-static void setup(void)
-{
-        dir = testsuite_new_dir(&suite);
-}
-
-static void teardown(void)
-{
-        g_clear_pointer(&dir, g_free);
-}
+TESTSUITE_DIR_FIXTURE(suite, dir)
 
 static int notify_socket(const char *path)
 {
@@ -70,23 +61,6 @@ static bool wait_notify(int fd, const char *want, unsigned timeout_ms, GString *
                         g_string_append_printf(log, "%s\n", buf);
                 }
         }
-}
-
-static guint64 rejected(GDBusConnection *c, const char *reason)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                c, "org.ingester.Ingester1", "/org/ingester/Ingester1", "org.ingester.Ingester1",
-                "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 5000, NULL, NULL);
-        g_autoptr(GVariant) stats = NULL, by = NULL;
-        guint64 n = G_MAXUINT64;
-
-        if (!r)
-                return n;
-        stats = g_variant_get_child_value(r, 0);
-        by = g_variant_lookup_value(stats, "rejected", NULL);
-        if (by)
-                g_variant_lookup(by, reason, "t", &n);
-        return n;
 }
 
 static const char *event_type(GDBusMessage *m)
@@ -167,9 +141,10 @@ static char *read_log(const char *path)
         return text;
 }
 
-/* No WATCHDOG=1 while the process is stopped (a main loop that does not run
- * does not send it), and again once it runs. */
-static void check_watchdog_follows_the_main_loop(GSubprocess *p, int nfd)
+/* No WATCHDOG=1 while the process is stopped, and again once it runs. (A
+ * stop halts every thread: that the main loop, not a thread of its own,
+ * sends it is the code's to show.) */
+static void check_watchdog_stops_with_the_process(GSubprocess *p, int nfd)
 {
         g_autoptr(GString) quiet = g_string_new(NULL);
         g_autoptr(GString) again = g_string_new(NULL);
@@ -225,9 +200,9 @@ static void check_activation(bool seqpacket)
                  * does not set SO_PASSCRED: the datagram queued before the daemon set it
                  * carries none, and is refused for that reason alone */
                 g_autoptr(GDBusMessage) m = NULL;
-                for (int i = 0; i < 200 && rejected(sub, "no-credentials") != 1; i++)
+                for (int i = 0; i < 200 && harness_stat(sub, "rejected:no-credentials") != 1; i++)
                         g_usleep(10000);
-                CU_ASSERT_EQUAL(rejected(sub, "no-credentials"), 1);
+                CU_ASSERT_EQUAL(harness_stat(sub, "rejected:no-credentials"), 1);
                 CU_ASSERT_EQUAL(send_dgram(sock, "{\"type\":\"later\"}", 16, NULL, 0), 0);
                 m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
@@ -236,7 +211,7 @@ static void check_activation(bool seqpacket)
         CU_ASSERT_TRUE(wait_notify(nfd, "STATUS=", 1000, notes));
         CU_ASSERT_TRUE(wait_notify(nfd, " received, ", 1000, notes));
         CU_ASSERT_TRUE(wait_notify(nfd, "WATCHDOG=1", 1000, notes));
-        check_watchdog_follows_the_main_loop(p, nfd);
+        check_watchdog_stops_with_the_process(p, nfd);
 
         /* SIGHUP: RELOADING=1, then READY=1 again */
         g_string_truncate(notes, 0);
@@ -321,9 +296,9 @@ static void test_fd_names_select_listen_sections(void)
         /* [listen:locked] admits uid 4242 only: we are refused at accept */
         c_locked = seq_connect(locked_sock);
         CU_ASSERT_TRUE_FATAL(c_locked >= 0);
-        for (int i = 0; i < 200 && rejected(sub, "not-allowed") != 1; i++)
+        for (int i = 0; i < 200 && harness_stat(sub, "rejected:not-allowed") != 1; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(rejected(sub, "not-allowed"), 1);
+        CU_ASSERT_EQUAL(harness_stat(sub, "rejected:not-allowed"), 1);
         /* [listen:own] got no socket from systemd: the daemon bound it */
         c_own = seq_connect(own_sock);
         CU_ASSERT_TRUE_FATAL(c_own >= 0);

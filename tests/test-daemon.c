@@ -23,18 +23,7 @@ static char *dir;      /* this test's directory */
 static TestDaemon *d;  /* this test's daemon */
 
 TESTSUITE_CALLBACKS(suite)
-
-static void setup(void)
-{
-        dir = testsuite_new_dir(&suite);
-        d = NULL;
-}
-
-static void teardown(void)
-{
-        g_clear_pointer(&d, testdaemon_free);
-        g_clear_pointer(&dir, g_free);
-}
+TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
 
 static char *path_in(const char *name)
 {

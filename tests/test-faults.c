@@ -19,10 +19,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "cunit-tap.h"
 #include "harness.h"
@@ -32,18 +32,7 @@ static char *dir;
 static TestDaemon *d;
 
 TESTSUITE_CALLBACKS(suite)
-
-static void setup(void)
-{
-        dir = testsuite_new_dir(&suite);
-        d = NULL;
-}
-
-static void teardown(void)
-{
-        g_clear_pointer(&d, testdaemon_free);
-        g_clear_pointer(&dir, g_free);
-}
+TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
 
 static pid_t daemon_pid(void)
 {
@@ -1035,21 +1024,8 @@ static void test_datagram_without_credentials_has_its_own_reason(void)
                 CU_ASSERT_STRING_EQUAL(event_type(m), "later");
         }
         CU_ASSERT_PTR_NULL(g_async_queue_timeout_pop(events, 200000));
-        {
-                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                        sub, "org.ingester.Ingester1", "/org/ingester/Ingester1",
-                        "org.ingester.Ingester1", "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0,
-                        5000, NULL, NULL);
-                g_autoptr(GVariant) stats = NULL, by = NULL;
-                guint64 nocred = 0, not_allowed = 1;
-                CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-                stats = g_variant_get_child_value(r, 0);
-                by = g_variant_lookup_value(stats, "rejected", NULL);
-                CU_ASSERT_TRUE(g_variant_lookup(by, "no-credentials", "t", &nocred));
-                CU_ASSERT_TRUE(g_variant_lookup(by, "not-allowed", "t", &not_allowed));
-                CU_ASSERT_EQUAL(nocred, 1);
-                CU_ASSERT_EQUAL(not_allowed, 0);
-        }
+        CU_ASSERT_EQUAL(harness_stat(sub, "rejected:no-credentials"), 1);
+        CU_ASSERT_EQUAL(harness_stat(sub, "rejected:not-allowed"), 0);
         g_subprocess_send_signal(p, SIGTERM);
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
         g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));

@@ -25,16 +25,7 @@ static TestSuite suite;
 static char *dir;
 
 TESTSUITE_CALLBACKS(suite)
-
-static void setup(void)
-{
-        dir = testsuite_new_dir(&suite);
-}
-
-static void teardown(void)
-{
-        g_clear_pointer(&dir, g_free);
-}
+TESTSUITE_DIR_FIXTURE(suite, dir)
 
 static char *built(const char *relative)
 {
@@ -199,32 +190,43 @@ static void test_system_policy_refuses_the_name_to_other_users(void)
         testbus_stop(&bus);
 }
 
-/* Runs argv as uid 65534 (nobody); returns its exit status, its stdout in *out. */
-static int run_as_nobody(const char *const *argv, char **out, char **err)
+/* Starts argv as uid 65534 (nobody, no supplementary groups), stdout and stderr piped. */
+static GSubprocess *spawn_as_nobody(const char *const *argv)
 {
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GPtrArray) a = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p;
+
+        for (const char *const *s = (const char *const[]){ "setpriv", "--reuid=65534",
+                                                            "--regid=65534", "--clear-groups",
+                                                            NULL };
+             *s; s++)
+                g_ptr_array_add(a, (gpointer) *s);
+        for (const char *const *s = argv; *s; s++)
+                g_ptr_array_add(a, (gpointer) *s);
+        g_ptr_array_add(a, NULL);
+        g_subprocess_launcher_setenv(l, "G_DEBUG", "fatal-criticals", TRUE);
+        p = g_subprocess_launcher_spawnv(l, (const char *const *) a->pdata, &error);
+        g_assert_no_error(error);
+        return p;
+}
+
+/* Waits for p; returns its exit status, its output in *out and *err. */
+static int finish(GSubprocess *p, char **out, char **err)
+{
         g_autoptr(GError) error = NULL;
 
-        g_subprocess_launcher_setenv(l, "G_DEBUG", "fatal-criticals", TRUE);
-        {
-                /* setpriv drops to nobody with no supplementary groups */
-                g_autoptr(GPtrArray) a = g_ptr_array_new();
-                for (const char *const *s = (const char *const[]){ "setpriv", "--reuid=65534",
-                                                                    "--regid=65534",
-                                                                    "--clear-groups", NULL };
-                     *s; s++)
-                        g_ptr_array_add(a, (gpointer) *s);
-                for (const char *const *s = argv; *s; s++)
-                        g_ptr_array_add(a, (gpointer) *s);
-                g_ptr_array_add(a, NULL);
-                p = g_subprocess_launcher_spawnv(l, (const char *const *) a->pdata, &error);
-        }
-        g_assert_no_error(error);
         g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &error);
         g_assert_no_error(error);
         return g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
+}
+
+static int run_as_nobody(const char *const *argv, char **out, char **err)
+{
+        g_autoptr(GSubprocess) p = spawn_as_nobody(argv);
+        return finish(p, out, err);
 }
 
 /*
@@ -294,28 +296,22 @@ static void test_system_policy_lets_others_read_but_not_write(void)
         g_clear_pointer(&err, g_free);
 
         /* events: nobody receives them */
+        listen = spawn_as_nobody((const char *const[]){ "ingester-listen", addr, "--count=1",
+                                                        "--timeout=10", NULL });
         {
-                g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
-                        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-                g_autoptr(GError) error = NULL;
-                g_subprocess_launcher_setenv(l, "G_DEBUG", "fatal-criticals", TRUE);
-                listen = g_subprocess_launcher_spawn(l, &error, "setpriv", "--reuid=65534",
-                                                     "--regid=65534", "--clear-groups",
-                                                     "ingester-listen", addr, "--count=1",
-                                                     "--timeout=10", NULL);
-                g_assert_no_error(error);
+                /* "# listening" on stderr: its match rule is in place */
+                g_autoptr(GDataInputStream) e =
+                        g_data_input_stream_new(g_subprocess_get_stderr_pipe(listen));
+                g_autofree char *line = NULL;
+                g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(e), FALSE);
+                line = g_data_input_stream_read_line(e, NULL, NULL, NULL);
+                CU_ASSERT_TRUE_FATAL(line && g_str_has_prefix(line, "# listening"));
         }
-        g_usleep(300000); /* its match rule is in place before the event */
         seq = g_strdup_printf("%s/run/seqpacket.sock", dir);
         fd = seq_connect(seq);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, "{\"type\":\"seen\"}", 15, NULL, 0), 0);
-        {
-                g_autoptr(GError) error = NULL;
-                g_subprocess_communicate_utf8(listen, NULL, NULL, &out, &err, &error);
-                g_assert_no_error(error);
-        }
-        CU_ASSERT_EQUAL(g_subprocess_get_exit_status(listen), 0);
+        CU_ASSERT_EQUAL(finish(listen, &out, &err), 0);
         CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "\"type\":\"seen\""));
         close(fd);
         g_object_unref(listen);

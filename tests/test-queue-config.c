@@ -441,6 +441,18 @@ static void test_sections_allow_any_and_need_a_path_or_a_socket(void)
         CU_ASSERT_PTR_NOT_NULL(error && strstr(error->message, "[listen:a] path"));
         config_deinit(&c);
         (void) unlink(path);
+
+        /* '*' stands alone: beside a uid it is a user name, and there is none */
+        {
+                g_autofree char *bad = write_temp("[listen:a]\ntransport=dgram\npath=/run/x/a\n"
+                                                  "allow-uids=*;0\n");
+                g_autoptr(GError) e = NULL;
+                config_init(&c);
+                CU_ASSERT_FALSE(config_load_file(&c, bad, &e));
+                CU_ASSERT_PTR_NOT_NULL(e && strstr(e->message, "[listen:a] allow-uids"));
+                config_deinit(&c);
+                (void) unlink(bad);
+        }
 }
 
 static void test_reload_moves_what_can_change_and_names_the_rest(void)

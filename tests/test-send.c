@@ -19,18 +19,7 @@ static char *dir;
 static TestDaemon *d;
 
 TESTSUITE_CALLBACKS(suite)
-
-static void setup(void)
-{
-        dir = testsuite_new_dir(&suite);
-        d = NULL;
-}
-
-static void teardown(void)
-{
-        g_clear_pointer(&d, testdaemon_free);
-        g_clear_pointer(&dir, g_free);
-}
+TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
 
 static TestDaemon *start(const char *const *extra)
 {
