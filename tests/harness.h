@@ -66,27 +66,21 @@ int testsuite_init(TestSuite *s);     /* CUnit: 0, or -1 when the bus did not st
         }
 int testsuite_cleanup(TestSuite *s);  /* stops the bus, removes the directory */
 /* The per-test fixture of a suite file: a fresh directory in `dir` before
- * each test, freed after it (and, in the second form, the TestDaemon `d` a
- * test may have started, stopped and freed). */
-#define TESTSUITE_DIR_FIXTURE(s, dir)                                                              \
+ * each test, freed after it once `cleanup` has run. TESTSUITE_DAEMON_FIXTURE
+ * also stops and frees the TestDaemon `d` a test may have started. */
+#define TESTSUITE_FIXTURE_WITH(s, dir, cleanup)                                                    \
         static void setup(void)                                                                    \
         {                                                                                          \
                 (dir) = testsuite_new_dir(&(s));                                                   \
         }                                                                                          \
         static void teardown(void)                                                                 \
         {                                                                                          \
+                cleanup;                                                                           \
                 g_clear_pointer(&(dir), g_free);                                                   \
         }
+#define TESTSUITE_DIR_FIXTURE(s, dir) TESTSUITE_FIXTURE_WITH(s, dir, (void) 0)
 #define TESTSUITE_DAEMON_FIXTURE(s, dir, d)                                                        \
-        static void setup(void)                                                                    \
-        {                                                                                          \
-                (dir) = testsuite_new_dir(&(s));                                                   \
-        }                                                                                          \
-        static void teardown(void)                                                                 \
-        {                                                                                          \
-                g_clear_pointer(&(d), testdaemon_free);                                            \
-                g_clear_pointer(&(dir), g_free);                                                   \
-        }
+        TESTSUITE_FIXTURE_WITH(s, dir, g_clear_pointer(&(d), testdaemon_free))
 char *testsuite_new_dir(TestSuite *s); /* topdir/tN, created 0700 */
 
 /* A fresh temporary directory (removed by harness_rmtree). */
