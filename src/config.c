@@ -30,6 +30,7 @@ void config_init(Config *c)
         c->queue_capacity_bytes = 16 << 20;
         c->policy = QUEUE_POLICY_BLOCK;
         c->drain_timeout_sec = 5;
+        c->max_dgram_senders = 1024;
         c->log_burst = 10;
         c->log_interval_sec = 10;
         c->listens = g_ptr_array_new_with_free_func((GDestroyNotify) listen_spec_free);
@@ -269,6 +270,9 @@ void config_reload(Config *c, Config *next, GPtrArray *fixed)
         c->queue_capacity_fds = next->queue_capacity_fds;
         c->policy = next->policy;
         c->drain_timeout_sec = next->drain_timeout_sec;
+        c->max_dgram_senders = next->max_dgram_senders;
+        c->rate_interval_msec = next->rate_interval_msec;
+        c->rate_burst = next->rate_burst;
         c->log_burst = next->log_burst;
         c->log_interval_sec = next->log_interval_sec;
         reload_listens(c, next, fixed);
@@ -441,6 +445,37 @@ static gboolean key_uint(GKeyFile *kf, const char *group, const char *key, guint
         return parse_uint(where, g_strstrip(text), min, max, dst, error);
 }
 
+/* A time span: a number with ms, s or min after it; a bare number is seconds. */
+static gboolean parse_msec(const char *where, const char *text, guint64 max_msec,
+                           guint64 *ret, GError **error)
+{
+        static const struct {
+                const char *suffix;
+                guint64 msec;
+        } units[] = { { "ms", 1 }, { "min", 60000 }, { "s", 1000 }, { "", 1000 } };
+        size_t len = strlen(text);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+                size_t n = strlen(units[i].suffix);
+                g_autofree char *number = NULL;
+                guint64 v;
+
+                if (len <= n || strcmp(text + len - n, units[i].suffix) != 0)
+                        continue;
+                number = g_strndup(text, len - n);
+                if (!g_ascii_string_to_unsigned(g_strstrip(number), 10, 0,
+                                                max_msec / units[i].msec, &v, NULL))
+                        break;
+                *ret = v * units[i].msec;
+                return TRUE;
+        }
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: '%s' is not a time span of at most %" G_GUINT64_FORMAT
+                    " s (a number with ms, s or min)",
+                    where, text, max_msec / 1000);
+        return FALSE;
+}
+
 #define KEY_UINT(kf, group, key, min, max, field)                                                  \
         do {                                                                                       \
                 guint64 _v;                                                                        \
@@ -528,7 +563,8 @@ static const char *const known_keys[][12] = {
         { "bus", "address", "name", "object-path", "max-unflushed", NULL },
         { "limits", "max-event-size", "max-fds", "max-depth", "max-members", "max-string",
           "max-connections", "backlog", "batch", "receive-buffer", NULL },
-        { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout", NULL },
+        { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout",
+          "max-dgram-senders", "rate-limit-interval", "rate-limit-burst", NULL },
         { "log", "burst", "interval", NULL },
         { "listen:", "transport", "path", "mode", "group", "codec", "allow-uids", "allow-gids",
           NULL },
@@ -618,8 +654,17 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
         KEY_UINT(kf, "queue", "drain-timeout", 0, CONFIG_DRAIN_TIMEOUT_CEILING, c->drain_timeout_sec);
         KEY_UINT(kf, "log", "burst", 1, CONFIG_LOG_BURST_CEILING, c->log_burst);
         KEY_UINT(kf, "log", "interval", 1, CONFIG_LOG_INTERVAL_CEILING, c->log_interval_sec);
+        KEY_UINT(kf, "queue", "max-dgram-senders", 1, CONFIG_MAX_DGRAM_SENDERS_CEILING,
+                 c->max_dgram_senders);
+        KEY_UINT(kf, "queue", "rate-limit-burst", 0, CONFIG_RATE_BURST_CEILING, c->rate_burst);
         if ((text = g_key_file_get_string(kf, "queue", "policy", NULL))) {
                 if (!parse_policy("[queue] policy", g_strstrip(text), &c->policy, error))
+                        return FALSE;
+                g_clear_pointer(&text, g_free);
+        }
+        if ((text = g_key_file_get_string(kf, "queue", "rate-limit-interval", NULL))) {
+                if (!parse_msec("[queue] rate-limit-interval", g_strstrip(text),
+                                CONFIG_RATE_INTERVAL_CEILING_MSEC, &c->rate_interval_msec, error))
                         return FALSE;
                 g_clear_pointer(&text, g_free);
         }

@@ -42,6 +42,9 @@
 #define CONFIG_DRAIN_TIMEOUT_CEILING 3600U
 /* [log]: a burst past this is no limit; an interval past a day hides a flood */
 #define CONFIG_LOG_BURST_CEILING 1000000U
+#define CONFIG_MAX_DGRAM_SENDERS_CEILING 65536U
+#define CONFIG_RATE_INTERVAL_CEILING_MSEC (3600U * 1000U)
+#define CONFIG_RATE_BURST_CEILING (1U << 30)
 #define CONFIG_LOG_INTERVAL_CEILING 86400U
 /* capacity-fds, when set: no more than a descriptor table can hold (the
  * kernel's fs.nr_open default, 1048576) */
@@ -87,6 +90,9 @@ typedef struct {
         size_t queue_capacity_fds; /* 0: derived from RLIMIT_NOFILE (config_fd_budget()) */
         QueuePolicy policy;
         unsigned drain_timeout_sec;
+        unsigned max_dgram_senders;   /* DGRAM lanes before new senders share one */
+        guint64 rate_interval_msec;   /* per-sender rate limit; 0: none */
+        unsigned rate_burst;          /* events per interval; 0: none */
 
         unsigned log_burst;
         unsigned log_interval_sec;

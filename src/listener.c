@@ -42,6 +42,8 @@ typedef struct {
         int fd;
         guint watch;
         struct ucred cred; /* SO_PEERCRED, taken at accept */
+        Lane *lane;        /* its own, in the queue */
+        bool blocked;      /* block policy: its lane is at its share (l->blocked_conns) */
 } Conn;
 
 struct Endpoint {
@@ -52,6 +54,7 @@ struct Endpoint {
         guint retry_timer; /* re-arms accept() after the descriptors ran out */
         bool starved;      /* accept() failed with EMFILE/ENFILE: wait for the timer */
         bool input_done;   /* shutting down: nothing more can arrive, all read */
+        Lane *blocked_on;  /* DGRAM, block policy: the lane at its share (l->blocked_eps) */
         GPtrArray *conns; /* Conn*, SEQPACKET only */
 };
 
@@ -64,7 +67,8 @@ struct Listener {
         GPtrArray *endpoints; /* Endpoint* */
         bool paused;
         bool stopping; /* listener_stop_input() was called */
-        uint64_t seq;
+        GPtrArray *blocked_conns; /* Conn* whose lane is at its share */
+        GPtrArray *blocked_eps;   /* Endpoint* waiting for a DGRAM lane */
         char *buf; /* max-event-size bytes, reused for every packet */
 };
 
@@ -143,6 +147,7 @@ typedef enum {
         READ_AGAIN,  /* nothing queued */
         READ_DONE,   /* one packet consumed (accepted or refused) */
         READ_HANGUP, /* SEQPACKET peer gone */
+        READ_BLOCKED, /* block policy: the packet's lane reached its share */
 } ReadResult;
 
 /* Every fd of every SCM_RIGHTS message, in order; credentials if present. */
@@ -174,7 +179,23 @@ static unsigned collect_cmsgs(struct msghdr *msg, int *fds, unsigned cap, struct
         return n;
 }
 
-static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
+/* The sender's budget (queue_lane_admit()); logs the interval that ended. */
+static bool rate_admit(Listener *l, Lane *lane)
+{
+        uint64_t suppressed;
+        bool ok = queue_lane_admit(l->queue, lane, g_get_monotonic_time(), &suppressed);
+
+        if (suppressed > 0)
+                stats_log(l->stats, STATS_LOG_RATE_LIMITED, G_LOG_LEVEL_INFO, "rate-limited",
+                          lane->pid, lane->uid,
+                          "rate limit: suppressed %" G_GUINT64_FORMAT
+                          " events from pid=%d uid=%u on %s (over %u per %.3g s)",
+                          suppressed, (int) lane->pid, (unsigned) lane->uid, lane->where,
+                          l->queue->rate_burst, (double) l->queue->rate_interval_usec / 1e6);
+        return ok;
+}
+
+static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane **ret_lane)
 {
         const Config *cfg = l->config;
         union {
@@ -192,6 +213,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         CodecEvent ev = { 0 };
         CodecReason reason;
         Event *event;
+        Lane *lane;
         const char *where = ep->spec->path;
 
         /* 1. size the packet without reading it */
@@ -257,6 +279,15 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         if (n_fds > cfg->max_fds)
                 REFUSE(STATS_R_TOO_MANY_FDS);
 
+        lane = conn ? conn->lane
+                    : queue_lane_dgram(l->queue, ep, cred.pid, cred.uid, cred.gid, where);
+        if (!rate_admit(l, lane)) {
+                /* counted, not logged one by one: rate_admit() says how many per interval */
+                close_many(fds, n_fds);
+                l->stats->rejected[STATS_R_RATE_LIMITED]++;
+                return READ_DONE;
+        }
+
         reason = codec_decode(&cfg->limits, ep->spec->codec, l->buf, (size_t) n, &ev);
         if (reason != CODEC_OK)
                 REFUSE((StatsReason) reason);
@@ -272,7 +303,6 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
                 stats_reject(l->stats, STATS_R_TOO_LARGE, cred.pid, cred.uid, where);
                 return READ_DONE;
         }
-        event->seq = ++l->seq;
         event->received_usec = g_get_real_time();
         event->pid = cred.pid;
         event->uid = cred.uid;
@@ -281,19 +311,27 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd)
         event->codec = ev.format;
         l->stats->received++;
         if (G_UNLIKELY(stats_debug_enabled()))
-                g_debug("event %" G_GUINT64_FORMAT " from pid=%d uid=%u on %s: %zu bytes, %u fds",
-                        event->seq, (int) cred.pid, (unsigned) cred.uid, where, (size_t) n,
-                        n_fds);
-        l->stats->dropped += queue_push(l->queue, event);
+                g_debug("event from pid=%d uid=%u on %s: %zu bytes, %u fds",
+                        (int) cred.pid, (unsigned) cred.uid, where, (size_t) n, n_fds);
+        l->stats->dropped += queue_push(l->queue, lane, event);
         if (l->cb.queued)
                 l->cb.queued(l->user_data);
+        if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_lane_at_share(l->queue, lane)) {
+                *ret_lane = lane;
+                return READ_BLOCKED;
+        }
         return READ_DONE;
 }
 
 static void conn_free(Conn *c)
 {
+        Listener *l = c->ep->l;
+
         if (c->watch)
                 g_source_remove(c->watch);
+        if (c->blocked)
+                g_ptr_array_remove_fast(l->blocked_conns, c);
+        queue_lane_detach(l->queue, c->lane); /* what it sent stays queued */
         safe_close(c->fd);
         g_free(c);
 }
@@ -324,12 +362,28 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
 
         for (unsigned i = 0; i < l->config->batch; i++) {
                 ReadResult r;
+                Lane *lane = NULL;
 
                 if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue)) {
                         listener_pause(l); /* the kernel now pushes back on the senders */
                         return G_SOURCE_REMOVE;
                 }
-                r = read_one(l, ep, conn, fd);
+                r = read_one(l, ep, conn, fd, &lane);
+                if (r == READ_BLOCKED) {
+                        /* this sender's share is full: stop reading it (a DGRAM socket
+                         * serves all its senders, so it stops for all of them) until
+                         * listener_space() finds room */
+                        queue_lane_block(l->queue, lane, true);
+                        if (conn) {
+                                conn->watch = 0; /* removed by returning G_SOURCE_REMOVE */
+                                conn->blocked = true;
+                                g_ptr_array_add(l->blocked_conns, conn);
+                        } else {
+                                ep->blocked_on = lane;
+                                g_ptr_array_add(l->blocked_eps, ep);
+                        }
+                        return G_SOURCE_REMOVE;
+                }
                 if (r == READ_AGAIN) {
                         if (!conn && l->stopping) {
                                 /* shut down for reading: nothing can arrive any more (and
@@ -443,6 +497,8 @@ static AcceptResult accept_one(Endpoint *ep)
         c->ep = ep;
         c->fd = steal_fd(&fd);
         c->cred = cred;
+        c->lane = queue_lane_attach(l->queue, ep->spec->transport, cred.pid, cred.uid, cred.gid,
+                                    ep->spec->path);
         g_ptr_array_add(ep->conns, c);
         l->stats->connections++;
         l->stats->connections_accepted++;
@@ -486,7 +542,8 @@ static void endpoint_arm(Endpoint *ep)
 {
         Listener *l = ep->l;
 
-        if (l->paused || ep->watch || ep->starved || ep->sock.fd < 0 || ep->input_done)
+        if (l->paused || ep->watch || ep->starved || ep->sock.fd < 0 || ep->input_done ||
+            ep->blocked_on)
                 return;
         if (ep->spec->transport == TRANSPORT_SEQPACKET && at_connection_limit(l))
                 return;
@@ -517,6 +574,8 @@ Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
         l->user_data = user_data;
         l->paused = true;
         l->buf = g_malloc(config->max_event_size ? config->max_event_size : 1);
+        l->blocked_conns = g_ptr_array_new();
+        l->blocked_eps = g_ptr_array_new();
         l->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify) endpoint_free);
         for (guint i = 0; i < config->listens->len; i++) {
                 Endpoint *ep = g_new0(Endpoint, 1);
@@ -560,7 +619,7 @@ void listener_resume(Listener *l)
                 endpoint_arm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
-                        if (!c->watch)
+                        if (!c->watch && !c->blocked)
                                 conn_watch(c);
                 }
         }
@@ -586,6 +645,32 @@ void listener_fds_freed(Listener *l)
         }
 }
 
+void listener_space(Listener *l)
+{
+        Queue *q = l->queue;
+        bool any = q->policy != QUEUE_POLICY_BLOCK; /* a reload may have left block */
+
+        for (guint i = l->blocked_conns->len; i-- > 0;) {
+                Conn *c = l->blocked_conns->pdata[i];
+                if (!any && !queue_lane_has_room(q, c->lane))
+                        continue;
+                g_ptr_array_remove_index_fast(l->blocked_conns, i);
+                c->blocked = false;
+                queue_lane_block(q, c->lane, false);
+                if (!l->paused && !c->watch)
+                        conn_watch(c);
+        }
+        for (guint i = l->blocked_eps->len; i-- > 0;) {
+                Endpoint *ep = l->blocked_eps->pdata[i];
+                if (!any && !queue_lane_has_room(q, ep->blocked_on))
+                        continue;
+                g_ptr_array_remove_index_fast(l->blocked_eps, i);
+                queue_lane_block(q, ep->blocked_on, false);
+                ep->blocked_on = NULL;
+                endpoint_arm(ep);
+        }
+}
+
 void listener_reconfigure(Listener *l)
 {
         const Config *c = l->config;
@@ -601,6 +686,7 @@ void listener_reconfigure(Listener *l)
                         (void) listen(ep->sock.fd, (int) c->backlog); /* updates the backlog */
         }
         listener_fds_freed(l); /* re-arms what a raised limit allows */
+        listener_space(l);     /* and what larger shares (or another policy) let read */
 }
 
 static void check_input_done(Listener *l)
@@ -649,6 +735,8 @@ void listener_free(Listener *l)
         if (!l)
                 return;
         g_clear_pointer(&l->endpoints, g_ptr_array_unref);
+        g_clear_pointer(&l->blocked_conns, g_ptr_array_unref);
+        g_clear_pointer(&l->blocked_eps, g_ptr_array_unref);
         g_free(l->buf);
         g_free(l);
 }

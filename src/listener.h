@@ -48,6 +48,10 @@ bool listener_is_paused(const Listener *l);
  * accept() for lack of them tries again now rather than at its timer. */
 void listener_fds_freed(Listener *l);
 
+/* Events left the queue: a sender stopped at its lane's share (block policy)
+ * is read again once a quarter of its share is free. */
+void listener_space(Listener *l);
+
 /*
  * The configuration was reloaded (config_reload()): the packet buffer follows
  * max-event-size, the sockets it bound take the new receive-buffer and

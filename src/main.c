@@ -114,6 +114,7 @@ static void on_space(gpointer user_data)
         Daemon *d = user_data;
 
         resume_if_room(d);
+        listener_space(d->listener);
         listener_fds_freed(d->listener);
 }
 
@@ -174,6 +175,12 @@ static void apply_limits(Daemon *d)
         d->stats.log_interval_usec = (gint64) d->config.log_interval_sec * G_USEC_PER_SEC;
         queue_set_limits(&d->queue, d->config.queue_capacity, d->config.queue_capacity_bytes,
                          config_fd_budget(&d->config), d->config.policy);
+        /* a lane may always hold the relay's window and a read batch: one sender alone
+         * keeps the bus as busy as it ever could */
+        queue_set_shares(&d->queue, (size_t) d->config.max_unflushed + d->config.batch,
+                         d->config.max_dgram_senders);
+        queue_set_rate_limit(&d->queue, (int64_t) d->config.rate_interval_msec * 1000,
+                             d->config.rate_burst);
 }
 
 /*

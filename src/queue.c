@@ -5,8 +5,6 @@
 #include "queue.h"
 #include "util.h"
 
-#define RING_INITIAL 64U
-
 Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds)
 {
         Event *ev = g_new0(Event, 1);
@@ -31,12 +29,281 @@ void event_free(Event *ev)
         g_free(ev);
 }
 
+/* ---- rings ---- */
+
+#define RING_INITIAL 8U
+/* An empty lane keeps its slots up to this size (a paced sender allocates
+ * nothing per event); a drained flood's ring is given back. */
+#define RING_KEEP 64U
+
+static inline Event **ring_slot(const EventRing *r, size_t i)
+{
+        return &r->slots[(r->head + i) % r->size];
+}
+
+static void ring_push_back(EventRing *r, Event *ev)
+{
+        if (r->len == r->size) {
+                size_t size = MAX(r->size * 2, RING_INITIAL);
+                Event **slots = g_new(Event *, size);
+
+                for (size_t i = 0; i < r->len; i++)
+                        slots[i] = *ring_slot(r, i);
+                g_free(r->slots);
+                r->slots = slots;
+                r->size = size;
+                r->head = 0;
+        }
+        *ring_slot(r, r->len) = ev;
+        r->len++;
+}
+
+static Event *ring_pop_front(EventRing *r)
+{
+        Event *ev;
+
+        if (r->len == 0)
+                return NULL;
+        ev = *ring_slot(r, 0);
+        r->head = (r->head + 1) % r->size;
+        r->len--;
+        return ev;
+}
+
+static Event *ring_pop_back(EventRing *r)
+{
+        if (r->len == 0)
+                return NULL;
+        r->len--;
+        return *ring_slot(r, r->len);
+}
+
+static Event *ring_at(const EventRing *r, size_t i)
+{
+        return i < r->len ? *ring_slot(r, i) : NULL;
+}
+
+static void ring_release(EventRing *r)
+{
+        g_assert(r->len == 0);
+        g_clear_pointer(&r->slots, g_free);
+        r->size = 0;
+        r->head = 0;
+}
+
+/* ---- lanes ---- */
+
+static guint lane_key_hash(gconstpointer p)
+{
+        const uint64_t *k = p;
+        uint64_t h = k[0] * UINT64_C(0x9e3779b97f4a7c15) ^ k[1];
+
+        return (guint) (h ^ (h >> 32));
+}
+
+static gboolean lane_key_equal(gconstpointer a, gconstpointer b)
+{
+        const uint64_t *x = a, *y = b;
+
+        return x[0] == y[0] && x[1] == y[1];
+}
+
+static Lane *lane_new(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid, const char *where)
+{
+        Lane *lane = g_new0(Lane, 1);
+
+        lane->transport = t;
+        lane->pid = pid;
+        lane->uid = uid;
+        lane->gid = gid;
+        lane->where = where;
+        lane->rr_link.data = lane;
+        lane->all_link.data = lane;
+        g_queue_push_tail_link(&q->all, &lane->all_link);
+        return lane;
+}
+
+static void idle_remove(Queue *q, Lane *lane)
+{
+        if (lane->idle_link.data) {
+                g_queue_unlink(&q->idle, &lane->idle_link);
+                lane->idle_link.data = NULL;
+        }
+}
+
+static void lane_free(Queue *q, Lane *lane)
+{
+        g_assert(lane->events == 0 && lane->waiting.len == 0);
+        idle_remove(q, lane);
+        g_queue_unlink(&q->all, &lane->all_link);
+        if (!lane->connection && !lane->shared) {
+                g_hash_table_remove(q->dgram, lane->key);
+                q->n_dgram--;
+        }
+        if (q->fattest == lane)
+                q->fattest = NULL;
+        ring_release(&lane->waiting);
+        g_free(lane);
+}
+
+/* A lane that holds nothing: a closed connection's goes, a DGRAM sender's
+ * waits in the idle list to be found again (or reused for another). */
+static void lane_settle(Queue *q, Lane *lane)
+{
+        if (lane->events > 0 || lane->blocked || lane->shared)
+                return;
+        if (lane->waiting.size > RING_KEEP)
+                ring_release(&lane->waiting);
+        if (lane->connection) {
+                if (!lane->attached)
+                        lane_free(q, lane);
+                return;
+        }
+        if (!lane->idle_link.data) {
+                lane->idle_link.data = lane;
+                g_queue_push_tail_link(&q->idle, &lane->idle_link);
+        }
+}
+
+static bool lane_active(const Lane *lane)
+{
+        return lane->events > 0 || lane->attached;
+}
+
+/* The number of lanes the capacities are shared between, with `lane` active. */
+static size_t sharers(const Queue *q, const Lane *lane)
+{
+        size_t n = q->n_active + (lane && !lane_active(lane) ? 1 : 0);
+        size_t floor = MIN(MAX(q->share_floor, 1), q->capacity);
+
+        return MIN(MAX(n, 1), MAX(q->capacity / floor, 1));
+}
+
+typedef struct {
+        size_t events, bytes, fds;
+} Share;
+
+static Share share_of(const Queue *q, const Lane *lane)
+{
+        size_t n = sharers(q, lane);
+
+        return (Share){
+                .events = MAX(q->capacity / n, 1),
+                .bytes = MAX(q->capacity_bytes / n, 1),
+                .fds = MAX(q->capacity_fds / n, 1),
+        };
+}
+
+/* Over its share once it holds ev too (ev may be NULL). */
+static bool lane_over(const Queue *q, const Lane *lane, const Event *ev)
+{
+        Share s = share_of(q, lane);
+
+        return lane->events + (ev ? 1 : 0) > s.events ||
+               lane->bytes + (ev ? ev->bytes : 0) > s.bytes ||
+               lane->fds + (ev ? ev->n_fds : 0) > s.fds;
+}
+
+bool queue_lane_at_share(const Queue *q, const Lane *lane)
+{
+        Share s = share_of(q, lane);
+
+        return lane->events >= s.events || lane->bytes >= s.bytes || lane->fds >= s.fds;
+}
+
+bool queue_lane_has_room(const Queue *q, const Lane *lane)
+{
+        Share s = share_of(q, lane);
+
+        return lane->events <= s.events - s.events / 4 && lane->bytes <= s.bytes - s.bytes / 4 &&
+               lane->fds <= s.fds - s.fds / 4;
+}
+
+void queue_lane_block(Queue *q, Lane *lane, bool blocked)
+{
+        lane->blocked = blocked;
+        if (!blocked)
+                lane_settle(q, lane);
+}
+
+Lane *queue_lane_attach(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid,
+                        const char *where)
+{
+        Lane *lane = lane_new(q, t, pid, uid, gid, where);
+
+        lane->connection = true;
+        lane->attached = true;
+        q->n_active++;
+        return lane;
+}
+
+void queue_lane_detach(Queue *q, Lane *lane)
+{
+        g_assert(lane->connection && lane->attached);
+        lane->attached = false;
+        lane->blocked = false;
+        if (lane->events == 0)
+                q->n_active--;
+        lane_settle(q, lane);
+}
+
+Lane *queue_lane_dgram(Queue *q, const void *owner, pid_t pid, uid_t uid, gid_t gid,
+                       const char *where)
+{
+        uint64_t key[2] = { (uint64_t) (uintptr_t) owner,
+                            ((uint64_t) uid << 32) | (uint32_t) pid };
+        Lane *lane = g_hash_table_lookup(q->dgram, key);
+
+        if (lane)
+                return lane;
+        if (q->n_dgram >= q->max_dgram) {
+                /* reuse the lane idle the longest; with none, this sender shares */
+                if (!q->idle.head)
+                        return q->shared_lane;
+                lane_free(q, q->idle.head->data);
+        }
+        lane = lane_new(q, TRANSPORT_DGRAM, pid, uid, gid, where);
+        lane->owner = owner;
+        memcpy(lane->key, key, sizeof(key));
+        g_hash_table_insert(q->dgram, lane->key, lane);
+        q->n_dgram++;
+        lane_settle(q, lane);
+        return lane;
+}
+
+bool queue_lane_admit(Queue *q, Lane *lane, int64_t now_usec, uint64_t *ret_suppressed)
+{
+        *ret_suppressed = 0;
+        if (q->rate_interval_usec <= 0 || q->rate_burst == 0)
+                return true;
+        if (lane->rate_start == 0 || now_usec - lane->rate_start >= q->rate_interval_usec) {
+                *ret_suppressed = lane->rate_suppressed;
+                lane->rate_suppressed = 0;
+                lane->rate_start = now_usec;
+                lane->rate_count = 0;
+        }
+        if (lane->rate_count < q->rate_burst) {
+                lane->rate_count++;
+                return true;
+        }
+        lane->rate_suppressed++;
+        lane->rate_limited++;
+        return false;
+}
+
+/* ---- the queue ---- */
+
 void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
                 QueuePolicy policy)
 {
         *q = (Queue){ 0 };
-        q->ring_size = MIN(capacity, RING_INITIAL);
-        q->ring = g_new0(Event *, MAX(q->ring_size, 1));
+        g_queue_init(&q->rr);
+        g_queue_init(&q->idle);
+        g_queue_init(&q->all);
+        q->dgram = g_hash_table_new(lane_key_hash, lane_key_equal);
+        q->shared_lane = lane_new(q, TRANSPORT_DGRAM, 0, (uid_t) -1, (gid_t) -1, "(shared)");
+        q->shared_lane->shared = true;
+        q->max_dgram = 1024;
         queue_set_limits(q, capacity, capacity_bytes, capacity_fds, policy);
 }
 
@@ -44,11 +311,22 @@ void queue_set_limits(Queue *q, size_t capacity, size_t capacity_bytes, size_t c
                       QueuePolicy policy)
 {
         g_assert(capacity > 0 && capacity_bytes > 0 && capacity_fds > 0);
-        /* the ring keeps its size: grow() only ever grows it, up to the capacity */
         q->capacity = capacity;
         q->capacity_bytes = capacity_bytes;
         q->capacity_fds = capacity_fds;
         q->policy = policy;
+}
+
+void queue_set_shares(Queue *q, size_t floor, size_t max_dgram)
+{
+        q->share_floor = floor;
+        q->max_dgram = max_dgram;
+}
+
+void queue_set_rate_limit(Queue *q, int64_t interval_usec, unsigned burst)
+{
+        q->rate_interval_usec = interval_usec;
+        q->rate_burst = burst;
 }
 
 void queue_deinit(Queue *q)
@@ -58,7 +336,15 @@ void queue_deinit(Queue *q)
         queue_unsend_all(q);
         while ((ev = queue_pop(q)))
                 event_free(ev);
-        g_clear_pointer(&q->ring, g_free);
+        while (q->all.head) {
+                Lane *lane = q->all.head->data;
+                lane->shared = false;
+                lane->connection = true; /* no hash table entry to remove any more */
+                lane->blocked = false;
+                lane_free(q, lane);
+        }
+        g_clear_pointer(&q->dgram, g_hash_table_unref);
+        ring_release(&q->out);
 }
 
 bool queue_is_full(const Queue *q)
@@ -75,32 +361,15 @@ bool queue_has_room(const Queue *q)
                q->fds <= q->capacity_fds - q->capacity_fds / 4;
 }
 
-static inline Event **slot(const Queue *q, size_t i)
+static void charge(Queue *q, Lane *lane, Event *ev)
 {
-        return &q->ring[(q->head + i) % q->ring_size];
-}
-
-/* The ring grows by doubling, so an idle queue of capacity 1 000 000 does not
- * pin 8 MB of slots, and a busy one touches only what it uses. */
-static void grow(Queue *q)
-{
-        size_t size = MIN(q->ring_size * 2, q->capacity);
-        Event **ring = g_new0(Event *, size);
-
-        for (size_t i = 0; i < q->len; i++)
-                ring[i] = *slot(q, i);
-        g_free(q->ring);
-        q->ring = ring;
-        q->ring_size = size;
-        q->head = 0;
-}
-
-static void append(Queue *q, Event *ev)
-{
-        g_assert(q->len < q->capacity);
-        if (q->len == q->ring_size)
-                grow(q);
-        *slot(q, q->len) = ev;
+        if (!lane_active(lane))
+                q->n_active++;
+        idle_remove(q, lane);
+        ev->lane = lane;
+        lane->events++;
+        lane->bytes += ev->bytes;
+        lane->fds += ev->n_fds;
         q->len++;
         q->bytes += ev->bytes;
         q->fds += ev->n_fds;
@@ -113,78 +382,132 @@ static void uncharge_sent(Queue *q, Event *ev)
 {
         q->bytes -= ev->sent_bytes;
         q->fds -= ev->sent_fds;
+        ev->lane->bytes -= ev->sent_bytes;
+        ev->lane->fds -= ev->sent_fds;
         ev->sent_bytes = 0;
         ev->sent_fds = 0;
 }
 
+/* ev leaves the queue; its lane may go with it (lane_settle()). */
 static void uncharge(Queue *q, Event *ev)
 {
+        Lane *lane = ev->lane;
+
         uncharge_sent(q, ev);
+        q->len--;
         q->bytes -= ev->bytes;
         q->fds -= ev->n_fds;
+        lane->events--;
+        lane->bytes -= ev->bytes;
+        lane->fds -= ev->n_fds;
+        ev->lane = NULL;
+        if (lane->events == 0) {
+                if (!lane->attached)
+                        q->n_active--;
+                lane_settle(q, lane);
+        }
+}
+
+/* Takes the oldest or newest of the lane's waiting events out of turn. */
+static Event *take_waiting(Queue *q, Lane *lane, bool newest)
+{
+        Event *ev = newest ? ring_pop_back(&lane->waiting) : ring_pop_front(&lane->waiting);
+
+        if (ev && lane->waiting.len == 0)
+                g_queue_unlink(&q->rr, &lane->rr_link);
+        return ev;
 }
 
 /*
- * Drops the oldest event that is not in flight: the in-flight events before
- * it (at most the relay's window) move up one place, so this is O(window),
- * not O(queue length).
+ * Whom the policy drops from: ev's own lane when it is over its share (with
+ * ev); else the lane most over its share, tried first where it was last
+ * found and looked for among the lanes with waiting events only when that
+ * one is not over any more; NULL when no other lane is over (then the floor
+ * let the shares add up past a capacity, and ev's own lane pays).
  */
-static void drop_oldest_waiting(Queue *q)
+static Lane *drop_victim(Queue *q, Lane *lane, const Event *ev)
 {
-        Event *ev = *slot(q, q->in_flight);
+        Lane *best = NULL;
 
-        for (size_t k = q->in_flight; k > 0; k--)
-                *slot(q, k) = *slot(q, k - 1);
-        *slot(q, 0) = NULL;
-        q->head = (q->head + 1) % q->ring_size;
-        q->len--;
-        uncharge(q, ev);
+        if (lane_over(q, lane, ev))
+                return lane;
+        if (q->fattest && q->fattest != lane && q->fattest->waiting.len > 0 &&
+            lane_over(q, q->fattest, NULL))
+                return q->fattest;
+        for (GList *l = q->rr.head; l; l = l->next) {
+                Lane *c = l->data;
+                if (c != lane && lane_over(q, c, NULL) && (!best || c->events > best->events))
+                        best = c;
+        }
+        if (best)
+                q->fattest = best;
+        return best;
+}
+
+static void drop(Queue *q, Lane *lane, Event *ev)
+{
+        lane->dropped++;
         q->dropped++;
+        if (ev->lane)
+                uncharge(q, ev);
         event_free(ev);
 }
 
-size_t queue_push(Queue *q, Event *ev)
+size_t queue_push(Queue *q, Lane *lane, Event *ev)
 {
         size_t dropped = 0;
 
-        switch (q->policy) {
-        case QUEUE_POLICY_BLOCK:
-                break;
-        case QUEUE_POLICY_DROP_NEWEST:
-                if (queue_is_full(q)) {
-                        q->dropped++;
-                        event_free(ev);
-                        return 1;
-                }
-                break;
-        case QUEUE_POLICY_DROP_OLDEST:
-                /* make room without touching what is being written */
-                while (queue_is_full(q) && q->len > q->in_flight) {
-                        drop_oldest_waiting(q);
-                        dropped++;
-                }
-                if (queue_is_full(q)) {
-                        /* everything left is in flight: the new one is the only choice */
-                        q->dropped++;
-                        event_free(ev);
+        if (!lane)
+                lane = q->shared_lane;
+        lane->received++;
+        while (q->policy != QUEUE_POLICY_BLOCK && queue_is_full(q)) {
+                Lane *victim = drop_victim(q, lane, ev);
+                Event *old = NULL;
+
+                if (!victim)
+                        victim = lane;
+                if (q->policy == QUEUE_POLICY_DROP_OLDEST || victim != lane)
+                        old = take_waiting(q, victim, q->policy == QUEUE_POLICY_DROP_NEWEST);
+                if (!old) {
+                        /* ev is the newest, or all its lane holds is picked already */
+                        drop(q, lane, ev);
                         return dropped + 1;
                 }
-                break;
+                drop(q, victim, old);
+                dropped++;
         }
-        append(q, ev);
+        charge(q, lane, ev);
+        ring_push_back(&lane->waiting, ev);
+        if (lane->waiting.len == 1)
+                g_queue_push_tail_link(&q->rr, &lane->rr_link);
+        if (!q->fattest || (lane != q->fattest && lane->events > q->fattest->events))
+                q->fattest = lane;
         return dropped;
 }
 
 Event *queue_peek(const Queue *q, size_t i)
 {
-        if (i >= q->len)
-                return NULL;
-        return *slot(q, i);
+        return ring_at(&q->out, i);
 }
 
-Event *queue_next_unsent(const Queue *q)
+Event *queue_next_unsent(Queue *q)
 {
-        return queue_peek(q, q->in_flight);
+        Lane *lane;
+        Event *ev;
+
+        if (q->out.len > q->in_flight)
+                return ring_at(&q->out, q->in_flight);
+        if (!q->rr.head)
+                return NULL;
+        /* round robin, one event per lane per turn */
+        lane = q->rr.head->data;
+        ev = ring_pop_front(&lane->waiting);
+        g_queue_unlink(&q->rr, &lane->rr_link);
+        if (lane->waiting.len > 0)
+                g_queue_push_tail_link(&q->rr, &lane->rr_link);
+        ev->seq = ++q->seq;
+        ring_push_back(&q->out, ev);
+        return ev;
 }
 
 bool queue_can_send(const Queue *q, size_t sent_bytes, unsigned sent_fds)
@@ -202,6 +525,8 @@ void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)
         ev->sent_fds = sent_fds;
         q->bytes += sent_bytes;
         q->fds += sent_fds;
+        ev->lane->bytes += sent_bytes;
+        ev->lane->fds += sent_fds;
         q->in_flight++;
 }
 
@@ -210,15 +535,20 @@ size_t queue_confirm(Queue *q, size_t n)
         size_t done;
 
         n = MIN(n, q->in_flight);
-        for (done = 0; done < n; done++)
-                event_free(queue_pop(q));
+        for (done = 0; done < n; done++) {
+                Event *ev = ring_pop_front(&q->out);
+                q->in_flight--;
+                ev->lane->emitted++;
+                uncharge(q, ev);
+                event_free(ev);
+        }
         return done;
 }
 
 void queue_unsend_all(Queue *q)
 {
         for (size_t i = 0; i < q->in_flight; i++)
-                uncharge_sent(q, *slot(q, i));
+                uncharge_sent(q, ring_at(&q->out, i));
         q->in_flight = 0;
 }
 
@@ -226,16 +556,38 @@ Event *queue_pop(Queue *q)
 {
         Event *ev;
 
-        if (q->len == 0)
+        if (q->out.len == 0 && !queue_next_unsent(q))
                 return NULL;
-        ev = *slot(q, 0);
-        *slot(q, 0) = NULL;
-        q->head = (q->head + 1) % q->ring_size;
-        q->len--;
-        uncharge(q, ev);
+        ev = ring_pop_front(&q->out);
         if (q->in_flight > 0)
                 q->in_flight--;
+        uncharge(q, ev);
         return ev;
+}
+
+size_t queue_busiest(const Queue *q, const Lane **out, size_t n)
+{
+        size_t k = 0;
+
+        for (GList *l = q->all.head; l && n > 0; l = l->next) {
+                const Lane *lane = l->data;
+                uint64_t offered = lane->received + lane->rate_limited;
+                size_t i;
+
+                if (offered == 0)
+                        continue;
+                /* insertion into the sorted top n */
+                for (i = k; i > 0 && out[i - 1]->received + out[i - 1]->rate_limited < offered;
+                     i--)
+                        if (i < n)
+                                out[i] = out[i - 1];
+                if (i < n) {
+                        out[i] = lane;
+                        if (k < n)
+                                k++;
+                }
+        }
+        return k;
 }
 
 const char *queue_policy_name(QueuePolicy p)

@@ -2,15 +2,22 @@
 /*
  * queue.h — the bounded queue between receiving and emitting.
  *
- * A FIFO of Events with three capacities, events, bytes and descriptors,
- * and an explicit overflow policy. Only queue.c writes a Queue: the other
- * modules read its fields and change it through these functions.
+ * One FIFO of Events per sender ("lane"), served in turn, with three
+ * capacities, events, bytes and descriptors, fair shares of them per lane,
+ * per-sender rate limits and an explicit overflow policy. Only queue.c
+ * writes a Queue: the other modules read its fields and change it through
+ * these functions.
  *
  * The queue owns every event in it, including the ones the relay has handed
- * to GDBus but the bus has not yet confirmed ("in flight", at the head): an
+ * to GDBus but the bus has not yet confirmed ("in flight", in Queue.out): an
  * event leaves only when the relay confirms it (queue_confirm()), so a bus
  * that goes away loses nothing, and what GDBus holds is bounded by the
  * queue itself. drop-oldest never drops an in-flight event.
+ *
+ * Nothing here allocates per event: lanes are made per sender, their rings
+ * grow by doubling, and the scheduler and the drop victim are O(1) (the
+ * victim falls back to a walk over the lanes with waiting events only when
+ * the lane that last grew past its share is not over it any more).
  *
  * What is counted is what an event really costs the process, not its
  * payload: `bytes` is the event's footprint (struct, GVariant instances,
@@ -44,15 +51,20 @@ typedef enum {
 /*
  * What one queued event costs beyond its serialised type and data, in
  * bytes: the Event struct, two GVariant instances with their GBytes, the
- * allocator's headers and rounding, and two ring slots (the ring grows by
+ * allocator's headers and rounding, and two ring slots (rings grow by
  * doubling). Measured with mallinfo2() over 100 000 decoded events of 20 to
  * 4000 bytes (glibc 2.36, GLib 2.74): 316-320 bytes above the serialised
  * sizes, whatever the size; doc/performance.md.
  */
 #define QUEUE_EVENT_OVERHEAD 400U
 
+/* How many of the busiest senders GetStats lists (queue_busiest()). */
+#define QUEUE_BUSIEST_MAX 8U
+
+typedef struct Lane Lane;
+
 typedef struct {
-        uint64_t seq;
+        uint64_t seq;          /* assigned when the scheduler picks it: the bus order */
         int64_t received_usec; /* CLOCK_REALTIME */
         pid_t pid;
         uid_t uid;
@@ -66,6 +78,7 @@ typedef struct {
         size_t bytes;      /* its footprint (queue.h) */
         size_t sent_bytes; /* in flight: what GDBus's copy of its message costs */
         unsigned sent_fds; /* in flight: the duplicates GDBus holds */
+        Lane *lane;        /* while queued */
 } Event;
 
 /* Takes ownership of type, data and fds (may be NULL when n_fds == 0). */
@@ -73,16 +86,70 @@ Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds);
 void event_free(Event *ev);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Event, event_free)
 
+/* A growable ring of events (FIFO with both ends); queue.c's. */
 typedef struct {
-        Event **ring;
-        size_t ring_size; /* slots allocated; grows by doubling up to capacity */
-        size_t capacity, head, len;
+        Event **slots;
+        size_t size, head, len;
+} EventRing;
+
+/*
+ * A sender: one SEQPACKET connection, or on a DGRAM socket the pair (pid,
+ * uid) of the kernel's credentials. The queue keeps one FIFO per sender
+ * and the scheduler takes from them in turn. Other modules read the fields;
+ * queue.c writes them.
+ */
+struct Lane {
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        Transport transport;
+        const char *where; /* the listener's path or name (not owned) */
+        const void *owner; /* the DGRAM lane's key: its listener (not owned) */
+        bool connection;   /* a connection's lane (queue_lane_attach()) */
+        bool attached;     /* ... and the connection is open */
+        bool shared;       /* the lane of the DGRAM senders past max-dgram-senders */
+        bool blocked;      /* block policy: its reader stopped at its share */
+
+        EventRing waiting; /* not yet picked by the scheduler */
+        size_t events;     /* held: waiting, picked and in flight */
+        size_t bytes, fds; /* their footprint, with GDBus's copies (queue.h) */
+
+        int64_t rate_start; /* monotonic usec: the current rate-limit interval began */
+        unsigned rate_count;
+        uint64_t rate_suppressed; /* in the current interval */
+
+        uint64_t received, emitted, dropped, rate_limited;
+
+        GList rr_link;   /* in Queue.rr while it has waiting events */
+        GList idle_link; /* in Queue.idle: a DGRAM lane with nothing queued */
+        GList all_link;  /* in Queue.all */
+        uint64_t key[2];
+};
+
+typedef struct {
+        EventRing out;     /* picked, in bus order: the first in_flight are being written */
+        size_t in_flight;
+        size_t len;        /* every event held, in the lanes and in out */
+        size_t capacity;
         size_t bytes, capacity_bytes;
         size_t fds, capacity_fds;
         size_t high_water;
-        size_t in_flight; /* the first in_flight events are being written to the bus */
         QueuePolicy policy;
         uint64_t dropped;
+        uint64_t seq; /* the last one assigned */
+
+        size_t share_floor;  /* events a lane may always hold (queue_set_share_floor()) */
+        size_t n_active;     /* lanes holding events, or of an open connection */
+        size_t max_dgram;    /* DGRAM lanes before senders share one */
+        size_t n_dgram;      /* DGRAM lanes now (not counting the shared one) */
+        int64_t rate_interval_usec; /* 0: no rate limit */
+        unsigned rate_burst;
+        GHashTable *dgram;   /* key[] -> Lane* */
+        Lane *shared_lane;
+        Lane *fattest;       /* the lane that last grew past it: the drop victim to try first */
+        GQueue rr;           /* lanes with waiting events, in turn */
+        GQueue idle;         /* DGRAM lanes holding nothing, oldest first */
+        GQueue all;
 } Queue;
 
 void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
@@ -94,6 +161,47 @@ void queue_deinit(Queue *q);
 void queue_set_limits(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
                       QueuePolicy policy);
 
+/*
+ * Fair shares (doc/protocol.md, "Queue"). Every active lane may hold
+ * capacity / n of each capacity, n the active lanes, but n counts at most
+ * capacity / floor lanes: a lane may always hold `floor` events (the relay's
+ * window and a read batch, so one sender alone keeps the bus busy).
+ * max_dgram bounds the DGRAM lanes; past it, and when no idle one can be
+ * reused, new DGRAM senders share one lane.
+ */
+void queue_set_shares(Queue *q, size_t floor, size_t max_dgram);
+
+/* Per-sender rate limit: at most burst events per interval (0: none). */
+void queue_set_rate_limit(Queue *q, int64_t interval_usec, unsigned burst);
+
+/* A connection's lane, attached until queue_lane_detach() (at its close);
+ * it is freed once detached and empty. */
+Lane *queue_lane_attach(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid,
+                        const char *where);
+void queue_lane_detach(Queue *q, Lane *lane);
+
+/* The lane of a datagram from (pid, uid) on the listener `owner`: found,
+ * made, an idle one reused, or the shared one. */
+Lane *queue_lane_dgram(Queue *q, const void *owner, pid_t pid, uid_t uid, gid_t gid,
+                       const char *where);
+
+/*
+ * The rate limit, journald's way: the first event after an interval has
+ * passed starts a new one, and up to `burst` events are admitted in it.
+ * Returns false for an event over the budget (counted in the lane). When an
+ * interval that suppressed events has ended, *ret_suppressed is how many
+ * (for the one log line per interval), else 0.
+ */
+bool queue_lane_admit(Queue *q, Lane *lane, int64_t now_usec, uint64_t *ret_suppressed);
+
+/* The lane holds its share of a capacity (block: stop reading it). */
+bool queue_lane_at_share(const Queue *q, const Lane *lane);
+/* A blocked lane may be read again: a quarter of its share is free. */
+bool queue_lane_has_room(const Queue *q, const Lane *lane);
+/* The listener stopped (or resumed) reading for this lane; a blocked lane is
+ * never freed or reused. */
+void queue_lane_block(Queue *q, Lane *lane, bool blocked);
+
 /* Full in events, bytes or descriptors. Under the block policy the listener
  * reads nothing while this is true, so a capacity may be passed by the one
  * event that was being read when it filled up. */
@@ -104,17 +212,27 @@ bool queue_is_full(const Queue *q);
 bool queue_has_room(const Queue *q);
 
 /*
- * Takes ownership of ev. Returns the number of events dropped to make the
- * decision (0 or 1 for drop-newest: ev itself; n >= 0 for drop-oldest).
- * Under the block policy the caller guarantees the queue is not full in
- * events (it stopped reading), and nothing is ever dropped.
+ * Takes ownership of ev, queued in lane (NULL: the shared lane). Returns
+ * the number of events dropped to make the decision. When the queue is
+ * full, the victim is the lane most over its share (ev's own lane when it
+ * is over, or when none is): under drop-newest its newest event (ev itself
+ * when it is the victim's), under drop-oldest its oldest one not yet picked.
+ * Events that have been picked are never dropped. Under the block policy
+ * the caller guarantees the queue is not full in events (it stopped
+ * reading), and nothing is ever dropped.
  */
-size_t queue_push(Queue *q, Event *ev);
+size_t queue_push(Queue *q, Lane *lane, Event *ev);
 
-/* The i-th event from the head (0 = oldest), or NULL. */
+/* The i-th picked event (0 = the oldest in flight), or NULL. */
 Event *queue_peek(const Queue *q, size_t i);
-/* The oldest event not yet in flight, or NULL. */
-Event *queue_next_unsent(const Queue *q);
+/*
+ * The next event to send: one picked but not in flight (after a lost
+ * connection, in the order it was first sent), else the scheduler picks one
+ * from the lanes in turn, one event per lane per round, and gives it the
+ * next seq. Picking is final: a picked event is next until it is sent.
+ * NULL when nothing waits.
+ */
+Event *queue_next_unsent(Queue *q);
 
 /* Whether the next event may go in flight at a cost of sent_bytes and
  * sent_fds: in-flight events cannot be dropped, so their copies must fit in
@@ -130,11 +248,15 @@ void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds);
 size_t queue_confirm(Queue *q, size_t n);
 
 /* The connection they were written to is gone: every in-flight event goes
- * back to waiting, to be sent again. */
+ * back to waiting, first in line, to be sent again in the same order. */
 void queue_unsend_all(Queue *q);
 
-/* Removes and returns the oldest event (the caller frees it). */
+/* Removes and returns the next event in bus order (the caller frees it). */
 Event *queue_pop(Queue *q);
+
+/* The n busiest lanes by events offered (received and rate-limited),
+ * busiest first; returns how many were written to out. */
+size_t queue_busiest(const Queue *q, const Lane **out, size_t n);
 
 const char *queue_policy_name(QueuePolicy p);
 /* Returns false when name is not a policy. */

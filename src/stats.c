@@ -12,6 +12,7 @@ static const char *const extra_names[] = {
         [STATS_R_NOT_ALLOWED - _CODEC_REASON_MAX] = "not-allowed",
         [STATS_R_CONNECTION_LIMIT - _CODEC_REASON_MAX] = "connection-limit",
         [STATS_R_NO_CREDENTIALS - _CODEC_REASON_MAX] = "no-credentials",
+        [STATS_R_RATE_LIMITED - _CODEC_REASON_MAX] = "rate-limited",
 };
 
 void stats_init(Stats *s)

@@ -31,6 +31,7 @@ typedef enum {
         STATS_R_NOT_ALLOWED,                   /* "not-allowed": uid/gid not in the allow-list */
         STATS_R_CONNECTION_LIMIT,              /* "connection-limit": no longer counted (kept for the name) */
         STATS_R_NO_CREDENTIALS,                /* "no-credentials": a datagram the kernel could not attribute */
+        STATS_R_RATE_LIMITED,                  /* "rate-limited": over its sender's rate-limit-burst */
         _STATS_REASON_MAX,
 } StatsReason;
 
@@ -42,6 +43,7 @@ typedef enum {
         STATS_LOG_BUS_WRITE,
         STATS_LOG_BUS_LOST,
         STATS_LOG_RECV_FAILED,
+        STATS_LOG_RATE_LIMITED, /* "suppressed N": once per sender per interval already */
         _STATS_LOG_MAX,
 } StatsLog;
 

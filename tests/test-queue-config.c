@@ -22,10 +22,10 @@ static void test_drop_newest_refuses_when_full(void)
 {
         Queue q;
         queue_init(&q, 2, 1 << 20, 1024, QUEUE_POLICY_DROP_NEWEST);
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 0);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 0);
         CU_ASSERT_TRUE(queue_is_full(&q));
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 1);
         CU_ASSERT_EQUAL(q.len, 2);
         CU_ASSERT_EQUAL(q.dropped, 1);
         queue_deinit(&q);
@@ -34,22 +34,22 @@ static void test_drop_newest_refuses_when_full(void)
 static void test_drop_oldest_spares_in_flight_events(void)
 {
         Queue q;
-        Event *first, *second;
+        Event *first, *second, *third;
 
         queue_init(&q, 3, 1 << 20, 1024, QUEUE_POLICY_DROP_OLDEST);
-        queue_push(&q, first = ev());
-        queue_push(&q, second = ev());
-        queue_push(&q, ev());
+        queue_push(&q, NULL, first = ev());
+        queue_push(&q, NULL, second = ev());
+        queue_push(&q, NULL, third = ev());
         queue_mark_sent(&q, 0, 0); /* the first is being written */
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 1);
         CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
-        CU_ASSERT_PTR_NOT_EQUAL(queue_peek(&q, 1), second);
+        CU_ASSERT_PTR_EQUAL(queue_next_unsent(&q), third); /* the second went */
         CU_ASSERT_EQUAL(q.len, 3);
         /* everything in flight: the newcomer is the one dropped */
         queue_mark_sent(&q, 0, 0);
         queue_mark_sent(&q, 0, 0);
         CU_ASSERT_EQUAL(q.in_flight, 3);
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 1);
         CU_ASSERT_PTR_EQUAL(queue_peek(&q, 0), first);
         CU_ASSERT_EQUAL(q.dropped, 2);
         queue_deinit(&q);
@@ -65,17 +65,17 @@ static void test_lowered_capacity_drops_nothing_queued(void)
 
         queue_init(&q, 8, 1 << 20, 1024, QUEUE_POLICY_DROP_NEWEST);
         for (int i = 0; i < 6; i++)
-                queue_push(&q, ev());
+                queue_push(&q, NULL, ev());
         queue_set_limits(&q, 2, 1 << 20, 1024, QUEUE_POLICY_DROP_OLDEST);
         CU_ASSERT_EQUAL(q.len, 6);
         CU_ASSERT_TRUE(queue_is_full(&q));
         CU_ASSERT_FALSE(queue_has_room(&q));
         /* drop-oldest now: waiting events make room, down to the new capacity */
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 5);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 5);
         CU_ASSERT_EQUAL(q.len, 2);
         queue_set_limits(&q, 64, 1 << 20, 1024, QUEUE_POLICY_BLOCK);
         for (int i = 0; i < 40; i++)
-                CU_ASSERT_EQUAL(queue_push(&q, ev()), 0);
+                CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 0);
         CU_ASSERT_EQUAL(q.len, 42);
         while ((e = queue_pop(&q)))
                 event_free(e);
@@ -87,11 +87,11 @@ static void test_byte_capacity_counts_as_full(void)
         Queue q;
         Event *e = ev();
         queue_init(&q, 100, e->bytes * 2, 1024, QUEUE_POLICY_DROP_NEWEST);
-        queue_push(&q, e);
+        queue_push(&q, NULL, e);
         CU_ASSERT_FALSE(queue_is_full(&q));
-        queue_push(&q, ev());
+        queue_push(&q, NULL, ev());
         CU_ASSERT_TRUE(queue_is_full(&q));
-        CU_ASSERT_EQUAL(queue_push(&q, ev()), 1);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev()), 1);
         event_free(queue_pop(&q));
         CU_ASSERT_FALSE(queue_is_full(&q));
         CU_ASSERT_EQUAL(q.high_water, 2);
@@ -102,12 +102,13 @@ static void test_fifo_order_and_wraparound(void)
 {
         Queue q;
         queue_init(&q, 3, 1 << 20, 1024, QUEUE_POLICY_BLOCK);
-        for (uint64_t i = 1; i <= 10; i++) {
+        for (int64_t i = 1; i <= 10; i++) {
                 Event *e = ev(), *out;
-                e->seq = i;
-                queue_push(&q, e);
+                e->received_usec = i;
+                queue_push(&q, NULL, e);
                 out = queue_pop(&q);
-                CU_ASSERT_EQUAL(out->seq, i);
+                CU_ASSERT_EQUAL(out->received_usec, i);
+                CU_ASSERT_EQUAL(out->seq, (uint64_t) i); /* given when it is picked */
                 event_free(out);
         }
         CU_ASSERT_PTR_NULL(queue_pop(&q));
@@ -145,14 +146,14 @@ static void test_descriptor_capacity_counts_as_full(void)
         Queue q;
 
         queue_init(&q, 100, 1 << 20, 10, QUEUE_POLICY_DROP_NEWEST);
-        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(4)), 0);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev_with_fds(4)), 0);
         CU_ASSERT_EQUAL(q.fds, 4);
         CU_ASSERT_FALSE(queue_is_full(&q));
         queue_mark_sent(&q, 1000, 4); /* its duplicates are in GDBus's hands */
         CU_ASSERT_EQUAL(q.fds, 8);
-        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(2)), 0);
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev_with_fds(2)), 0);
         CU_ASSERT_TRUE(queue_is_full(&q));
-        CU_ASSERT_EQUAL(queue_push(&q, ev_with_fds(1)), 1); /* dropped: full in fds */
+        CU_ASSERT_EQUAL(queue_push(&q, NULL, ev_with_fds(1)), 1); /* dropped: full in fds */
         /* the connection was lost: the duplicates are gone, the event waits again */
         queue_unsend_all(&q);
         CU_ASSERT_EQUAL(q.fds, 6);
@@ -172,10 +173,10 @@ static void test_in_flight_copy_is_charged_until_confirmed(void)
         size_t one = e->bytes;
 
         queue_init(&q, 100, one * 3, 1024, QUEUE_POLICY_DROP_NEWEST);
-        queue_push(&q, e);
+        queue_push(&q, NULL, e);
         queue_mark_sent(&q, one, 0);
         CU_ASSERT_EQUAL(q.bytes, 2 * one);
-        queue_push(&q, ev());
+        queue_push(&q, NULL, ev());
         CU_ASSERT_TRUE(queue_is_full(&q));
         CU_ASSERT_EQUAL(queue_confirm(&q, 1), 1);
         CU_ASSERT_EQUAL(q.bytes, one);
@@ -191,7 +192,7 @@ static void test_resume_rule_does_not_overflow(void)
         queue_init(&q, 8, G_MAXSIZE / 2, 1024, QUEUE_POLICY_BLOCK);
         CU_ASSERT_TRUE(queue_has_room(&q));
         for (int i = 0; i < 7; i++)
-                queue_push(&q, ev());
+                queue_push(&q, NULL, ev());
         CU_ASSERT_FALSE(queue_has_room(&q)); /* 7 > 8 - 2 */
         event_free(queue_pop(&q));
         CU_ASSERT_TRUE(queue_has_room(&q));
@@ -204,22 +205,22 @@ static void test_ring_grows_in_order(void)
         Queue q;
 
         queue_init(&q, 1000, G_MAXSIZE / 4, 1024, QUEUE_POLICY_BLOCK);
-        CU_ASSERT_TRUE(q.ring_size < 1000);
-        for (uint64_t i = 0; i < 30; i++) {
+        for (int64_t i = 0; i < 30; i++) {
                 Event *e = ev();
-                e->seq = i;
-                queue_push(&q, e);
+                e->received_usec = i;
+                queue_push(&q, NULL, e);
         }
+        CU_ASSERT_TRUE(q.shared_lane->waiting.size < 1000);
         event_free(queue_pop(&q)); /* move the head off slot 0 before growing */
-        for (uint64_t i = 30; i < 1000; i++) {
+        for (int64_t i = 30; i < 1000; i++) {
                 Event *e = ev();
-                e->seq = i;
-                queue_push(&q, e);
+                e->received_usec = i;
+                queue_push(&q, NULL, e);
         }
-        CU_ASSERT_EQUAL(q.ring_size, 1000);
-        for (uint64_t i = 1; i < 1000; i++) {
+        CU_ASSERT_TRUE(q.shared_lane->waiting.size >= 999);
+        for (int64_t i = 1; i < 1000; i++) {
                 Event *e = queue_pop(&q);
-                CU_ASSERT_EQUAL_FATAL(e->seq, i);
+                CU_ASSERT_EQUAL_FATAL(e->received_usec, i);
                 event_free(e);
         }
         queue_deinit(&q);
@@ -313,6 +314,9 @@ static void test_config_example_states_the_defaults(void)
         CU_ASSERT_EQUAL(ex.queue_capacity_fds, def.queue_capacity_fds);
         CU_ASSERT_EQUAL(ex.policy, def.policy);
         CU_ASSERT_EQUAL(ex.drain_timeout_sec, def.drain_timeout_sec);
+        CU_ASSERT_EQUAL(ex.max_dgram_senders, def.max_dgram_senders);
+        CU_ASSERT_EQUAL(ex.rate_interval_msec, def.rate_interval_msec);
+        CU_ASSERT_EQUAL(ex.rate_burst, def.rate_burst);
         CU_ASSERT_EQUAL(ex.log_burst, def.log_burst);
         CU_ASSERT_EQUAL(ex.log_interval_sec, def.log_interval_sec);
         CU_ASSERT_EQUAL(ex.listens->len, 0);
