@@ -316,6 +316,40 @@ static GVariant *rejected_by_reason(const Stats *s)
         return g_variant_builder_end(&b);
 }
 
+/* The busiest senders, with their own counters: who floods, at a glance. */
+static GVariant *busiest_senders(const Queue *q)
+{
+        const Lane *top[QUEUE_BUSIEST_MAX];
+        size_t n = queue_busiest(q, top, G_N_ELEMENTS(top));
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
+        for (size_t i = 0; i < n; i++) {
+                const Lane *l = top[i];
+                g_variant_builder_open(&b, G_VARIANT_TYPE_VARDICT);
+                if (!l->shared) {
+                        g_variant_builder_add(&b, "{sv}", "pid", g_variant_new_int32(l->pid));
+                        g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32(l->uid));
+                        g_variant_builder_add(&b, "{sv}", "gid", g_variant_new_uint32(l->gid));
+                }
+                g_variant_builder_add(&b, "{sv}", "transport",
+                                      g_variant_new_string(transport_name(l->transport)));
+                g_variant_builder_add(&b, "{sv}", "listener",
+                                      g_variant_new_string(l->where ? l->where : ""));
+                g_variant_builder_add(&b, "{sv}", "shared", g_variant_new_boolean(l->shared));
+                g_variant_builder_add(&b, "{sv}", "connected", g_variant_new_boolean(l->attached));
+                g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(l->received));
+                g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(l->emitted));
+                g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(l->dropped));
+                g_variant_builder_add(&b, "{sv}", "rate-limited",
+                                      g_variant_new_uint64(l->rate_limited));
+                g_variant_builder_add(&b, "{sv}", "queued",
+                                      g_variant_new_uint32((guint32) l->events));
+                g_variant_builder_close(&b);
+        }
+        return g_variant_builder_end(&b);
+}
+
 static GVariant *get_stats(Relay *r)
 {
         const Stats *s = r->stats;
@@ -343,6 +377,9 @@ static GVariant *get_stats(Relay *r)
                               g_variant_new_uint32((guint32) q->high_water));
         g_variant_builder_add(&b, "{sv}", "in-flight", g_variant_new_uint32((guint32) q->in_flight));
         g_variant_builder_add(&b, "{sv}", "policy", g_variant_new_string(queue_policy_name(q->policy)));
+        g_variant_builder_add(&b, "{sv}", "senders-active", g_variant_new_uint32((guint32) q->n_active));
+        g_variant_builder_add(&b, "{sv}", "senders-dgram", g_variant_new_uint32((guint32) q->n_dgram));
+        g_variant_builder_add(&b, "{sv}", "senders", busiest_senders(q));
         g_variant_builder_add(&b, "{sv}", "connections", g_variant_new_uint32(s->connections));
         g_variant_builder_add(&b, "{sv}", "connections-accepted",
                               g_variant_new_uint64(s->connections_accepted));

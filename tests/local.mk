@@ -55,6 +55,12 @@ tests_test_queue_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_queue_config_LDADD = $(TEST_LIBS)
 TESTS += tests/test-queue-config
 
+check_PROGRAMS += tests/test-lanes
+tests_test_lanes_SOURCES = tests/test-lanes.c
+tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
+tests_test_lanes_LDADD = $(TEST_LIBS)
+TESTS += tests/test-lanes
+
 check_PROGRAMS += tests/test-lib
 tests_test_lib_SOURCES = tests/test-lib.c
 tests_test_lib_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
