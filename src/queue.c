@@ -477,6 +477,7 @@ size_t queue_push(Queue *q, Lane *lane, Event *ev)
                 dropped++;
         }
         charge(q, lane, ev);
+        ev->ahead = q->seq - q->out.len; /* every picked event after it is ahead of it */
         ring_push_back(&lane->waiting, ev);
         if (lane->waiting.len == 1)
                 g_queue_push_tail_link(&q->rr, &lane->rr_link);
@@ -506,6 +507,7 @@ Event *queue_next_unsent(Queue *q)
         if (lane->waiting.len > 0)
                 g_queue_push_tail_link(&q->rr, &lane->rr_link);
         ev->seq = ++q->seq;
+        lane->max_wait = MAX(lane->max_wait, ev->seq - 1 - ev->ahead);
         ring_push_back(&q->out, ev);
         return ev;
 }

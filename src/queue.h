@@ -79,6 +79,7 @@ typedef struct {
         size_t sent_bytes; /* in flight: what GDBus's copy of its message costs */
         unsigned sent_fds; /* in flight: the duplicates GDBus holds */
         Lane *lane;        /* while queued */
+        uint64_t ahead;    /* queued: the seq of the last event out of the queue then */
 } Event;
 
 /* Takes ownership of type, data and fds (may be NULL when n_fds == 0). */
@@ -119,6 +120,9 @@ struct Lane {
         uint64_t rate_suppressed; /* in the current interval */
 
         uint64_t received, emitted, dropped, rate_limited;
+        /* the most events that went out ahead of one of its events once it was
+         * queued (those in flight then included): its worst wait, in positions */
+        uint64_t max_wait;
 
         GList rr_link;   /* in Queue.rr while it has waiting events */
         GList idle_link; /* in Queue.idle: a DGRAM lane with nothing queued */

@@ -345,6 +345,7 @@ static GVariant *busiest_senders(const Queue *q)
                                       g_variant_new_uint64(l->rate_limited));
                 g_variant_builder_add(&b, "{sv}", "queued",
                                       g_variant_new_uint32((guint32) l->events));
+                g_variant_builder_add(&b, "{sv}", "max-wait", g_variant_new_uint64(l->max_wait));
                 g_variant_builder_close(&b);
         }
         return g_variant_builder_end(&b);

@@ -297,20 +297,27 @@ guint64 testdaemon_stat(TestDaemon *d, const char *key)
         return harness_stat(d->conn, key);
 }
 
-guint64 harness_stat(GDBusConnection *c, const char *key)
+GVariant *harness_stats(GDBusConnection *c)
 {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
                 c, "org.ingester.Ingester1", "/org/ingester/Ingester1",
                 "org.ingester.Ingester1", "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 5000,
                 NULL, &error);
-        g_autoptr(GVariant) stats = NULL, v = NULL;
 
         if (!r) {
                 g_printerr("# GetStats: %s\n", error->message);
-                return G_MAXUINT64;
+                return NULL;
         }
-        stats = g_variant_get_child_value(r, 0);
+        return g_variant_get_child_value(r, 0);
+}
+
+guint64 harness_stat(GDBusConnection *c, const char *key)
+{
+        g_autoptr(GVariant) stats = harness_stats(c), v = NULL;
+
+        if (!stats)
+                return G_MAXUINT64;
         if (g_str_has_prefix(key, "rejected:")) {
                 g_autoptr(GVariant) by = g_variant_lookup_value(stats, "rejected", NULL);
                 guint64 n = G_MAXUINT64;

@@ -107,6 +107,8 @@ GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
 /* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON";
  * G_MAXUINT64 when there is no such figure or no answer. */
 guint64 harness_stat(GDBusConnection *c, const char *key);
+/* The whole GetStats() dictionary, or NULL (the error is printed). */
+GVariant *harness_stats(GDBusConnection *c);
 /* harness_stat() on the daemon's subscriber connection. */
 guint64 testdaemon_stat(TestDaemon *d, const char *key);
 /* Polls testdaemon_stat() until it reads want (up to 5 s); returns the last value. */

@@ -61,6 +61,12 @@ tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
 tests_test_lanes_LDADD = $(TEST_LIBS)
 TESTS += tests/test-lanes
 
+check_PROGRAMS += tests/test-fairness
+tests_test_fairness_SOURCES = tests/test-fairness.c
+tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
+tests_test_fairness_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-fairness
+
 check_PROGRAMS += tests/test-lib
 tests_test_lib_SOURCES = tests/test-lib.c
 tests_test_lib_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib

@@ -69,6 +69,10 @@ static void test_lanes_are_served_in_turn(void)
         }
         CU_ASSERT_EQUAL(next_flood, 1000);
         CU_ASSERT_EQUAL(q.len, 0);
+        /* -3 waited for a flood event, -2 and another flood event; the flood's
+         * last for all 1001 others */
+        CU_ASSERT_EQUAL(paced->max_wait, 3);
+        CU_ASSERT_EQUAL(flood->max_wait, 1001);
         CU_ASSERT_EQUAL(flood->emitted, 1000);
         CU_ASSERT_EQUAL(paced->emitted, 2);
         queue_lane_detach(&q, flood);
