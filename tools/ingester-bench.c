@@ -75,6 +75,10 @@ static void die(const char *fmt, ...)
 
 /* ---------------------------------------------------------------- events */
 
+/* Its "type": the fairness phase's flooders send "flood", so that its
+ * subscriber can ask the bus for the paced sender's events alone. */
+static const char *event_type = "bench";
+
 /* The event every sender sends: 8 members like a typical reader's event;
  * "pad" brings it to about --size bytes of JSON. */
 static size_t event_json(char *buf, size_t size, int sender, unsigned i, gint64 ts, int pad)
@@ -82,10 +86,10 @@ static size_t event_json(char *buf, size_t size, int sender, unsigned i, gint64 
         static const char padding[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
         int n = snprintf(buf, size,
-                         "{\"type\":\"bench\",\"sender\":%d,\"i\":%u,\"ts\":%" G_GINT64_FORMAT
+                         "{\"type\":\"%s\",\"sender\":%d,\"i\":%u,\"ts\":%" G_GINT64_FORMAT
                          ",\"host\":\"bench-host\",\"tags\":[\"a\",\"b\"],\"ok\":true,"
                          "\"pad\":\"",
-                         sender, i, ts);
+                         event_type, sender, i, ts);
         while (pad > 0 && (size_t) n + 3 < size) {
                 int k = MIN(pad, (int) sizeof(padding) - 1);
                 k = MIN(k, (int) (size - (size_t) n - 3));
@@ -112,7 +116,7 @@ static void event_msgpack(msgpack_sbuffer *sb, int sender, unsigned i, gint64 ts
         sb->size = 0;
         msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 8);
-        pack_str(&pk, "type", 4), pack_str(&pk, "bench", 5);
+        pack_str(&pk, "type", 4), pack_str(&pk, event_type, strlen(event_type));
         pack_str(&pk, "sender", 6), msgpack_pack_int(&pk, sender);
         pack_str(&pk, "i", 1), msgpack_pack_unsigned_int(&pk, i);
         pack_str(&pk, "ts", 2), msgpack_pack_int64(&pk, ts);
@@ -143,10 +147,11 @@ static GDBusConnection *bus_connect(const char *address, GError **error)
 
 /* ---------------------------------------------------------------- sender */
 
-static int role_sender(const char *path, int id, unsigned count, double rate)
+static int role_sender(const char *path, int id, unsigned count, double rate,
+                       const char *transport)
 {
-        IngesterTransport t = g_str_equal(opt.transport, "dgram") ? INGESTER_TRANSPORT_DGRAM
-                                                                  : INGESTER_TRANSPORT_SEQPACKET;
+        IngesterTransport t = g_str_equal(transport, "dgram") ? INGESTER_TRANSPORT_DGRAM
+                                                              : INGESTER_TRANSPORT_SEQPACKET;
         IngesterClient *c = NULL;
         int pad = pad_for_size(opt.size), devnull = -1, r;
         char buf[8192], line[16];
@@ -207,6 +212,8 @@ static int role_sender(const char *path, int id, unsigned count, double rate)
 
 typedef struct {
         gboolean check_seq;
+        gboolean fair;          /* fairness: latency of sender 0's events only */
+        gint paced;             /* atomic: sender 0's events seen */
         gint expected;          /* atomic; G_MAXINT until known */
         gint count;             /* atomic */
         gint64 last_us;         /* atomic via g_atomic_pointer? written by one thread */
@@ -237,6 +244,14 @@ static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean in
 
                 if (!s->check_seq)
                         has_ts = has_seq = FALSE; /* the baseline's are constant */
+                if (s->fair) {
+                        gint64 sender = -1;
+                        g_variant_lookup(data, "sender", "x", &sender);
+                        if (sender != 0)
+                                has_ts = FALSE;
+                        else
+                                g_atomic_int_inc(&s->paced);
+                }
                 if (has_ts && s->lat_len < s->lat_cap)
                         s->lat[s->lat_len++] = (guint32) MIN(MAX(now - ts, 0), G_MAXUINT32);
                 if (has_seq) {
@@ -261,6 +276,20 @@ static int cmp_u32(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+#define MATCH_ALL "type='signal',interface='" IFACE "',member='Event'"
+#define MATCH_BENCH MATCH_ALL ",arg0='bench'"
+
+static void sub_match(GDBusConnection *c, const char *method, const char *rule)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", method,
+                g_variant_new("(s)", rule), NULL, 0, -1, NULL, &error);
+
+        if (!r)
+                die("subscriber: %s: %s", method, error->message);
+}
+
 static int role_subscriber(const char *address, unsigned capacity)
 {
         g_autoptr(GError) error = NULL;
@@ -272,13 +301,7 @@ static int role_subscriber(const char *address, unsigned capacity)
                 die("subscriber: %s", error->message);
         s.lat = g_new(guint32, capacity);
         g_dbus_connection_add_filter(c, sub_filter, &s, NULL);
-        g_variant_unref(g_dbus_connection_call_sync(
-                c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "AddMatch",
-                g_variant_new("(s)", "type='signal',interface='" IFACE "',member='Event'"), NULL,
-                0, -1, NULL, &error));
-        if (error)
-                die("subscriber: AddMatch: %s", error->message);
+        sub_match(c, "AddMatch", MATCH_ALL);
         printf("ready\n");
         fflush(stdout);
 
@@ -286,7 +309,17 @@ static int role_subscriber(const char *address, unsigned capacity)
         while (fgets(line, sizeof(line), stdin)) {
                 unsigned n;
                 if (g_str_has_prefix(line, "run ")) {
-                        s.check_seq = g_str_has_prefix(line + 4, "relay");
+                        gboolean fair = g_str_has_prefix(line + 4, "fairness");
+                        /* fairness: the bus routes the paced sender's events alone to this
+                         * subscriber, which could not read a flood as fast as the relay
+                         * writes it (doc/performance.md) */
+                        if (fair != s.fair) {
+                                sub_match(c, "AddMatch", fair ? MATCH_BENCH : MATCH_ALL);
+                                sub_match(c, "RemoveMatch", fair ? MATCH_ALL : MATCH_BENCH);
+                        }
+                        s.fair = fair;
+                        s.check_seq = s.fair || g_str_has_prefix(line + 4, "relay");
+                        g_atomic_int_set(&s.paced, 0);
                         s.last_seq = s.gaps = s.out_of_order = 0;
                         s.lat_len = 0;
                         s.last_us = 0;
@@ -297,9 +330,11 @@ static int role_subscriber(const char *address, unsigned capacity)
                         gint64 idle_since = now_us();
                         int seen = 0;
                         guint32 p50 = 0, p99 = 0, max = 0;
+                                /* fairness: sender 0's events are the ones awaited */
+                        gint *counter = s.fair ? &s.paced : &s.count;
 
-                        while (g_atomic_int_get(&s.count) < (gint) n) {
-                                int k = g_atomic_int_get(&s.count);
+                        while (g_atomic_int_get(counter) < (gint) n) {
+                                int k = g_atomic_int_get(counter);
                                 if (k != seen) {
                                         seen = k;
                                         idle_since = now_us();
@@ -316,9 +351,9 @@ static int role_subscriber(const char *address, unsigned capacity)
                                 max = s.lat[s.lat_len - 1];
                         }
                         printf("%d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-                               " %u %u %u\n",
+                               " %u %u %u %d\n",
                                g_atomic_int_get(&s.count), s.last_us, s.gaps, s.out_of_order, p50,
-                               p99, max);
+                               p99, max, g_atomic_int_get(&s.paced));
                         fflush(stdout);
                 }
         }
@@ -626,14 +661,18 @@ static guint64 daemon_stat(Daemon *d, const char *key)
                                                                : g_variant_get_uint64(v);
 }
 
-static void daemon_start(Daemon *d, const char *address, const char *sock, gboolean no_emit)
+/* ingesterd on sock (opt.transport), and on a dgram socket too when dgram_sock is set. */
+static void daemon_start_with(Daemon *d, const char *address, const char *sock,
+                              const char *dgram_sock, const char *policy_name, gboolean no_emit)
 {
         g_autoptr(GError) error = NULL;
         g_autofree char *listen = g_strdup_printf("--listen=%s:%s", opt.transport, sock);
+        g_autofree char *listen2 = dgram_sock ? g_strdup_printf("--listen=dgram:%s", dgram_sock)
+                                              : g_strdup("--max-fds=16");
         g_autofree char *addr = g_strdup_printf("--address=%s", address);
         g_autofree char *queue = g_strdup_printf("--queue-capacity=%d", opt.queue);
-        g_autofree char *policy = g_strdup_printf("--policy=%s", opt.policy);
-        const char *argv[] = { opt.ingesterd, addr, listen, queue, policy, "--max-fds=16",
+        g_autofree char *policy = g_strdup_printf("--policy=%s", policy_name);
+        const char *argv[] = { opt.ingesterd, addr, listen, listen2, queue, policy, "--max-fds=16",
                                no_emit ? "--bench-no-emit" : NULL, NULL };
         gint64 deadline = now_us() + 10 * G_USEC_PER_SEC;
 
@@ -649,6 +688,11 @@ static void daemon_start(Daemon *d, const char *address, const char *sock, gbool
                 g_usleep(10000);
         }
         d->ticks0 = proc_cpu_ticks(d->proc);
+}
+
+static void daemon_start(Daemon *d, const char *address, const char *sock, gboolean no_emit)
+{
+        daemon_start_with(d, address, sock, NULL, opt.policy, no_emit);
 }
 
 static void daemon_stop(Daemon *d)
@@ -669,6 +713,7 @@ typedef struct {
         unsigned p50, p99, max;
         long rss_kib, hwm_kib;
         double cpu_s;
+        int paced; /* fairness: the paced sender's events seen */
 } Result;
 
 /* Starts K senders toward sock; returns them ready. */
@@ -737,8 +782,8 @@ static void subscriber_collect(Child *sub, Result *r, gint64 t0, guint64 expecte
 
         child_say(sub, cmd);
         l = child_line(sub);
-        sscanf(l, "%d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %u %u %u",
-               &count, &last, &r->gaps, &r->out_of_order, &r->p50, &r->p99, &r->max);
+        sscanf(l, "%d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %u %u %u %d",
+               &count, &last, &r->gaps, &r->out_of_order, &r->p50, &r->p99, &r->max, &r->paced);
         r->delivered = (guint64) count;
         r->seconds = (double) (last - t0) / 1e6;
         r->rate = r->seconds > 0 ? (double) r->delivered / r->seconds : 0;
@@ -796,6 +841,122 @@ static Result phase_relay(const char *address, const char *dir, Child *sub)
         daemon_stop(&d);
         r->ran = TRUE;
         return run;
+}
+
+/* ---- fairness: a paced sender against K flooders ---- */
+
+#define PACED_RATE 200
+#define PACED_EVENTS 600
+
+typedef struct {
+        const char *policy, *flood; /* flood: the flooders' transport, NULL for none */
+        guint64 paced_sent, flood_delivered, dropped;
+        int paced_seen;
+        unsigned p50, p99, max;
+} FairRow;
+
+/*
+ * One row: ingesterd with the policy, listening on seqpacket and dgram; K
+ * flooders (ids 1..K) on row->flood sending as fast as they can; once they
+ * have had 300 ms to fill the queue, sender 0 sends PACED_EVENTS at
+ * PACED_RATE on its own seqpacket connection. Its events' send-to-receipt
+ * latency and loss are what the row reports.
+ */
+static void phase_fairness_row(const char *address, const char *dir, Child *sub, FairRow *row)
+{
+        g_autofree char *sock = g_build_filename(dir, "fair.sock", NULL);
+        g_autofree char *dsock = g_build_filename(dir, "fair-dgram.sock", NULL);
+        g_autofree char *paced_role =
+                g_strdup_printf("--role=sender:%s:0:%u:%d:seqpacket", sock, PACED_EVENTS, PACED_RATE);
+        Result r = { 0 };
+        Child paced = { 0 }, *flood = NULL;
+        int k = row->flood ? opt.senders : 0;
+        Daemon d = { 0 };
+        char *saved = opt.transport;
+
+        opt.transport = (char *) "seqpacket";
+        daemon_start_with(&d, address, sock, dsock, row->policy, FALSE);
+        opt.transport = saved;
+        child_say(sub, "run fairness\n");
+        child_expect(sub, "armed");
+        if (k > 0) {
+                flood = g_new0(Child, (gsize) k);
+                for (int i = 0; i < k; i++) {
+                        g_autofree char *role = g_strdup_printf(
+                                "--role=sender:%s:%d:%u:0:%s:flood",
+                                g_str_equal(row->flood, "dgram") ? dsock : sock, i + 1,
+                                G_MAXINT32, row->flood);
+                        child_spawn(&flood[i], 0, role, NULL);
+                }
+                for (int i = 0; i < k; i++)
+                        child_expect(&flood[i], "ready");
+                for (int i = 0; i < k; i++)
+                        child_say(&flood[i], "go\n");
+                g_usleep(300000);
+        }
+        child_spawn(&paced, 0, paced_role, NULL);
+        child_expect(&paced, "ready");
+        child_say(&paced, "go\n");
+        subscriber_collect(sub, &r, now_us(), PACED_EVENTS);
+        {
+                g_autofree char *l = child_line(&paced);
+                unsigned sent = 0;
+                sscanf(l, "%u", &sent);
+                row->paced_sent = sent;
+        }
+        child_finish(&paced);
+        for (int i = 0; i < k; i++) {
+                g_subprocess_force_exit(flood[i].proc);
+                child_finish(&flood[i]);
+        }
+        g_free(flood);
+        row->paced_seen = r.paced;
+        row->p50 = r.p50;
+        row->p99 = r.p99;
+        row->max = r.max;
+        /* the flood went to the bus, not to this subscriber */
+        row->flood_delivered = daemon_stat(&d, "emitted") - (guint64) r.paced;
+        row->dropped = daemon_stat(&d, "dropped");
+        daemon_stop(&d);
+}
+
+static FairRow fair_rows[] = {
+        { "block", NULL },        { "block", "seqpacket" },       { "block", "dgram" },
+        { "drop-newest", "seqpacket" }, { "drop-oldest", "seqpacket" },
+};
+
+static void phase_fairness(const char *address, const char *dir, Child *sub)
+{
+        for (gsize i = 0; i < G_N_ELEMENTS(fair_rows); i++)
+                phase_fairness_row(address, dir, sub, &fair_rows[i]);
+}
+
+static void print_fairness(GString *j)
+{
+        printf("fairness: a sender at %d events/s on its own seqpacket connection, against %d "
+               "flooders\n",
+               PACED_RATE, opt.senders);
+        printf("%-12s %-10s %11s %6s %8s %8s %8s %14s %10s\n", "policy", "flood", "paced sent",
+               "lost", "p50 µs", "p99 µs", "max µs", "flood emitted", "dropped");
+        g_string_append(j, ",\"fairness\":[");
+        for (gsize i = 0; i < G_N_ELEMENTS(fair_rows); i++) {
+                const FairRow *f = &fair_rows[i];
+                gint64 lost = (gint64) f->paced_sent - f->paced_seen;
+                printf("%-12s %-10s %11" G_GUINT64_FORMAT " %6" G_GINT64_FORMAT " %8u %8u %8u %14"
+                       G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
+                       f->policy, f->flood ? f->flood : "none", f->paced_sent, lost, f->p50, f->p99,
+                       f->max, f->flood_delivered, f->dropped);
+                g_string_append_printf(j,
+                                       "%s{\"policy\":\"%s\",\"flood\":\"%s\",\"paced_sent\":%"
+                                       G_GUINT64_FORMAT ",\"paced_lost\":%" G_GINT64_FORMAT
+                                       ",\"latency_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},"
+                                       "\"flood_delivered\":%" G_GUINT64_FORMAT
+                                       ",\"dropped\":%" G_GUINT64_FORMAT "}",
+                                       i ? "," : "", f->policy, f->flood ? f->flood : "none",
+                                       f->paced_sent, lost, f->p50, f->p99, f->max,
+                                       f->flood_delivered, f->dropped);
+        }
+        g_string_append_c(j, ']');
 }
 
 static Result phase_ingest(const char *address, const char *dir)
@@ -1115,6 +1276,9 @@ static int orchestrate(void)
                         keep_run(&tool, phase_tool(dir, TRUE));
                 }
         }
+        /* once: its figures are latencies under a flood, not a rate to take the median of */
+        if (g_strv_contains((const char *const *) phases, "fairness"))
+                phase_fairness(address, dir, &sub);
         pick_median(&base);
         pick_median(&relay);
         pick_median(&ingest);
@@ -1165,6 +1329,8 @@ static int orchestrate(void)
                 g_string_append_printf(j, ",\"ingest_over_plain\":%.3f", ingest.rate / plain.rate);
         if (lib1.ran && tool.ran)
                 g_string_append_printf(j, ",\"tool_over_lib\":%.3f", tool.rate / lib1.rate);
+        if (g_strv_contains((const char *const *) phases, "fairness"))
+                print_fairness(j);
         g_string_append_c(j, '}');
         printf("%s\n", j->str);
         return 0;
@@ -1192,7 +1358,8 @@ int main(int argc, char **argv)
                   "Total events/s, paced (default 0: as fast as possible)", "R" },
                 { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
                   "Comma-separated: baseline,relay,ingest,plain; also tool (ingester-send "
-                  "against one libingester sender) (default: the first four)", "LIST" },
+                  "against one libingester sender) and fairness (a paced sender against "
+                  "--senders flooders, per policy) (default: the first four)", "LIST" },
                 { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt.repeat,
                   "Run the phases this many times, interleaved; report medians (1)", "N" },
                 { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
@@ -1231,9 +1398,13 @@ int main(int argc, char **argv)
         if (role) {
                 g_auto(GStrv) f = g_strsplit(role, ":", -1);
                 guint n = g_strv_length(f);
-                if (g_str_equal(f[0], "sender") && n == 5)
+                /* sender:PATH:ID:COUNT:RATE[:TRANSPORT[:TYPE]] */
+                if (g_str_equal(f[0], "sender") && n >= 5 && n <= 7) {
+                        if (n == 7)
+                                event_type = f[6];
                         return role_sender(f[1], atoi(f[2]), (unsigned) strtoul(f[3], NULL, 10),
-                                           g_ascii_strtod(f[4], NULL));
+                                           g_ascii_strtod(f[4], NULL), n >= 6 ? f[5] : opt.transport);
+                }
                 /* bus addresses contain ':' — everything after the role name */
                 if (g_str_equal(f[0], "subscriber") || g_str_equal(f[0], "emitter")) {
                         const char *rest = role + strlen(f[0]) + 1;
