@@ -35,6 +35,8 @@ bench: all
 	$(AM_V_at)$(BENCH) --events=1000000 --phases=relay
 	$(AM_V_at)echo "== steady 5k events/s (latency)"
 	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
+	$(AM_V_at)echo "== fairness: a sender at 200 events/s against 4 flooders, per policy (latency, loss)"
+	$(AM_V_at)$(BENCH) --phases=fairness --senders=4
 	$(AM_V_at)echo "== ingester-send: 100k lines from stdin vs one libingester sender"
 	$(AM_V_at)$(BENCH) --events=100000 --phases=tool --repeat=$(BENCH_REPEAT)
 	$(AM_V_at)echo "== ingester-listen: does it keep up with the relay? 100k events"
@@ -57,7 +59,7 @@ tools_ingester_listen_SOURCES = tools/ingester-listen.c
 tools_ingester_listen_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tools_ingester_listen_LDADD = $(GLIB_LIBS)
 
-dist_noinst_SCRIPTS += tools/demo tools/bench-faults tools/bench-listen
+dist_noinst_SCRIPTS += tools/demo tools/bench-faults tools/bench-listen tools/bench-callgrind
 
 # The relay benchmark (make bench; never part of make check). -no-install:
 # a real binary, not a libtool wrapper, since it re-executes itself for its
