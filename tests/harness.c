@@ -365,6 +365,29 @@ char *testdaemon_log(TestDaemon *d)
         return text;
 }
 
+unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle)
+{
+        g_autofree char *log = testdaemon_log(d);
+        unsigned n = 0;
+
+        for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+bool testdaemon_counts_add_up(TestDaemon *d)
+{
+        guint64 received = testdaemon_stat(d, "received");
+        guint64 emitted = testdaemon_wait_stat(d, "emitted", received - testdaemon_stat(d, "dropped"));
+        guint64 dropped = testdaemon_stat(d, "dropped");
+        guint64 queued = testdaemon_stat(d, "queue-depth");
+
+        printf("# received %" G_GUINT64_FORMAT " = emitted %" G_GUINT64_FORMAT
+               " + dropped %" G_GUINT64_FORMAT " + queued %" G_GUINT64_FORMAT "\n",
+               received, emitted, dropped, queued);
+        return received != G_MAXUINT64 && received == emitted + dropped + queued;
+}
+
 static int send_msg(int fd, const struct sockaddr_un *to, socklen_t tolen, const void *buf,
                     size_t len, const int *fds, unsigned n_fds)
 {

@@ -115,6 +115,11 @@ guint64 testdaemon_stat(TestDaemon *d, const char *key);
 guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want);
 int testdaemon_count_fds(TestDaemon *d);
 char *testdaemon_log(TestDaemon *d);
+/* How many times needle occurs in the daemon's log. */
+unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle);
+/* Waits for the queue to drain (testdaemon_wait_stat()), prints the figures,
+ * and says whether received = emitted + dropped + queued. */
+bool testdaemon_counts_add_up(TestDaemon *d);
 
 /* Senders: return 0 or -errno. */
 int send_dgram(const char *path, const void *buf, size_t len, const int *fds, unsigned n_fds);

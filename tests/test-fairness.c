@@ -207,18 +207,6 @@ static GVariant *busiest(GVariant *stats)
 }
 
 /* received = emitted + dropped + queued, once the queue is empty. */
-static void check_counts_add_up(void)
-{
-        guint64 received = testdaemon_stat(d, "received");
-        guint64 dropped = testdaemon_stat(d, "dropped");
-        guint64 emitted = testdaemon_wait_stat(d, "emitted", received - dropped);
-        guint64 queued = testdaemon_stat(d, "queue-depth");
-
-        printf("# received %" G_GUINT64_FORMAT " = emitted %" G_GUINT64_FORMAT
-               " + dropped %" G_GUINT64_FORMAT " + queued %" G_GUINT64_FORMAT "\n",
-               received, emitted, dropped, queued);
-        CU_ASSERT_EQUAL(received, emitted + dropped + queued);
-}
 
 /*
  * The flood, then the paced reader: 100 events, one every 5 ms, each sent
@@ -257,7 +245,7 @@ static void check_paced_against_flood(const char *policy, bool dgram_flood)
         }
         flooder_stop(&f, t);
         collect(&seen, block ? f.sent + PACED : G_MAXUINT64);
-        check_counts_add_up();
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
         /* while both connections are open: a closed connection's lane goes once empty */
         stats = harness_stats(d->conn);
         close(paced);
@@ -378,7 +366,7 @@ static void test_senders_past_the_lane_limit_share_one(void)
         collect(&seen, 15);
         CU_ASSERT_EQUAL(seen.flood, 15);
         CU_ASSERT_TRUE(seen.seq_contiguous);
-        check_counts_add_up();
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
         stats = harness_stats(d->conn);
         CU_ASSERT_PTR_NOT_NULL_FATAL(stats);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "senders-dgram"), 2);
@@ -401,15 +389,6 @@ static void test_senders_past_the_lane_limit_share_one(void)
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 
-static unsigned count_in_log(const char *needle)
-{
-        g_autofree char *log = testdaemon_log(d);
-        unsigned n = 0;
-
-        for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
-                n++;
-        return n;
-}
 
 /* Sends n events on fd, numbered from first. */
 static void send_n(int fd, int first, int n)
@@ -442,21 +421,21 @@ static void test_rate_limit_per_sender(void)
         collect(&seen, 8);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 15), 15);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 8), 8);
-        CU_ASSERT_EQUAL(count_in_log("suppressed"), 0); /* the interval has not ended */
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed"), 0); /* the interval has not ended */
         g_usleep(450000);
         send_n(a, 20, 7); /* a new interval: 5 in, 2 refused */
         collect(&seen, 13);
         CU_ASSERT_EQUAL(seen.flood, 13);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 17), 17);
-        CU_ASSERT_EQUAL(count_in_log("suppressed 15 events"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 15 events"), 1);
         g_usleep(450000);
         send_n(a, 30, 1);
         collect(&seen, 14);
         CU_ASSERT_EQUAL(seen.flood, 14);
-        CU_ASSERT_EQUAL(count_in_log("suppressed 2 events"), 1);
-        CU_ASSERT_EQUAL(count_in_log("rate limit: suppressed"), 2);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 2 events"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "rate limit: suppressed"), 2);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 17);
-        check_counts_add_up();
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
         close(a);
         close(b);
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);

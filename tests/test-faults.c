@@ -68,21 +68,12 @@ static long cpu_ticks(pid_t pid)
         return utime + stime;
 }
 
-static unsigned count_in_log(const char *needle)
-{
-        g_autofree char *log = testdaemon_log(d);
-        unsigned n = 0;
-
-        for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
-                n++;
-        return n;
-}
 
 static void wait_for_log(const char *needle)
 {
-        for (int i = 0; i < 500 && count_in_log(needle) == 0; i++)
+        for (int i = 0; i < 500 && testdaemon_count_in_log(d, needle) == 0; i++)
                 g_usleep(10000);
-        CU_ASSERT_TRUE(count_in_log(needle) > 0);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, needle) > 0);
 }
 
 static const char *event_type(GDBusMessage *m)
@@ -316,7 +307,7 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         ticks = cpu_ticks(daemon_pid());
         g_usleep(1000000);
         ticks = cpu_ticks(daemon_pid()) - ticks;
-        lines = count_in_log("cannot accept connections");
+        lines = testdaemon_count_in_log(d, "cannot accept connections");
         printf("# %ld ticks of CPU in 1 s at EMFILE, %u log lines\n", ticks, lines);
         CU_ASSERT_TRUE(ticks <= sysconf(_SC_CLK_TCK) / 10); /* idle: at most 10% of a core */
         CU_ASSERT_TRUE(lines <= 10);                        /* [log] burst */
@@ -483,7 +474,7 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
         close(p[0]);
         close(p[1]);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "fds-not-forwarded", 2), 2);
-        CU_ASSERT_TRUE(count_in_log("cannot duplicate an event's descriptors") >= 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "cannot duplicate an event's descriptors") >= 1);
         send_dgram(d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
         CU_ASSERT_EQUAL(collect("plain", NULL, 0, 0, 1, 5000), 1);
         for (int i = 0; i < 200 && testdaemon_count_fds(d) != fds_before; i++)
@@ -653,7 +644,7 @@ static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
         CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:too-large"), 1);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 0);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1);
-        CU_ASSERT_TRUE(count_in_log("too-large") >= 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "too-large") >= 1);
         close(fd);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
@@ -735,7 +726,7 @@ static void test_restart_under_load_loses_nothing(void)
                 g_usleep(2000);
         received_first = testdaemon_stat(d, "received");
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
-        CU_ASSERT_TRUE(count_in_log("every socket read") == 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "every socket read") == 1);
         next = testdaemon_start(&suite.bus, dir, NULL, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(next);
         CU_ASSERT_EQUAL(harness_wait_subprocess(seq_sender, 60000), 0);
@@ -867,7 +858,7 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
         without = testdaemon_stat(d, "fds-not-forwarded");
         printf("# live subscriber got %u of %u; %" G_GUINT64_FORMAT " reconnects, %" G_GUINT64_FORMAT
                " fds not forwarded, %u 'lost the bus' lines\n",
-               count_seen(seen, N), N, reconnects, without, count_in_log("lost the bus"));
+               count_seen(seen, N), N, reconnects, without, testdaemon_count_in_log(d, "lost the bus"));
         if (count_seen(seen, N) < N)
                 printf("# queue-depth %" G_GUINT64_FORMAT " in-flight %" G_GUINT64_FORMAT
                        " emitted %" G_GUINT64_FORMAT "\n",
@@ -876,8 +867,8 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
         CU_ASSERT_EQUAL(count_seen(seen, N), N);
         CU_ASSERT_TRUE(reconnects >= 1 && reconnects <= 4);
         CU_ASSERT_TRUE(without > 0);
-        CU_ASSERT_TRUE(count_in_log("lost the bus") <= 4); /* no storm in the log either */
-        CU_ASSERT_TRUE(count_in_log("events go out without their fds") == 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "lost the bus") <= 4); /* no storm in the log either */
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "events go out without their fds") == 1);
 
         /* the stopped subscriber goes away: the bus has descriptors again */
         g_subprocess_force_exit(stopped);
@@ -893,7 +884,7 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
                 }
         }
         CU_ASSERT_TRUE(fds_back);
-        CU_ASSERT_TRUE(count_in_log("the bus takes descriptors again") == 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "the bus takes descriptors again") == 1);
         close(fd);
         g_clear_pointer(&d, testdaemon_free);
         testbus_stop(&bus);
@@ -1101,11 +1092,11 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
         CU_ASSERT_EQUAL(collect("waiting", NULL, 0, -1, 1, 5000), 1); /* c2 accepted */
         CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity"), 8);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
-        CU_ASSERT_EQUAL(count_in_log("[bus] name: cannot change"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "[bus] name: cannot change"), 1);
         /* the datagram socket now admits us */
         CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
         CU_ASSERT_EQUAL(collect("dg", NULL, 0, -1, 1, 5000), 1);
-        CU_ASSERT_EQUAL(count_in_log("[listen:extra] added: cannot change"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "[listen:extra] added: cannot change"), 1);
 
         /* c1 is still open; the new max-event-size holds on it */
         big = g_strdup_printf("{\"type\":\"big\",\"pad\":\"%0300d\"}", 0);
