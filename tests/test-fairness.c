@@ -230,14 +230,19 @@ static void check_paced_against_flood(const char *policy, bool dgram_flood)
         paced = seq_connect(d->seq_path);
         CU_ASSERT_TRUE_FATAL(paced >= 0);
         flooder_start(&f, dgram_flood, &t);
-        /* the flood fills its share (block: half the queue; the drop policies: all of it) */
-        for (int i = 0; i < 500 && depth < CAPACITY / 2 - BATCH; i++) {
-                g_usleep(10000);
+        /* the flood fills its share under block (half the queue: the paced reader's
+         * connection is open), and overflows the queue under the drop policies */
+        for (int i = 0; i < 1000; i++) {
                 depth = testdaemon_stat(d, "queue-depth");
+                if (block ? depth >= CAPACITY / 2 - BATCH : testdaemon_stat(d, "dropped") > 0)
+                        break;
+                g_usleep(10000);
         }
-        printf("# %s, %s flood: queue depth %" G_GUINT64_FORMAT " before the paced reader\n",
-               policy, dgram_flood ? "dgram" : "seqpacket", depth);
-        CU_ASSERT_TRUE(depth >= CAPACITY / 2 - BATCH);
+        printf("# %s, %s flood: queue depth %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+               " dropped before the paced reader\n",
+               policy, dgram_flood ? "dgram" : "seqpacket", depth, testdaemon_stat(d, "dropped"));
+        CU_ASSERT_TRUE(block ? depth >= CAPACITY / 2 - BATCH
+                             : testdaemon_stat(d, "dropped") > 0);
         for (int i = 0; i < PACED; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"paced\",\"i\":%d}", i);
                 CU_ASSERT_EQUAL(send_fd_packet(paced, j, strlen(j), NULL, 0), 0);
@@ -401,9 +406,10 @@ static void send_n(int fd, int first, int n)
 
 /*
  * rate-limit-burst=5 per 400 ms: of 20 events at once 5 go out and 15 are
- * refused as rate-limited; another sender has its own budget; after the
- * interval the next events are accepted again and one line says
- * "suppressed 15" — once for the interval, however many were refused.
+ * refused as rate-limited (a 16th with descriptors too, which are closed);
+ * another sender has its own budget; after the interval the next events
+ * are accepted again and one line says "suppressed 16" — once for the
+ * interval, however many were refused.
  */
 static void test_rate_limit_per_sender(void)
 {
@@ -420,21 +426,31 @@ static void test_rate_limit_per_sender(void)
         send_n(b, 100, 3);
         collect(&seen, 8);
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 15), 15);
+        {
+                /* one more over the budget, with descriptors: refused, and closed */
+                int fds_before = testdaemon_count_fds(d), p[2];
+                CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+                CU_ASSERT_EQUAL(send_fd_packet(a, "{\"type\":\"r\",\"i\":99}", 19, p, 2), 0);
+                close(p[0]);
+                close(p[1]);
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 16), 16);
+                CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        }
         CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 8), 8);
         CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed"), 0); /* the interval has not ended */
         g_usleep(450000);
         send_n(a, 20, 7); /* a new interval: 5 in, 2 refused */
         collect(&seen, 13);
         CU_ASSERT_EQUAL(seen.flood, 13);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 17), 17);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 15 events"), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 18), 18);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 16 events"), 1);
         g_usleep(450000);
         send_n(a, 30, 1);
         collect(&seen, 14);
         CU_ASSERT_EQUAL(seen.flood, 14);
         CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 2 events"), 1);
         CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "rate limit: suppressed"), 2);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 17);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 18);
         CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
         close(a);
         close(b);

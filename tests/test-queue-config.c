@@ -501,6 +501,57 @@ static void test_reload_moves_what_can_change_and_names_the_rest(void)
         (void) unlink(v2);
 }
 
+/* The fairness keys: a time span with its unit, a burst, the lane limit;
+ * each bad value named with its key. */
+static void test_rate_limit_and_lane_keys(void)
+{
+        static const struct {
+                const char *interval;
+                guint64 msec; /* 0: refused */
+        } spans[] = {
+                { "500ms", 500 }, { "2s", 2000 },  { "1min", 60000 }, { "3", 3000 },
+                { "0", 0 },       { " 7 s", 7000 }, { "abc", 0 },       { "5m", 0 },
+                { "2h", 0 },      { "61min", 0 },   { "-1s", 0 },       { "ms", 0 },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(spans); i++) {
+                g_autofree char *text = g_strdup_printf(
+                        "[queue]\nrate-limit-interval=%s\nrate-limit-burst=10\n"
+                        "max-dgram-senders=7\n",
+                        spans[i].interval);
+                g_autofree char *path = write_temp(text);
+                g_autoptr(GError) error = NULL;
+                gboolean ok, want_ok = spans[i].msec > 0 || strcmp(spans[i].interval, "0") == 0;
+                Config c;
+
+                config_init(&c);
+                ok = config_load_file(&c, path, &error);
+                if (ok != want_ok)
+                        printf("# '%s': %s\n", spans[i].interval, ok ? "accepted" : error->message);
+                CU_ASSERT_EQUAL(ok, want_ok);
+                if (ok) {
+                        CU_ASSERT_EQUAL(c.rate_interval_msec, spans[i].msec);
+                        CU_ASSERT_EQUAL(c.rate_burst, 10);
+                        CU_ASSERT_EQUAL(c.max_dgram_senders, 7);
+                } else {
+                        CU_ASSERT_PTR_NOT_NULL(strstr(error->message, "[queue] rate-limit-interval"));
+                }
+                config_deinit(&c);
+                (void) unlink(path);
+        }
+        {
+                g_autofree char *path = write_temp("[queue]\nmax-dgram-senders=0\n");
+                g_autoptr(GError) error = NULL;
+                Config c;
+
+                config_init(&c);
+                CU_ASSERT_FALSE(config_load_file(&c, path, &error));
+                CU_ASSERT_PTR_NOT_NULL(error && strstr(error->message, "max-dgram-senders"));
+                config_deinit(&c);
+                (void) unlink(path);
+        }
+}
+
 int main(void)
 {
         static const TapTest queue_tests[] = {
@@ -529,6 +580,7 @@ int main(void)
                   test_sections_allow_any_and_need_a_path_or_a_socket },
                 { "reload_moves_what_can_change_and_names_the_rest",
                   test_reload_moves_what_can_change_and_names_the_rest },
+                { "rate_limit_and_lane_keys", test_rate_limit_and_lane_keys },
                 { NULL, NULL },
         };
         tap_add_suite("queue", NULL, NULL, queue_tests);
