@@ -61,6 +61,12 @@ tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
 tests_test_lanes_LDADD = $(TEST_LIBS)
 TESTS += tests/test-lanes
 
+check_PROGRAMS += tests/test-linebuf
+tests_test_linebuf_SOURCES = tests/test-linebuf.c
+tests_test_linebuf_CFLAGS = $(TEST_CFLAGS)
+tests_test_linebuf_LDADD = $(TEST_LIBS)
+TESTS += tests/test-linebuf
+
 check_PROGRAMS += tests/test-fairness
 tests_test_fairness_SOURCES = tests/test-fairness.c
 tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
