@@ -55,7 +55,8 @@ ListenSpec *listen_spec_new(Transport t, const char *path)
         s->fd = -1;
         s->mode = 0600;
         s->group = (gid_t) -1;
-        s->codec = CODEC_FORMAT_AUTO;
+        /* a stream carries newline-delimited JSON only: a msgpack map has no framing there */
+        s->codec = t == TRANSPORT_STREAM ? CODEC_FORMAT_JSON : CODEC_FORMAT_AUTO;
         s->allow_uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
         s->allow_gids = g_array_new(FALSE, FALSE, sizeof(gid_t));
         /* default allow-list: ourselves and root */
@@ -82,6 +83,8 @@ static gboolean transport_from_name(const char *name, Transport *ret)
                 *ret = TRANSPORT_DGRAM;
         else if (strcmp(name, "seqpacket") == 0)
                 *ret = TRANSPORT_SEQPACKET;
+        else if (strcmp(name, "stream") == 0)
+                *ret = TRANSPORT_STREAM;
         else
                 return FALSE;
         return TRUE;
@@ -95,13 +98,15 @@ ListenSpec *listen_spec_parse(const char *arg, GError **error)
 
         if (!colon || colon[1] == '\0') {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "--listen %s: expected dgram:PATH or seqpacket:PATH", arg);
+                            "--listen %s: expected dgram:PATH, seqpacket:PATH or stream:PATH",
+                            arg);
                 return NULL;
         }
         kind = g_strndup(arg, (gsize) (colon - arg));
         if (!transport_from_name(kind, &t)) {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "--listen %s: unknown transport '%s' (dgram or seqpacket)", arg, kind);
+                            "--listen %s: unknown transport '%s' (dgram, seqpacket or stream)",
+                            arg, kind);
                 return NULL;
         }
         if (colon[1] != '/') {
@@ -501,7 +506,7 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
 
         if (!transport || !transport_from_name(g_strstrip(transport), &t)) {
                 g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                            "[%s] transport: must be dgram or seqpacket", group);
+                            "[%s] transport: must be dgram, seqpacket or stream", group);
                 return FALSE;
         }
         if (path && g_strstrip(path)[0] != '/') {
@@ -538,6 +543,13 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
                 where = g_strdup_printf("[%s] codec", group);
                 if (!parse_codec(where, g_strstrip(codec), &spec->codec, error))
                         return FALSE;
+                if (t == TRANSPORT_STREAM && spec->codec != CODEC_FORMAT_JSON) {
+                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                    "%s: a stream listener carries JSON only (one object per "
+                                    "line)",
+                                    where);
+                        return FALSE;
+                }
                 g_clear_pointer(&where, g_free);
         }
         spec->allow_set = uids || gids;
@@ -687,7 +699,8 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
                 { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
                   "Read settings from FILE (see ingesterd.conf(5))", "FILE" },
                 { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listens,
-                  "Listen on dgram:PATH or seqpacket:PATH (repeatable; replaces the defaults)",
+                  "Listen on dgram:PATH, seqpacket:PATH or stream:PATH (repeatable; replaces "
+                  "the defaults)",
                   "TRANSPORT:PATH" },
                 { "session", 0, 0, G_OPTION_ARG_NONE, &session, "Use the session bus (default)",
                   NULL },

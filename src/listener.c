@@ -32,6 +32,7 @@
 #include <linux/sockios.h>
 
 #include "busmsg.h"
+#include "linebuf.h"
 #include "listener.h"
 #include "util.h"
 
@@ -44,6 +45,9 @@ typedef struct {
         struct ucred cred; /* SO_PEERCRED, taken at accept */
         Lane *lane;        /* its own, in the queue */
         bool blocked;      /* block policy: its lane is at its share (l->blocked_conns) */
+        bool stream;       /* SOCK_STREAM: lines, framed in `lines` */
+        LineBuf lines;
+        guint idle;        /* stream: complete lines are buffered, to be taken without a read */
 } Conn;
 
 struct Endpoint {
@@ -195,6 +199,10 @@ static bool rate_admit(Listener *l, Lane *lane)
         return ok;
 }
 
+static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
+                             bool has_cred, const char *bytes, size_t n, int *fds,
+                             unsigned n_fds, Lane **ret_lane);
+
 static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane **ret_lane)
 {
         const Config *cfg = l->config;
@@ -210,10 +218,6 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
         struct msghdr msg = { 0 };
         unsigned n_fds;
         ssize_t size, n;
-        CodecEvent ev = { 0 };
-        CodecReason reason;
-        Event *event;
-        Lane *lane;
         const char *where = ep->spec->path;
 
         /* 1. size the packet without reading it */
@@ -269,6 +273,33 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                 REFUSE(STATS_R_FDS_TRUNCATED);
         if (too_large || (msg.msg_flags & MSG_TRUNC))
                 REFUSE(STATS_R_TOO_LARGE);
+#undef REFUSE
+        return take_event(l, ep, conn, cred, has_cred, l->buf, (size_t) n, fds, n_fds, ret_lane);
+}
+
+/*
+ * One event's bytes (a packet, or a stream's line) with its descriptors and
+ * credentials: checked, decoded and queued, or refused. The descriptors are
+ * the event's or closed, on every path.
+ */
+static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
+                             bool has_cred, const char *bytes, size_t n, int *fds,
+                             unsigned n_fds, Lane **ret_lane)
+{
+        const Config *cfg = l->config;
+        const char *where = ep->spec->path;
+        CodecEvent ev = { 0 };
+        CodecReason reason;
+        Event *event;
+        Lane *lane;
+
+#define REFUSE(r)                                                                                  \
+        do {                                                                                       \
+                close_many(fds, n_fds);                                                            \
+                stats_reject(l->stats, (r), cred.pid, cred.uid, where);                            \
+                return READ_DONE;                                                                  \
+        } while (0)
+
         if (!conn && (!has_cred || unattributed(&cred))) {
                 /* not "uid 65534 is not allowed": there is no such sender to look for */
                 cred = (struct ucred){ .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
@@ -288,7 +319,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                 return READ_DONE;
         }
 
-        reason = codec_decode(&cfg->limits, ep->spec->codec, l->buf, (size_t) n, &ev);
+        reason = codec_decode(&cfg->limits, ep->spec->codec, bytes, n, &ev);
         if (reason != CODEC_OK)
                 REFUSE((StatsReason) reason);
 #undef REFUSE
@@ -329,6 +360,9 @@ static void conn_free(Conn *c)
 
         if (c->watch)
                 g_source_remove(c->watch);
+        if (c->idle)
+                g_source_remove(c->idle);
+        linebuf_deinit(&c->lines);
         if (c->blocked)
                 g_ptr_array_remove_fast(l->blocked_conns, c);
         queue_lane_detach(l->queue, c->lane); /* what it sent stays queued */
@@ -403,17 +437,147 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
         return G_SOURCE_CONTINUE;
 }
 
+/* ---- stream connections ---- */
+
+/*
+ * Reads what a stream connection has into its line buffer. Descriptors
+ * cannot be tied to a line on a stream: they are closed and counted
+ * (fds-on-stream), and the bytes are read as usual.
+ */
+static ReadResult read_stream(Listener *l, Conn *c)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * CONFIG_SCM_MAX_FD)];
+        } control;
+        int fds[CONFIG_SCM_MAX_FD];
+        struct ucred ignored;
+        bool has_cred = false;
+        struct iovec iov;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        unsigned n_fds;
+        ssize_t n;
+
+        iov.iov_base = linebuf_space(&c->lines, &iov.iov_len);
+        msg.msg_control = &control;
+        msg.msg_controllen = sizeof(control);
+        do
+                n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EAGAIN || errno == EWOULDBLOCK ? READ_AGAIN : READ_HANGUP;
+        n_fds = collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &ignored, &has_cred);
+        if (n_fds > 0 || (msg.msg_flags & MSG_CTRUNC)) {
+                close_many(fds, n_fds);
+                stats_reject(l->stats, STATS_R_FDS_ON_STREAM, c->cred.pid, c->cred.uid,
+                             c->ep->spec->path);
+        }
+        if (n == 0)
+                return READ_HANGUP;
+        linebuf_commit(&c->lines, (size_t) n);
+        return READ_DONE;
+}
+
+static gboolean on_conn_idle(gpointer user_data);
+
+/* Complete lines are buffered and the socket may have nothing more to say:
+ * take them from an idle callback rather than wait for it. */
+static void conn_kick(Conn *c)
+{
+        if (c->stream && !c->idle && linebuf_has_line(&c->lines))
+                c->idle = g_idle_add(on_conn_idle, c);
+}
+
+/* Block policy: this connection's lane is at its share; stop reading it. */
+static void conn_block(Listener *l, Conn *c, Lane *lane)
+{
+        queue_lane_block(l->queue, lane, true);
+        c->blocked = true;
+        g_ptr_array_add(l->blocked_conns, c);
+        g_clear_handle_id(&c->watch, g_source_remove);
+        g_clear_handle_id(&c->idle, g_source_remove);
+}
+
+/*
+ * Up to `batch` lines of a stream connection, read when none is buffered.
+ * A complete line is delivered even when the hang-up follows at once; what
+ * is left of a line at the hang-up is refused as truncated. Returns FALSE
+ * when the connection is gone or no longer watched (paused, blocked).
+ */
+static gboolean drain_stream(Endpoint *ep, Conn *c)
+{
+        Listener *l = ep->l;
+        const char *where = ep->spec->path;
+
+        for (unsigned i = 0; i < l->config->batch; i++) {
+                const char *line = NULL;
+                size_t len = 0;
+                Lane *lane = NULL;
+                LineKind k;
+
+                if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue)) {
+                        listener_pause(l);
+                        return FALSE;
+                }
+                k = linebuf_next(&c->lines, &line, &len);
+                if (k == LINE_NONE) {
+                        ReadResult r = read_stream(l, c);
+                        if (r == READ_AGAIN)
+                                return TRUE;
+                        if (r == READ_HANGUP) {
+                                k = linebuf_finish(&c->lines, &line, &len);
+                                if (k != LINE_NONE) {
+                                        l->stats->packets++;
+                                        stats_reject(l->stats,
+                                                     k == LINE_TOO_LONG
+                                                             ? STATS_R_TOO_LARGE
+                                                             : (StatsReason) CODEC_E_TRUNCATED,
+                                                     c->cred.pid, c->cred.uid, where);
+                                }
+                                endpoint_drop_conn(ep, c); /* frees c and its sources */
+                                return FALSE;
+                        }
+                        continue;
+                }
+                l->stats->packets++; /* a line is a stream's packet */
+                if (k == LINE_TOO_LONG) {
+                        stats_reject(l->stats, STATS_R_TOO_LARGE, c->cred.pid, c->cred.uid, where);
+                        continue;
+                }
+                if (take_event(l, ep, c, c->cred, true, line, len, NULL, 0, &lane) ==
+                    READ_BLOCKED) {
+                        conn_block(l, c, lane);
+                        return FALSE;
+                }
+        }
+        conn_kick(c); /* the batch is used up */
+        return TRUE;
+}
+
+static gboolean on_conn_idle(gpointer user_data)
+{
+        Conn *c = user_data;
+
+        c->idle = 0;
+        if (c->watch && !c->blocked && !c->ep->l->paused)
+                drain_stream(c->ep, c); /* what it stops, it stops itself */
+        return G_SOURCE_REMOVE;
+}
+
 static gboolean on_conn_readable(gint fd, GIOCondition cond, gpointer user_data)
 {
         Conn *c = user_data;
 
         /* G_SOURCE_REMOVE: c hung up and is freed, or the listener paused */
+        if (c->stream)
+                return drain_stream(c->ep, c) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
         return drain_fd(c->ep, c, fd);
 }
 
 static void conn_watch(Conn *c)
 {
         c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
+        conn_kick(c);
 }
 
 static gboolean on_accept_retry(gpointer user_data)
@@ -499,6 +663,8 @@ static AcceptResult accept_one(Endpoint *ep)
         c->cred = cred;
         c->lane = queue_lane_attach(l->queue, ep->spec->transport, cred.pid, cred.uid, cred.gid,
                                     ep->spec->path);
+        c->stream = ep->spec->transport == TRANSPORT_STREAM;
+        linebuf_init(&c->lines, l->config->max_event_size);
         g_ptr_array_add(ep->conns, c);
         l->stats->connections++;
         l->stats->connections_accepted++;
@@ -511,7 +677,7 @@ static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_d
 {
         Endpoint *ep = user_data;
 
-        if (ep->spec->transport == TRANSPORT_SEQPACKET) {
+        if (transport_is_connected(ep->spec->transport)) {
                 /* until the backlog is empty: a connection left in it would wake us again at
                  * once; the batch only bounds one wakeup's work */
                 for (unsigned i = 0; i < ep->l->config->batch; i++) {
@@ -545,7 +711,7 @@ static void endpoint_arm(Endpoint *ep)
         if (l->paused || ep->watch || ep->starved || ep->sock.fd < 0 || ep->input_done ||
             ep->blocked_on)
                 return;
-        if (ep->spec->transport == TRANSPORT_SEQPACKET && at_connection_limit(l))
+        if (transport_is_connected(ep->spec->transport) && at_connection_limit(l))
                 return;
         ep->watch = g_unix_fd_add(ep->sock.fd, G_IO_IN, on_endpoint_readable, ep);
 }
@@ -679,10 +845,14 @@ void listener_reconfigure(Listener *l)
         l->buf = g_realloc(l->buf, MAX(c->max_event_size, 1));
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
+                for (guint k = 0; k < ep->conns->len; k++) {
+                        Conn *conn = ep->conns->pdata[k];
+                        linebuf_set_max(&conn->lines, c->max_event_size); /* from its next line */
+                }
                 if (ep->spec->fd >= 0 || ep->sock.fd < 0)
                         continue; /* systemd's: ReceiveBuffer= and Backlog= are the unit's */
                 socket_set_rcvbuf(ep->sock.fd, c->receive_buffer);
-                if (ep->spec->transport == TRANSPORT_SEQPACKET && !l->stopping)
+                if (transport_is_connected(ep->spec->transport) && !l->stopping)
                         (void) listen(ep->sock.fd, (int) c->backlog); /* updates the backlog */
         }
         listener_fds_freed(l); /* re-arms what a raised limit allows */

@@ -617,5 +617,13 @@ bool queue_policy_from_name(const char *name, QueuePolicy *ret)
 
 const char *transport_name(Transport t)
 {
-        return t == TRANSPORT_DGRAM ? "dgram" : "seqpacket";
+        switch (t) {
+        case TRANSPORT_DGRAM:
+                return "dgram";
+        case TRANSPORT_SEQPACKET:
+                return "seqpacket";
+        case TRANSPORT_STREAM:
+                return "stream";
+        }
+        return NULL;
 }

@@ -46,7 +46,14 @@ typedef enum {
 typedef enum {
         TRANSPORT_DGRAM = 0,
         TRANSPORT_SEQPACKET,
+        TRANSPORT_STREAM, /* newline-delimited JSON on SOCK_STREAM */
 } Transport;
+
+/* A transport whose senders connect (SEQPACKET, stream): one lane per connection. */
+static inline bool transport_is_connected(Transport t)
+{
+        return t != TRANSPORT_DGRAM;
+}
 
 /*
  * What one queued event costs beyond its serialised type and data, in

@@ -59,7 +59,15 @@ static gboolean prepare_directory(const char *dir, mode_t socket_mode, GError **
 
 static int socket_type(Transport t)
 {
-        return t == TRANSPORT_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET;
+        switch (t) {
+        case TRANSPORT_DGRAM:
+                return SOCK_DGRAM;
+        case TRANSPORT_SEQPACKET:
+                return SOCK_SEQPACKET;
+        case TRANSPORT_STREAM:
+                break;
+        }
+        return SOCK_STREAM;
 }
 
 static gboolean fill_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *len,
@@ -205,7 +213,7 @@ gboolean socket_bind(const ListenSpec *spec, int receive_buffer, unsigned backlo
                 return FALSE;
         }
         socket_set_rcvbuf(fd, receive_buffer);
-        if (spec->transport == TRANSPORT_SEQPACKET && listen(fd, (int) backlog) < 0) {
+        if (transport_is_connected(spec->transport) && listen(fd, (int) backlog) < 0) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "listen on %s: %s",
                             spec->path, g_strerror(errno));
                 ret->fd = steal_fd(&fd);
@@ -283,10 +291,12 @@ int socket_adopt_activated(Config *config, GError **error)
                         t = TRANSPORT_DGRAM;
                 else if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
                         t = TRANSPORT_SEQPACKET;
+                else if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0)
+                        t = TRANSPORT_STREAM;
                 else {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                    "activated fd %d%s%s%s is neither an AF_UNIX datagram "
-                                    "socket nor a listening seqpacket socket",
+                                    "activated fd %d%s%s%s is not an AF_UNIX datagram socket "
+                                    "nor a listening seqpacket or stream socket",
                                     fd, name ? " (" : "", name ? name : "", name ? ")" : "");
                         return -1;
                 }

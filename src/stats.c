@@ -13,6 +13,7 @@ static const char *const extra_names[] = {
         [STATS_R_CONNECTION_LIMIT - _CODEC_REASON_MAX] = "connection-limit",
         [STATS_R_NO_CREDENTIALS - _CODEC_REASON_MAX] = "no-credentials",
         [STATS_R_RATE_LIMITED - _CODEC_REASON_MAX] = "rate-limited",
+        [STATS_R_FDS_ON_STREAM - _CODEC_REASON_MAX] = "fds-on-stream",
 };
 
 void stats_init(Stats *s)
