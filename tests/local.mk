@@ -67,6 +67,12 @@ tests_test_linebuf_CFLAGS = $(TEST_CFLAGS)
 tests_test_linebuf_LDADD = $(TEST_LIBS)
 TESTS += tests/test-linebuf
 
+check_PROGRAMS += tests/test-stream
+tests_test_stream_SOURCES = tests/test-stream.c
+tests_test_stream_CFLAGS = $(TEST_CFLAGS)
+tests_test_stream_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-stream
+
 check_PROGRAMS += tests/test-fairness
 tests_test_fairness_SOURCES = tests/test-fairness.c
 tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
