@@ -52,7 +52,7 @@ static int server_bind(const char *path, int type)
         g_assert_cmpint(fd, >=, 0);
         g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
         g_assert_cmpint(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
-        if (type == SOCK_SEQPACKET)
+        if (type == SOCK_SEQPACKET || type == SOCK_STREAM)
                 g_assert_cmpint(listen(fd, 16), ==, 0);
         return fd;
 }
@@ -399,6 +399,86 @@ static void test_full_queue_is_eagain_when_nonblocking(void)
         ingester_client_free(c);
 }
 
+/* ---- streams ---- */
+
+/* Everything the server can read from fd within 200 ms of quiet, appended to out. */
+static void read_stream_into(int fd, GString *out)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char buf[65536];
+
+        while (poll(&p, 1, 200) == 1) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                g_string_append_len(out, buf, n);
+        }
+}
+
+/* AUTO finds a stream socket; each event is one line, the newline added
+ * only when missing; a '\n' inside an event, or descriptors, are -EINVAL. */
+static void test_stream_one_line_per_event(void)
+{
+        g_autofree char *path = path_in("st.sock");
+        _cleanup_close_ int lfd = server_bind(path, SOCK_STREAM), afd = -1;
+        IngesterClient *c = client_new(path, INGESTER_TRANSPORT_AUTO, 0);
+        g_autoptr(GString) got = g_string_new(NULL);
+        int fd = 0;
+
+        CU_ASSERT_EQUAL(ingester_client_connect(c), 0);
+        CU_ASSERT_EQUAL(ingester_client_get_transport(c), INGESTER_TRANSPORT_STREAM);
+        afd = server_accept(lfd);
+        CU_ASSERT_EQUAL(ingester_client_send(c, "{\"a\":1}", 7, NULL, 0), 0);
+        CU_ASSERT_EQUAL(ingester_client_send(c, "{\"b\":2}\n", 8, NULL, 0), 0);
+        CU_ASSERT_EQUAL(ingester_client_send(c, "{\"c\":\n3}", 8, NULL, 0), -EINVAL);
+        CU_ASSERT_EQUAL(ingester_client_send(c, "\n", 1, NULL, 0), -EINVAL);
+        CU_ASSERT_EQUAL(ingester_client_send(c, "{}", 2, &fd, 1), -EINVAL);
+        read_stream_into(afd, got);
+        CU_ASSERT_STRING_EQUAL(got->str, "{\"a\":1}\n{\"b\":2}\n");
+        ingester_client_free(c);
+}
+
+/*
+ * Non-blocking: a line the kernel takes only in part is finished by the
+ * next call (-EAGAIN while it cannot be), so the reader sees whole lines,
+ * each once, in order, whatever the buffer sizes.
+ */
+static void test_stream_nonblocking_never_splits_a_line(void)
+{
+        g_autofree char *path = path_in("st.sock");
+        _cleanup_close_ int lfd = server_bind(path, SOCK_STREAM), afd = -1;
+        IngesterClient *c = client_new(path, INGESTER_TRANSPORT_STREAM, INGESTER_CLIENT_NONBLOCK);
+        g_autoptr(GString) got = g_string_new(NULL), want = g_string_new(NULL);
+        /* lines longer than what one write takes at once (half the send buffer) */
+        g_autofree char *pad = g_strnfill(300000, 'x');
+        int sent = 0, again = 0;
+
+        CU_ASSERT_EQUAL(ingester_client_connect(c), 0);
+        afd = server_accept(lfd);
+        while (sent < 20) {
+                g_autofree char *line = g_strdup_printf("{\"i\":%d,\"p\":\"%s\"}", sent, pad);
+                int r = ingester_client_send(c, line, strlen(line), NULL, 0);
+                if (r == -EAGAIN) {
+                        again++;
+                        read_stream_into(afd, got); /* the reader catches up */
+                        continue;
+                }
+                CU_ASSERT_EQUAL_FATAL(r, 0);
+                g_string_append_printf(want, "%s\n", line);
+                sent++;
+        }
+        /* one more call finishes what the last one may have left */
+        while (ingester_client_send(c, "{\"end\":1}", 9, NULL, 0) == -EAGAIN)
+                read_stream_into(afd, got);
+        g_string_append(want, "{\"end\":1}\n");
+        read_stream_into(afd, got);
+        printf("# %d sends met a full socket\n", again);
+        CU_ASSERT_TRUE(again > 0); /* the socket did fill up */
+        CU_ASSERT_EQUAL(got->len, want->len);
+        CU_ASSERT_TRUE(strcmp(got->str, want->str) == 0);
+        ingester_client_free(c);
+}
+
 /* ---- reconnecting ---- */
 
 static void restart_server_and_send(IngesterTransport t, int type, unsigned long want_reconnects)
@@ -629,6 +709,9 @@ int main(void)
         static const TapTest socket_tests[] = {
                 { "auto_detects_seqpacket", test_auto_detects_seqpacket },
                 { "auto_falls_back_to_dgram", test_auto_falls_back_to_dgram },
+                { "stream_one_line_per_event", test_stream_one_line_per_event },
+                { "stream_nonblocking_never_splits_a_line",
+                  test_stream_nonblocking_never_splits_a_line },
                 { "forced_transport_of_the_other_type_is_eprototype",
                   test_forced_transport_of_the_other_type_is_eprototype },
                 { "missing_socket_is_enoent", test_missing_socket_is_enoent },

@@ -417,6 +417,53 @@ static void test_example_reader_sends_each_line(void)
         CU_ASSERT_EQUAL(n, 2);
 }
 
+/*
+ * A stream socket (the seed deployment's kind) is found by itself, and
+ * --stream forces it: stdin lines, arguments and fields go out as one JSON
+ * line each, a pretty-printed argument included. msgpack and descriptors
+ * cannot ride a stream: status 2, nothing sent.
+ */
+static void test_stream_socket_gets_one_line_per_event(void)
+{
+        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
+        g_autofree char *err = NULL;
+        const char *argv[] = { listen, NULL };
+
+        d = start(argv);
+        CU_ASSERT_EQUAL(RUN("{\"type\":\"a\"}\n\n{\"type\":\"b\"}\n", NULL, "ingester-send", "--socket",
+                            stream),
+                        0);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--stream", "--socket", stream,
+                            "{\n  \"type\": \"pretty\",\r\n  \"n\": 1\n}"),
+                        0);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", stream, "type=fields"), 0);
+        {
+                const char *want[] = { "a", "b", "pretty", "fields" };
+                for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+                        g_autoptr(GDBusMessage) m = next_event();
+                        CU_ASSERT_STRING_EQUAL(event_type(m), want[i]);
+                        CU_ASSERT_STRING_EQUAL(meta_string(m, "transport"), "stream");
+                }
+        }
+        CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--socket", stream, "--msgpack",
+                            "type=x"),
+                        2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "stream socket"));
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", stream, "--file",
+                            "/dev/null", "type=x"),
+                        2);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--stream", "--seqpacket", "--socket",
+                            stream, "type=x"),
+                        2);
+        /* forced, on a socket of another kind */
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--stream", "--socket", d->seq_path,
+                            "type=x"),
+                        3);
+        expect_no_more_events();
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+}
+
 int main(void)
 {
         static const TapTest send_tests[] = {
@@ -430,6 +477,8 @@ int main(void)
                 { "descriptor_limit_is_16", test_descriptor_limit_is_16 },
                 { "environment_names_the_default_socket", test_environment_names_the_default_socket },
                 { "many_lines_go_over_one_connection", test_many_lines_go_over_one_connection },
+                { "stream_socket_gets_one_line_per_event",
+                  test_stream_socket_gets_one_line_per_event },
                 { NULL, NULL },
         };
         static const TapTest failure_tests[] = {

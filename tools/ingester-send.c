@@ -40,6 +40,7 @@ static void client_freep(IngesterClient **c)
 typedef struct {
         IngesterClient *client;
         gboolean msgpack;
+        gboolean stream; /* connected to a stream socket: one line per event */
         GArray *fds;
         CodecLimits limits;
         unsigned sent, refused;
@@ -131,6 +132,16 @@ static void send_event(Sender *s, const char *json, size_t len, const char *wher
                 return;
         }
         msgpack_sbuffer_init(&sb);
+        if (s->stream && (memchr(json, '\n', len) || memchr(json, '\r', len))) {
+                /* valid JSON holds a raw line break only as whitespace between
+                 * tokens (in a string it must be escaped): a space does as well,
+                 * and the event is one line */
+                char *line = g_strndup(json, len);
+                g_strdelimit(line, "\r\n", ' ');
+                msgpack_sbuffer_write(&sb, line, len);
+                g_free(line);
+                packet = sb.data;
+        }
         if (s->msgpack) {
                 msgpack_packer pk;
                 msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -240,7 +251,7 @@ int main(int argc, char **argv)
 {
         g_autofree char *socket_path = NULL, *retry = NULL, *fields_json = NULL;
         g_auto(GStrv) files = NULL, fd_args = NULL;
-        gboolean dgram = FALSE, seqpacket = FALSE, version = FALSE, quiet = FALSE;
+        gboolean dgram = FALSE, seqpacket = FALSE, stream = FALSE, version = FALSE, quiet = FALSE;
         int retry_interval = 100, retry_max_interval = 5000;
         double retry_factor = 2.0;
         unsigned max_retries = 0;
@@ -258,6 +269,8 @@ int main(int argc, char **argv)
                   "seqpacket socket, else its dgram socket)", "PATH" },
                 { "dgram", 0, 0, G_OPTION_ARG_NONE, &dgram, "Use SOCK_DGRAM", NULL },
                 { "seqpacket", 0, 0, G_OPTION_ARG_NONE, &seqpacket, "Use SOCK_SEQPACKET", NULL },
+                { "stream", 0, 0, G_OPTION_ARG_NONE, &stream,
+                  "Use SOCK_STREAM: one JSON line per event (found by itself otherwise)", NULL },
                 { "msgpack", 'm', 0, G_OPTION_ARG_NONE, &s.msgpack,
                   "Send each event encoded as msgpack", NULL },
                 { "fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fd_args,
@@ -299,12 +312,14 @@ int main(int argc, char **argv)
                 printf("ingester-send %s\n", PACKAGE_VERSION);
                 return EXIT_SENT;
         }
-        if (dgram && seqpacket) {
-                fprintf(stderr, "ingester-send: --dgram and --seqpacket exclude each other\n");
+        if (dgram + seqpacket + stream > 1) {
+                fprintf(stderr, "ingester-send: --dgram, --seqpacket and --stream exclude each "
+                                "other\n");
                 return EXIT_USAGE;
         }
-        transport = dgram ? INGESTER_TRANSPORT_DGRAM
+        transport = dgram       ? INGESTER_TRANSPORT_DGRAM
                     : seqpacket ? INGESTER_TRANSPORT_SEQPACKET
+                    : stream    ? INGESTER_TRANSPORT_STREAM
                                 : INGESTER_TRANSPORT_AUTO;
         if (retry && parse_retry(retry, &max_retries) < 0) {
                 fprintf(stderr, "ingester-send: --retry %s: not a count or 'forever'\n", retry);
@@ -369,6 +384,15 @@ int main(int argc, char **argv)
                         return EXIT_USAGE;
         }
         r = ingester_client_connect(s.client);
+        if (r == 0 && ingester_client_get_transport(s.client) == INGESTER_TRANSPORT_STREAM) {
+                if (s.msgpack || s.fds->len > 0) {
+                        fprintf(stderr, "ingester-send: %s is a stream socket: it carries JSON "
+                                        "lines, without descriptors\n",
+                                ingester_client_get_path(s.client));
+                        return EXIT_USAGE;
+                }
+                s.stream = TRUE;
+        }
         if (r < 0)
                 report_lost(&s, r);
         else if (fields_json)

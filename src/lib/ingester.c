@@ -45,6 +45,10 @@ struct IngesterClient {
         int last_error;
 
         unsigned long connections;
+
+        /* a stream, non-blocking: the rest of a line the kernel took in part */
+        char *pending;
+        size_t pending_len, pending_off;
 };
 
 static uint64_t now_usec(void)
@@ -102,7 +106,7 @@ _public_ int ingester_client_new(IngesterClient **ret, const char *path,
         IngesterClient *c;
         int r;
 
-        if (!ret || (unsigned int) transport > INGESTER_TRANSPORT_DGRAM_UNCONNECTED ||
+        if (!ret || (unsigned int) transport > INGESTER_TRANSPORT_STREAM ||
             (flags & ~(unsigned int) INGESTER_CLIENT_NONBLOCK))
                 return -EINVAL;
         c = calloc(1, sizeof(*c));
@@ -138,12 +142,14 @@ _public_ void ingester_client_disconnect(IngesterClient *c)
                 return;
         c->fd = close_keep_errno(c->fd);
         c->type = c->want;
+        c->pending_off = 0; /* a line cut short goes whole on the next connection */
 }
 
 _public_ IngesterClient *ingester_client_free(IngesterClient *c)
 {
         if (c) {
                 ingester_client_disconnect(c);
+                free(c->pending);
                 free(c);
         }
         return NULL;
@@ -185,7 +191,9 @@ static bool error_is_reconnectable(int r)
 
 static int open_one(IngesterClient *c, IngesterTransport type)
 {
-        int stype = type == INGESTER_TRANSPORT_SEQPACKET ? SOCK_SEQPACKET : SOCK_DGRAM;
+        int stype = type == INGESTER_TRANSPORT_SEQPACKET ? SOCK_SEQPACKET
+                    : type == INGESTER_TRANSPORT_STREAM  ? SOCK_STREAM
+                                                         : SOCK_DGRAM;
         int fd;
 
         if (c->flags & INGESTER_CLIENT_NONBLOCK)
@@ -215,7 +223,7 @@ static int open_one(IngesterClient *c, IngesterTransport type)
         return 0;
 }
 
-/* One attempt, trying SEQPACKET then DGRAM for AUTO. */
+/* One attempt, trying SEQPACKET, STREAM, then DGRAM for AUTO. */
 static int open_socket(IngesterClient *c)
 {
         int r;
@@ -223,9 +231,79 @@ static int open_socket(IngesterClient *c)
         if (c->want != INGESTER_TRANSPORT_AUTO)
                 return open_one(c, c->want);
         r = open_one(c, INGESTER_TRANSPORT_SEQPACKET);
-        /* Linux reports a socket of the other type as EPROTOTYPE. */
+        /* Linux reports a socket of another type as EPROTOTYPE. */
+        if (r == -EPROTOTYPE)
+                r = open_one(c, INGESTER_TRANSPORT_STREAM);
         if (r == -EPROTOTYPE)
                 r = open_one(c, INGESTER_TRANSPORT_DGRAM);
+        return r;
+}
+
+/*
+ * Writes bytes [*off, size) of data, then a '\n' when nl, on a stream:
+ * a partial write goes on where it stopped. Returns 0 when all is written,
+ * else a negative errno with *off at what was.
+ */
+static int stream_write(IngesterClient *c, const char *data, size_t size, bool nl, size_t *off)
+{
+        size_t total = size + (nl ? 1 : 0);
+        int flags = MSG_NOSIGNAL | ((c->flags & INGESTER_CLIENT_NONBLOCK) ? MSG_DONTWAIT : 0);
+
+        while (*off < total) {
+                struct iovec iov[2];
+                struct msghdr msg = { .msg_iov = iov };
+                ssize_t n;
+
+                if (*off < size)
+                        iov[msg.msg_iovlen++] =
+                                (struct iovec){ (void *) (data + *off), size - *off };
+                if (nl)
+                        iov[msg.msg_iovlen++] = (struct iovec){ (void *) "\n", 1 };
+                n = sendmsg(c->fd, &msg, flags);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                *off += (size_t) n;
+        }
+        return 0;
+}
+
+/* A non-blocking stream took part of a line: the handle keeps the rest. */
+static int keep_pending(IngesterClient *c, const char *data, size_t size, bool nl, size_t off)
+{
+        char *p = malloc(size + 1);
+
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, data, size);
+        if (nl)
+                p[size++] = '\n';
+        free(c->pending);
+        c->pending = p;
+        c->pending_len = size;
+        c->pending_off = off;
+        return 0;
+}
+
+/* One event as one line on the stream, after what an earlier call left. */
+static int stream_send(IngesterClient *c, const char *data, size_t size)
+{
+        bool nl = data[size - 1] != '\n';
+        size_t off = 0;
+        int r;
+
+        if (c->pending) {
+                r = stream_write(c, c->pending, c->pending_len, false, &c->pending_off);
+                if (r < 0)
+                        return r;
+                free(c->pending);
+                c->pending = NULL;
+        }
+        r = stream_write(c, data, size, nl, &off);
+        if (r == -EAGAIN && off > 0)
+                return keep_pending(c, data, size, nl, off);
         return r;
 }
 
@@ -335,9 +413,19 @@ _public_ int ingester_client_send(IngesterClient *c, const void *data, size_t si
                         msg.msg_name = &c->addr;
                         msg.msg_namelen = c->addr_len;
                 }
-                if (sendmsg(c->fd, &msg, flags) >= 0)
+                if (c->type == INGESTER_TRANSPORT_STREAM) {
+                        /* one line, no descriptors (AUTO learns it is a stream only here) */
+                        if (n_fds > 0 || memchr(data, '\n', size - 1) ||
+                            (size == 1 && *(const char *) data == '\n'))
+                                return -EINVAL;
+                        r = stream_send(c, data, size);
+                        if (r == 0)
+                                return 0;
+                } else if (sendmsg(c->fd, &msg, flags) >= 0) {
                         return 0;
-                r = -errno;
+                } else {
+                        r = -errno;
+                }
                 if (!error_is_reconnectable(r))
                         return r;
                 /* The connection is stale (daemon restarted or gone). Nothing

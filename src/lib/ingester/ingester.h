@@ -70,7 +70,8 @@ extern "C" {
 #define INGESTER_RETRY_FOREVER UINT_MAX
 
 typedef enum IngesterTransport {
-        /* Connect, SOCK_SEQPACKET if the socket is one, else SOCK_DGRAM. */
+        /* Connect, SOCK_SEQPACKET if the socket is one, else SOCK_STREAM,
+         * else SOCK_DGRAM. */
         INGESTER_TRANSPORT_AUTO = 0,
         /* Connect with SOCK_SEQPACKET; -EPROTOTYPE if the socket is not one. */
         INGESTER_TRANSPORT_SEQPACKET = 1,
@@ -80,6 +81,12 @@ typedef enum IngesterTransport {
          * path (sendto), so a restarted daemon is reached without any
          * reconnect. Costs a path lookup per packet. */
         INGESTER_TRANSPORT_DGRAM_UNCONNECTED = 3,
+        /* Connect with SOCK_STREAM (ingesterd's stream listeners, or any
+         * hub that reads newline-delimited JSON); -EPROTOTYPE if the socket
+         * is not one. Each event is written as one line: the library adds
+         * the '\n' when the event does not end with one. An event must be
+         * one line (no '\n' before its end) and JSON; no descriptors. */
+        INGESTER_TRANSPORT_STREAM = 4,
 } IngesterTransport;
 
 /* Flags for ingester_client_new(). */
@@ -159,10 +166,17 @@ int ingester_client_connect(IngesterClient *c);
  * Blocks while the daemon's receive queue is full, unless the handle is
  * INGESTER_CLIENT_NONBLOCK (-EAGAIN).
  *
+ * On a stream (INGESTER_TRANSPORT_STREAM) the event is one line: a write
+ * the kernel takes only in part is finished before the call returns, or,
+ * with INGESTER_CLIENT_NONBLOCK, kept by the handle and finished by the next
+ * call (which returns -EAGAIN while it cannot), so lines never interleave.
+ * A line cut short by a lost connection is written whole on the next one.
+ *
  * Returns 0 when the whole packet was queued to the daemon, else a negative
  * errno: -EINVAL for @size 0 (an empty packet is never an event, and on
  * SOCK_SEQPACKET it would read as a hang-up) or @n_fds > INGESTER_MAX_FDS,
- * and the others listed at the top of this header.
+ * or on a stream for descriptors or a '\n' before the event's end, and the
+ * others listed at the top of this header.
  */
 int ingester_client_send(IngesterClient *c, const void *data, size_t size, const int *fds,
                          size_t n_fds);
