@@ -71,12 +71,12 @@ static const char *event_type(GDBusMessage *m)
 
 /*
  * Starts ingesterd under systemd-socket-activate on the sockets in socks
- * (all of one type), with LISTEN_FDNAMES from fdnames (NULL: none), and
+ * (all of one type: "--seqpacket", "--datagram", or NULL for stream), with LISTEN_FDNAMES from fdnames (NULL: none), and
  * NOTIFY_SOCKET, WATCHDOG_USEC and the sanitizers' settings in its
  * environment; extra are the daemon's own arguments. Its stderr goes to
  * log_path. NULL when systemd-socket-activate is missing.
  */
-static GSubprocess *spawn_activated(const char *const *socks, bool seqpacket, const char *fdnames,
+static GSubprocess *spawn_activated(const char *const *socks, const char *type, const char *fdnames,
                                     const char *notify_path, const char *log_path,
                                     const char *const *extra)
 {
@@ -100,7 +100,8 @@ static GSubprocess *spawn_activated(const char *const *socks, bool seqpacket, co
                 g_ptr_array_add(argv, g_strdup("-l"));
                 g_ptr_array_add(argv, g_strdup(*sock));
         }
-        g_ptr_array_add(argv, g_strdup(seqpacket ? "--seqpacket" : "--datagram"));
+        if (type)
+                g_ptr_array_add(argv, g_strdup(type));
         if (fdnames)
                 g_ptr_array_add(argv, g_strdup_printf("--fdname=%s", fdnames));
         /* systemd-socket-activate gives the daemon a fresh environment: PATH and a few
@@ -173,7 +174,8 @@ static void check_activation(bool seqpacket)
         int nfd = notify_socket(notify_path), conn = -1;
         struct stat st;
 
-        p = spawn_activated((const char *const[]){ sock, NULL }, seqpacket, NULL, notify_path,
+        p = spawn_activated((const char *const[]){ sock, NULL },
+                            seqpacket ? "--seqpacket" : "--datagram", NULL, notify_path,
                             log_path, NULL);
         if (!p)
                 goto out;
@@ -244,6 +246,53 @@ static void test_datagram_activation_and_notifications(void)
         check_activation(false);
 }
 
+/* ListenStream=: the stream socket is adopted as a stream listener; the
+ * line that started the daemon is relayed, a second connection's too. */
+static void test_stream_activation(void)
+{
+        g_autofree char *sock = g_build_filename(dir, "stream.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autoptr(GString) notes = g_string_new(NULL);
+        g_autoptr(GSubprocess) p = NULL;
+        GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
+        guint sub_id, filter_id;
+        GDBusConnection *sub = harness_subscribe(&suite.bus, events, &sub_id, &filter_id);
+        int nfd = notify_socket(notify_path);
+
+        p = spawn_activated((const char *const[]){ sock, NULL }, NULL, NULL, notify_path, log_path,
+                            NULL);
+        if (p) {
+                const char *types[] = { "first", "second" };
+                for (int k = 0; k < 2; k++) {
+                        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                        g_autofree char *line = g_strdup_printf("{\"type\":\"%s\"}\n", types[k]);
+                        g_autoptr(GDBusMessage) m = NULL;
+                        g_autoptr(GVariant) meta = NULL;
+                        const char *transport = NULL;
+
+                        g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+                        CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+                        CU_ASSERT_EQUAL(write(fd, line, strlen(line)), (ssize_t) strlen(line));
+                        close(fd);
+                        if (k == 0)
+                                CU_ASSERT_TRUE_FATAL(wait_notify(nfd, "READY=1", 10000, notes));
+                        m = g_async_queue_timeout_pop(events, 5000000);
+                        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                        CU_ASSERT_STRING_EQUAL(event_type(m), types[k]);
+                        meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
+                        g_variant_lookup(meta, "transport", "&s", &transport);
+                        CU_ASSERT_STRING_EQUAL(transport ? transport : "", "stream");
+                }
+                g_subprocess_send_signal(p, SIGTERM);
+                CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        }
+        close(nfd);
+        harness_unsubscribe(sub, sub_id, filter_id);
+        g_async_queue_unref(events);
+}
+
 static char *write_config(const char *text)
 {
         g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
@@ -279,7 +328,7 @@ static void test_fd_names_select_listen_sections(void)
         int nfd = notify_socket(notify_path), c_open = -1, c_locked = -1, c_own = -1;
         struct stat st;
 
-        p = spawn_activated((const char *const[]){ open_sock, locked_sock, NULL }, true,
+        p = spawn_activated((const char *const[]){ open_sock, locked_sock, NULL }, "--seqpacket",
                             "open:locked", notify_path, log_path,
                             (const char *const[]){ conf, NULL });
         if (!p)
@@ -338,7 +387,7 @@ static void test_fd_name_of_the_wrong_transport_is_refused(void)
         g_autoptr(GSubprocess) p = NULL;
         int nfd = notify_socket(notify_path), c = -1;
 
-        p = spawn_activated((const char *const[]){ sock, NULL }, true, "events", notify_path,
+        p = spawn_activated((const char *const[]){ sock, NULL }, "--seqpacket", "events", notify_path,
                             log_path, (const char *const[]){ conf, NULL });
         if (!p)
                 goto out;
@@ -360,6 +409,7 @@ int main(void)
                   test_seqpacket_activation_and_notifications },
                 { "datagram_activation_and_notifications",
                   test_datagram_activation_and_notifications },
+                { "stream_activation", test_stream_activation },
                 { "fd_names_select_listen_sections", test_fd_names_select_listen_sections },
                 { "fd_name_of_the_wrong_transport_is_refused",
                   test_fd_name_of_the_wrong_transport_is_refused },

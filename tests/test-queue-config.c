@@ -333,7 +333,12 @@ static void test_listen_argument_is_checked(void)
         CU_ASSERT_EQUAL(ok->transport, TRANSPORT_SEQPACKET);
         CU_ASSERT_EQUAL(ok->mode, 0600);
         listen_spec_free(ok);
-        CU_ASSERT_PTR_NULL(listen_spec_parse("stream:/run/x.sock", &e1));
+        ok = listen_spec_parse("stream:/run/x.sock", NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
+        CU_ASSERT_EQUAL(ok->transport, TRANSPORT_STREAM);
+        CU_ASSERT_EQUAL(ok->codec, CODEC_FORMAT_JSON); /* lines of JSON, always */
+        listen_spec_free(ok);
+        CU_ASSERT_PTR_NULL(listen_spec_parse("raw:/run/x.sock", &e1));
         CU_ASSERT_PTR_NULL(listen_spec_parse("dgram:relative.sock", &e2));
         CU_ASSERT_PTR_NULL(listen_spec_parse("/run/x.sock", &e3));
 }
@@ -552,6 +557,36 @@ static void test_rate_limit_and_lane_keys(void)
         }
 }
 
+/* A stream section: JSON only; codec=msgpack (or auto) is refused, naming the key. */
+static void test_stream_section_carries_json_only(void)
+{
+        static const char *const codecs[] = { "json", "msgpack", "auto" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(codecs); i++) {
+                g_autofree char *text = g_strdup_printf(
+                        "[listen:lines]\ntransport=stream\npath=/run/x/l.sock\ncodec=%s\n",
+                        codecs[i]);
+                g_autofree char *path = write_temp(text);
+                g_autoptr(GError) error = NULL;
+                Config c;
+                gboolean ok;
+
+                config_init(&c);
+                ok = config_load_file(&c, path, &error);
+                CU_ASSERT_EQUAL(ok, i == 0);
+                if (ok) {
+                        const ListenSpec *s = c.listens->pdata[0];
+                        CU_ASSERT_EQUAL(s->transport, TRANSPORT_STREAM);
+                        CU_ASSERT_EQUAL(s->codec, CODEC_FORMAT_JSON);
+                } else {
+                        CU_ASSERT_PTR_NOT_NULL(strstr(error->message, "[listen:lines] codec"));
+                        CU_ASSERT_PTR_NOT_NULL(strstr(error->message, "JSON only"));
+                }
+                config_deinit(&c);
+                (void) unlink(path);
+        }
+}
+
 int main(void)
 {
         static const TapTest queue_tests[] = {
@@ -581,6 +616,7 @@ int main(void)
                 { "reload_moves_what_can_change_and_names_the_rest",
                   test_reload_moves_what_can_change_and_names_the_rest },
                 { "rate_limit_and_lane_keys", test_rate_limit_and_lane_keys },
+                { "stream_section_carries_json_only", test_stream_section_carries_json_only },
                 { NULL, NULL },
         };
         tap_add_suite("queue", NULL, NULL, queue_tests);
