@@ -34,6 +34,7 @@ void config_init(Config *c)
         c->log_burst = 10;
         c->log_interval_sec = 10;
         c->listens = g_ptr_array_new_with_free_func((GDestroyNotify) listen_spec_free);
+        c->schema_paths = g_ptr_array_new_with_free_func(g_free);
 }
 
 void config_deinit(Config *c)
@@ -42,6 +43,7 @@ void config_deinit(Config *c)
         g_clear_pointer(&c->bus_name, g_free);
         g_clear_pointer(&c->object_path, g_free);
         g_clear_pointer(&c->listens, g_ptr_array_unref);
+        g_clear_pointer(&c->schema_paths, g_ptr_array_unref);
 }
 
 ListenSpec *listen_spec_new(Transport t, const char *path)
@@ -280,6 +282,14 @@ void config_reload(Config *c, Config *next, GPtrArray *fixed)
         c->rate_burst = next->rate_burst;
         c->log_burst = next->log_burst;
         c->log_interval_sec = next->log_interval_sec;
+        c->typed_also_event = next->typed_also_event;
+        {
+                bool same = c->schema_paths->len == next->schema_paths->len;
+                for (guint i = 0; same && i < c->schema_paths->len; i++)
+                        same = strcmp(c->schema_paths->pdata[i], next->schema_paths->pdata[i]) == 0;
+                if (!same)
+                        g_ptr_array_add(fixed, g_strdup("[bus] schemas"));
+        }
         reload_listens(c, next, fixed);
 }
 
@@ -572,7 +582,8 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
 }
 
 static const char *const known_keys[][12] = {
-        { "bus", "address", "name", "object-path", "max-unflushed", NULL },
+        { "bus", "address", "name", "object-path", "max-unflushed", "schemas", "typed-also-event",
+          NULL },
         { "limits", "max-event-size", "max-fds", "max-depth", "max-members", "max-string",
           "max-connections", "backlog", "batch", "receive-buffer", NULL },
         { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout",
@@ -649,6 +660,23 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
                 g_clear_pointer(&text, g_free);
         }
         KEY_UINT(kf, "bus", "max-unflushed", 1, CONFIG_MAX_UNFLUSHED_CEILING, c->max_unflushed);
+        {
+                g_auto(GStrv) schemas = g_key_file_get_string_list(kf, "bus", "schemas", NULL, NULL);
+                g_autoptr(GError) bad = NULL;
+                gboolean b;
+                for (char **p = schemas; p && *p; p++)
+                        if (*g_strstrip(*p))
+                                g_ptr_array_add(c->schema_paths, g_strdup(*p));
+                if (g_key_file_has_key(kf, "bus", "typed-also-event", NULL)) {
+                        b = g_key_file_get_boolean(kf, "bus", "typed-also-event", &bad);
+                        if (bad) {
+                                g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                            "%s: [bus] typed-also-event: true or false", path);
+                                return FALSE;
+                        }
+                        c->typed_also_event = b;
+                }
+        }
         KEY_UINT(kf, "limits", "max-event-size", 1, CONFIG_MAX_EVENT_SIZE_CEILING, c->max_event_size);
         KEY_UINT(kf, "limits", "max-fds", 0, CONFIG_MAX_FDS_CEILING, c->max_fds);
         KEY_UINT(kf, "limits", "max-depth", 1, CODEC_DEPTH_CEILING, c->limits.max_depth);
@@ -693,7 +721,7 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
         g_autofree char *config_path = NULL, *address = NULL, *name = NULL, *policy = NULL;
         g_autofree char *object_path = NULL, *queue_capacity = NULL, *max_event_size = NULL;
         g_autofree char *max_fds = NULL;
-        g_auto(GStrv) listens = NULL;
+        g_auto(GStrv) listens = NULL, schemas = NULL;
         gboolean version = FALSE, session = FALSE, system_bus = FALSE;
         const GOptionEntry entries[] = {
                 { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -714,6 +742,12 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
                   "PATH" },
                 { "replace", 'r', 0, G_OPTION_ARG_NONE, &c->replace,
                   "Take the name over from a running instance", NULL },
+                { "schema", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &schemas,
+                  "Emit typed signals described by PATH, an introspection XML file or a "
+                  "directory of them (repeatable)",
+                  "PATH" },
+                { "check-config", 0, 0, G_OPTION_ARG_NONE, &c->check_config,
+                  "Check the configuration and the schemas, report, and exit", NULL },
                 { "policy", 'p', 0, G_OPTION_ARG_STRING, &policy,
                   "Overflow policy: block (default), drop-newest, drop-oldest", "POLICY" },
                 { "queue-capacity", 'q', 0, G_OPTION_ARG_STRING, &queue_capacity,
@@ -751,6 +785,8 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
         }
         if (config_path && !config_load_file(c, config_path, error))
                 return FALSE;
+        for (char **p = schemas; p && *p; p++)
+                g_ptr_array_add(c->schema_paths, g_strdup(*p));
 
         if ((session ? 1 : 0) + (system_bus ? 1 : 0) + (address ? 1 : 0) > 1) {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -76,6 +76,10 @@ typedef struct {
         char *object_path;
         gboolean replace;
         unsigned max_unflushed; /* messages handed to GDBus before waiting for the write */
+        GPtrArray *schema_paths;   /* char*: [bus] schemas, then --schema */
+        gboolean typed_also_event; /* a typed event goes out as Event too */
+        gboolean check_config;     /* --check-config: check, report, exit */
+        const struct Schemas *schemas; /* loaded by main (schema.h); NULL before */
 
         size_t max_event_size;
         unsigned max_fds;

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "listener.h"
 #include "relay.h"
+#include "schema.h"
 
 enum {
         EXIT_OK = 0,
@@ -34,6 +35,7 @@ enum {
 typedef struct {
         char **args; /* the command line, parsed again at SIGHUP */
         Config config;
+        Schemas schemas;
         Stats stats;
         Queue queue;
         Listener *listener;
@@ -325,6 +327,31 @@ int main(int argc, char **argv)
                 g_strfreev(d.args);
                 return EXIT_OK;
         }
+        schemas_init(&d.schemas);
+        {
+                g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+                g_ptr_array_add(d.config.schema_paths, NULL);
+                schemas_load(&d.schemas, (char *const *) d.config.schema_paths->pdata, errors);
+                g_ptr_array_remove_index(d.config.schema_paths, d.config.schema_paths->len - 1);
+                for (guint i = 0; i < errors->len; i++)
+                        fprintf(stderr, "ingesterd: %s\n", (const char *) errors->pdata[i]);
+                if (errors->len > 0 || d.config.check_config) {
+                        if (errors->len == 0)
+                                printf("ingesterd: the configuration is valid; %u schema "
+                                       "file%s, %u typed signal%s, %u more bus name%s\n",
+                                       d.schemas.nodes->len, d.schemas.nodes->len == 1 ? "" : "s",
+                                       d.schemas.signals->len,
+                                       d.schemas.signals->len == 1 ? "" : "s",
+                                       d.schemas.bus_names->len,
+                                       d.schemas.bus_names->len == 1 ? "" : "s");
+                        status = errors->len > 0 ? EXIT_USAGE : EXIT_OK;
+                        schemas_deinit(&d.schemas);
+                        config_deinit(&d.config);
+                        g_strfreev(d.args);
+                        return status;
+                }
+        }
+        d.config.schemas = &d.schemas;
 
         stats_init(&d.stats);
         /* the fd capacity, and the rest again, from apply_limits() */
@@ -342,6 +369,7 @@ int main(int argc, char **argv)
         g_clear_pointer(&d.listener, listener_free);
         queue_deinit(&d.queue);
         g_clear_pointer(&d.loop, g_main_loop_unref);
+        schemas_deinit(&d.schemas);
         config_deinit(&d.config);
         g_strfreev(d.args);
         return status;
