@@ -34,6 +34,7 @@
 #include "busmsg.h"
 #include "linebuf.h"
 #include "listener.h"
+#include "schema.h"
 #include "util.h"
 
 typedef struct Endpoint Endpoint;
@@ -181,6 +182,33 @@ static unsigned collect_cmsgs(struct msghdr *msg, int *fds, unsigned cap, struct
                 }
         }
         return n;
+}
+
+/*
+ * An event whose type has a typed signal must fit it (schema_check()): else
+ * it is refused as schema-mismatch, logged with the signal and the arg, and
+ * not emitted at all. Returns whether it may be queued.
+ */
+static bool typed(Listener *l, Event *event, const char *where)
+{
+        const char *type = g_variant_get_string(event->type, NULL);
+        const SchemaSignal *sig = schemas_lookup(l->config->schemas, type);
+        const char *arg = NULL, *why = NULL;
+
+        if (!sig)
+                return true;
+        if (schema_check(sig, event, &arg, &why)) {
+                event->sig = sig;
+                return true;
+        }
+        l->stats->rejected[STATS_R_SCHEMA_MISMATCH]++;
+        stats_log(l->stats, (StatsLog) (STATS_LOG_REJECT + STATS_R_SCHEMA_MISMATCH),
+                  G_LOG_LEVEL_INFO, "schema-mismatch", event->pid, event->uid,
+                  "rejected packet on %s from pid=%d uid=%u: schema-mismatch: a \"%s\" event "
+                  "for %s.%s: arg %s %s",
+                  where, (int) event->pid, (unsigned) event->uid, type,
+                  schema_signal_interface(sig), schema_signal_name(sig), arg, why);
+        return false;
 }
 
 /* The sender's budget (queue_lane_admit()); logs the interval that ended. */
@@ -340,6 +368,10 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
         event->gid = cred.gid;
         event->transport = ep->spec->transport;
         event->codec = ev.format;
+        if (cfg->schemas && !typed(l, event, where)) {
+                event_free(event); /* closes its fds */
+                return READ_DONE;
+        }
         l->stats->received++;
         if (G_UNLIKELY(stats_debug_enabled()))
                 g_debug("event from pid=%d uid=%u on %s: %zu bytes, %u fds",

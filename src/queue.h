@@ -69,6 +69,7 @@ static inline bool transport_is_connected(Transport t)
 #define QUEUE_BUSIEST_MAX 8U
 
 typedef struct Lane Lane;
+struct SchemaSignal; /* schema.h */
 
 typedef struct {
         uint64_t seq;          /* assigned when the scheduler picks it: the bus order */
@@ -86,6 +87,7 @@ typedef struct {
         size_t sent_bytes; /* in flight: what GDBus's copy of its message costs */
         unsigned sent_fds; /* in flight: the duplicates GDBus holds */
         Lane *lane;        /* while queued */
+        const struct SchemaSignal *sig; /* its type's typed signal (schema.h), or NULL */
         uint64_t ahead;    /* queued: the seq of the last event out of the queue then */
 } Event;
 

@@ -29,6 +29,7 @@
 #include "busmsg.h"
 #include "ingester-iface.h"
 #include "relay.h"
+#include "schema.h"
 #include "util.h"
 
 #define RECONNECT_MIN_MSEC 100
@@ -65,6 +66,10 @@ struct Relay {
         gulong closed_handler;
         guint own_id;
         guint object_id;
+        GArray *extra_own_ids;   /* guint: the schemas' bus names (schema.h) */
+        GArray *schema_objects;  /* guint: their interfaces, exported */
+        unsigned names_owned;    /* of 1 + the schemas' names */
+        char *refused_name;      /* the name the bus gave to another, or refused */
         NameState name;
         bool can_pass_fds;
 
@@ -223,11 +228,32 @@ static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GEr
                         r->stats->fds_not_forwarded += dropped;
                 }
         }
-        m = busmsg_event(r->config->object_path, ev, fdl, dropped);
-        if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
-                                            error))
-                return FALSE;
-        queue_mark_sent(r->queue, cost, fdl ? ev->n_fds : 0);
+        if (!ev->sig || r->config->typed_also_event) {
+                m = busmsg_event(r->config->object_path, ev, fdl, dropped);
+                if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                                    NULL, error))
+                        return FALSE;
+                g_clear_object(&m);
+        }
+        if (ev->sig) {
+                /* the typed signal, from the connection that owns its name */
+                g_autoptr(GVariant) body = schema_body(ev->sig, ev);
+                m = g_dbus_message_new_signal(schema_signal_path(ev->sig),
+                                              schema_signal_interface(ev->sig),
+                                              schema_signal_name(ev->sig));
+                g_dbus_message_set_body(m, body);
+                if (fdl) {
+                        /* an fd list rides one message: the Event (if it went) has the first */
+                        g_autoptr(GUnixFDList) own =
+                                r->config->typed_also_event ? dup_fds(r, ev) : g_object_ref(fdl);
+                        if (own)
+                                g_dbus_message_set_unix_fd_list(m, own);
+                }
+                if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                                    NULL, error))
+                        return FALSE;
+        }
+        queue_mark_sent(r->queue, cost, fdl ? ev->n_fds * (ev->sig && r->config->typed_also_event ? 2 : 1) : 0);
         r->probing = r->probing || *ret_probe;
         return TRUE;
 }
@@ -263,7 +289,8 @@ static void relay_pump(Relay *r)
                 return;
         while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
-                size_t cost = busmsg_cost(ev);
+                /* an event sent as Event and as its typed signal costs both */
+                size_t cost = busmsg_cost(ev) * (ev->sig && r->config->typed_also_event ? 2 : 1);
                 bool probe;
 
                 if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds : 0)) {
@@ -452,12 +479,20 @@ static const GDBusInterfaceVTable vtable = {
 
 /* ---- connection and name ---- */
 
+/* 1 + the schemas' bus names: every one must be ours before anything goes out. */
+static unsigned names_wanted(const Relay *r)
+{
+        return 1 + (r->config->schemas ? r->config->schemas->bus_names->len : 0);
+}
+
 static void on_name_acquired(GDBusConnection *conn, const char *name, gpointer user_data)
 {
         Relay *r = user_data;
 
-        r->name = NAME_OWNED;
         g_message("owning %s on %s", name, r->address);
+        if (++r->names_owned < names_wanted(r))
+                return;
+        r->name = NAME_OWNED;
         relay_kick(r);
 }
 
@@ -468,6 +503,8 @@ static void on_name_lost(GDBusConnection *conn, const char *name, gpointer user_
 
         if (conn == NULL || g_dbus_connection_is_closed(conn))
                 return; /* the connection went away: on_closed() handles it */
+        g_free(r->refused_name);
+        r->refused_name = g_strdup(name);
         r->name = NAME_LOST;
         if (before == NAME_OWNED && r->cb.name_lost) {
                 g_message("lost %s to another owner", name);
@@ -484,10 +521,19 @@ static void drop_connection(Relay *r, bool release)
         if (release)
                 g_clear_handle_id(&r->own_id, g_bus_unown_name);
         r->own_id = 0;
+        for (guint i = 0; i < r->extra_own_ids->len; i++)
+                if (release)
+                        g_bus_unown_name(g_array_index(r->extra_own_ids, guint, i));
+        g_array_set_size(r->extra_own_ids, 0);
+        r->names_owned = 0;
         if (r->object_id) {
                 g_dbus_connection_unregister_object(r->conn, r->object_id);
                 r->object_id = 0;
         }
+        for (guint i = 0; i < r->schema_objects->len; i++)
+                g_dbus_connection_unregister_object(r->conn,
+                                                    g_array_index(r->schema_objects, guint, i));
+        g_array_set_size(r->schema_objects, 0);
         g_clear_signal_handler(&r->closed_handler, r->conn);
         g_clear_object(&r->conn);
         r->settling = true;
@@ -567,6 +613,60 @@ static void judge_descriptors(Relay *r)
         r->probe_at = g_get_monotonic_time() + (gint64) r->probe_msec * 1000;
 }
 
+/* A schema's methods and properties: declared, so introspection and codegen
+ * see them, but a hub's methods need a service of their own. */
+static void on_schema_method_call(GDBusConnection *conn, const char *sender, const char *path,
+                                  const char *iface, const char *method, GVariant *params,
+                                  GDBusMethodInvocation *inv, gpointer user_data)
+{
+        g_dbus_method_invocation_return_dbus_error(
+                inv, "org.freedesktop.DBus.Error.NotSupported",
+                "ingesterd relays this interface's signals; its methods are not served here");
+}
+
+static GVariant *on_schema_get_property(GDBusConnection *conn, const char *sender,
+                                        const char *path, const char *iface, const char *prop,
+                                        GError **error, gpointer user_data)
+{
+        g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
+                    "ingesterd relays this interface's signals; its properties are not served");
+        return NULL;
+}
+
+static gboolean on_schema_set_property(GDBusConnection *conn, const char *sender,
+                                       const char *path, const char *iface, const char *prop,
+                                       GVariant *value, GError **error, gpointer user_data)
+{
+        g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
+                    "ingesterd relays this interface's signals; its properties are not served");
+        return FALSE;
+}
+
+static const GDBusInterfaceVTable schema_vtable = {
+        .method_call = on_schema_method_call,
+        .get_property = on_schema_get_property,
+        .set_property = on_schema_set_property,
+};
+
+/* Every schema's interfaces at their paths, so introspection shows them. */
+static gboolean export_schemas(Relay *r, GDBusConnection *conn, GError **error)
+{
+        const Schemas *s = r->config->schemas;
+
+        for (guint i = 0; s && i < s->nodes->len; i++) {
+                GDBusNodeInfo *node = s->nodes->pdata[i];
+                for (GDBusInterfaceInfo **iface = node->interfaces; iface && *iface; iface++) {
+                        guint id = g_dbus_connection_register_object(conn, node->path, *iface,
+                                                                     &schema_vtable, r, NULL,
+                                                                     error);
+                        if (!id)
+                                return FALSE;
+                        g_array_append_val(r->schema_objects, id);
+                }
+        }
+        return TRUE;
+}
+
 static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error)
 {
         GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
@@ -589,11 +689,20 @@ static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error
                 (GDBusInterfaceInfo *) &org_ingester_ingester1_interface, &vtable, r, NULL, error);
         if (!r->object_id)
                 return FALSE;
+        if (!export_schemas(r, conn, error))
+                return FALSE;
         if (r->config->replace)
                 flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
         r->name = NAME_PENDING;
+        r->names_owned = 0;
         r->own_id = g_bus_own_name_on_connection(conn, r->config->bus_name, flags, on_name_acquired,
                                                  on_name_lost, r, NULL);
+        for (guint i = 0; r->config->schemas && i < r->config->schemas->bus_names->len; i++) {
+                guint id = g_bus_own_name_on_connection(conn, r->config->schemas->bus_names->pdata[i],
+                                                        flags, on_name_acquired, on_name_lost, r,
+                                                        NULL);
+                g_array_append_val(r->extra_own_ids, id);
+        }
         return TRUE;
 }
 
@@ -642,6 +751,8 @@ Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCa
         r->cancel = g_cancellable_new();
         r->backoff_msec = RECONNECT_MIN_MSEC;
         r->probe_msec = FD_PROBE_MIN_MSEC;
+        r->extra_own_ids = g_array_new(FALSE, FALSE, sizeof(guint));
+        r->schema_objects = g_array_new(FALSE, FALSE, sizeof(guint));
         return r;
 }
 
@@ -678,7 +789,9 @@ gboolean relay_start(Relay *r, GError **error)
                         owner = g_dbus_connection_call_sync(
                                 r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                 "org.freedesktop.DBus", "GetNameOwner",
-                                g_variant_new("(s)", r->config->bus_name), G_VARIANT_TYPE("(s)"),
+                                g_variant_new("(s)", r->refused_name ? r->refused_name
+                                                                     : r->config->bus_name),
+                                G_VARIANT_TYPE("(s)"),
                                 G_DBUS_CALL_FLAGS_NONE, 5000, r->cancel, NULL);
                 if (r->conn && !owner)
                         /* nobody has it, yet we did not get it: the bus's policy said no */
@@ -686,12 +799,13 @@ gboolean relay_start(Relay *r, GError **error)
                                     "the bus does not let uid %u own %s: on the system bus its "
                                     "policy (dbus-1/system.d/org.ingester.Ingester1.conf) lets "
                                     "only the ingester user own it",
-                                    (unsigned) geteuid(), r->config->bus_name);
+                                    (unsigned) geteuid(),
+                                    r->refused_name ? r->refused_name : r->config->bus_name);
                 else
                         g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
                                     "the name %s is owned by another connection (use --replace "
                                     "to take it over)",
-                                    r->config->bus_name);
+                                    r->refused_name ? r->refused_name : r->config->bus_name);
                 return FALSE;
         }
         return TRUE;
@@ -732,6 +846,9 @@ void relay_free(Relay *r)
         g_clear_object(&r->cancel);
         g_free(r->guid);
         g_free(r->reset_guid);
+        g_free(r->refused_name);
+        g_clear_pointer(&r->extra_own_ids, g_array_unref);
+        g_clear_pointer(&r->schema_objects, g_array_unref);
         g_free(r->address);
         g_free(r);
 }

@@ -14,6 +14,7 @@ static const char *const extra_names[] = {
         [STATS_R_NO_CREDENTIALS - _CODEC_REASON_MAX] = "no-credentials",
         [STATS_R_RATE_LIMITED - _CODEC_REASON_MAX] = "rate-limited",
         [STATS_R_FDS_ON_STREAM - _CODEC_REASON_MAX] = "fds-on-stream",
+        [STATS_R_SCHEMA_MISMATCH - _CODEC_REASON_MAX] = "schema-mismatch",
 };
 
 void stats_init(Stats *s)

@@ -33,6 +33,7 @@ typedef enum {
         STATS_R_NO_CREDENTIALS,                /* "no-credentials": a datagram the kernel could not attribute */
         STATS_R_RATE_LIMITED,                  /* "rate-limited": over its sender's rate-limit-burst */
         STATS_R_FDS_ON_STREAM,                 /* "fds-on-stream": descriptors sent on a stream, closed */
+        STATS_R_SCHEMA_MISMATCH,               /* "schema-mismatch": does not fit its type's typed signal */
         _STATS_REASON_MAX,
 } StatsReason;
 
