@@ -73,6 +73,27 @@ tests_test_stream_CFLAGS = $(TEST_CFLAGS)
 tests_test_stream_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-stream
 
+# A subscriber's code generated from the shipped example, as a deployment's
+# subscribers would have it: test-schema's expectation comes from the file.
+tests/shield1.c tests/shield1.h: doc/examples/org.terok.Shield1.xml
+	$(AM_V_GEN)$(MKDIR_P) tests && $(GDBUS_CODEGEN) --interface-prefix org.terok. \
+		--c-namespace Test --generate-c-code tests/shield1 $(srcdir)/doc/examples/org.terok.Shield1.xml
+BUILT_SOURCES += tests/shield1.c tests/shield1.h
+CLEANFILES += tests/shield1.c tests/shield1.h
+check_LTLIBRARIES += tests/libshield1.la
+nodist_tests_libshield1_la_SOURCES = tests/shield1.c tests/shield1.h
+# (the generated code includes "config.h" under HAVE_CONFIG_H; ours is build-config.h)
+tests_libshield1_la_CPPFLAGS = -UHAVE_CONFIG_H -I$(top_builddir)/tests
+tests_libshield1_la_CFLAGS = $(GLIB_CFLAGS) -w
+tests_libshield1_la_LIBADD = $(GLIB_LIBS)
+
+check_PROGRAMS += tests/test-schema
+tests_test_schema_SOURCES = tests/test-schema.c
+tests_test_schema_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/tests
+tests_test_schema_CFLAGS = $(TEST_CFLAGS)
+tests_test_schema_LDADD = tests/libshield1.la tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-schema
+
 check_PROGRAMS += tests/test-fairness
 tests_test_fairness_SOURCES = tests/test-fairness.c
 tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
