@@ -315,6 +315,8 @@ static void test_config_example_states_the_defaults(void)
         CU_ASSERT_EQUAL(ex.policy, def.policy);
         CU_ASSERT_EQUAL(ex.drain_timeout_sec, def.drain_timeout_sec);
         CU_ASSERT_EQUAL(ex.max_dgram_senders, def.max_dgram_senders);
+        CU_ASSERT_EQUAL(ex.typed_also_event, def.typed_also_event);
+        CU_ASSERT_EQUAL(ex.schema_paths->len, 0);
         CU_ASSERT_EQUAL(ex.rate_interval_msec, def.rate_interval_msec);
         CU_ASSERT_EQUAL(ex.rate_burst, def.rate_burst);
         CU_ASSERT_EQUAL(ex.log_burst, def.log_burst);
