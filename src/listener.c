@@ -197,8 +197,13 @@ static bool typed(Listener *l, Event *event, const char *where)
 
         if (!sig)
                 return true;
-        if (schema_check(sig, event, &arg, &why)) {
+        event->typed = schema_build(sig, event, &arg, &why);
+        if (event->typed) {
                 event->sig = sig;
+                /* its tree of children, which GDBus marshals from: about as much again */
+                event->bytes += g_variant_get_size(event->data);
+                if (schema_uses_seq(sig))
+                        g_clear_pointer(&event->typed, g_variant_unref); /* built when picked */
                 return true;
         }
         l->stats->rejected[STATS_R_SCHEMA_MISMATCH]++;

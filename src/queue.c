@@ -24,6 +24,7 @@ void event_free(Event *ev)
                 return;
         g_clear_pointer(&ev->type, g_variant_unref);
         g_clear_pointer(&ev->data, g_variant_unref);
+        g_clear_pointer(&ev->typed, g_variant_unref);
         close_many(ev->fds, ev->n_fds);
         g_free(ev->fds);
         g_free(ev);

@@ -88,6 +88,7 @@ typedef struct {
         unsigned sent_fds; /* in flight: the duplicates GDBus holds */
         Lane *lane;        /* while queued */
         const struct SchemaSignal *sig; /* its type's typed signal (schema.h), or NULL */
+        GVariant *typed; /* that signal's body, built at receive (NULL: at send) */
         uint64_t ahead;    /* queued: the seq of the last event out of the queue then */
 } Event;
 

@@ -237,7 +237,8 @@ static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GEr
         }
         if (ev->sig) {
                 /* the typed signal, from the connection that owns its name */
-                g_autoptr(GVariant) body = schema_body(ev->sig, ev);
+                g_autoptr(GVariant) body = ev->typed ? g_variant_ref(ev->typed)
+                                                     : schema_body(ev->sig, ev);
                 m = g_dbus_message_new_signal(schema_signal_path(ev->sig),
                                               schema_signal_interface(ev->sig),
                                               schema_signal_name(ev->sig));

@@ -253,12 +253,11 @@ static void load_arg(Where *w, GDBusArgInfo *info, SchemaArg *a)
         a->member = g_strdup(member ? member : info->name);
         if (def) {
                 g_autoptr(GError) error = NULL;
+                /* g_variant_parse() returns a reference of our own, not a floating one */
                 a->def = g_variant_parse(a->type, def, NULL, NULL, &error);
                 if (!a->def)
                         fail(w, "org.ingester.Default \"%s\" is not a %s: %s", def,
                              info->signature, error->message);
-                else
-                        g_variant_ref_sink(a->def);
         }
 }
 
@@ -628,13 +627,9 @@ static GVariant *meta_value(const SchemaArg *a, const Event *ev)
         return g_variant_new_string(codec_format_name(ev->codec));
 }
 
-/* One arg's value, a new reference, or NULL with *why. */
-static GVariant *arg_value(const SchemaArg *a, const Event *ev, bool build, const char **why)
+/* An arg that does not come from the event's data: a new reference, or NULL with *why. */
+static GVariant *other_value(const SchemaArg *a, const Event *ev, const char **why)
 {
-        Fail f = { NULL };
-        g_autoptr(GVariant) member = NULL;
-        GVariant *x;
-
         switch (a->source) {
         case ARG_META:
                 return g_variant_ref_sink(meta_value(a, ev));
@@ -655,49 +650,97 @@ static GVariant *arg_value(const SchemaArg *a, const Event *ev, bool build, cons
         case ARG_MEMBER:
                 break;
         }
-        member = g_variant_lookup_value(ev->data, a->member, NULL);
-        if (!member) {
-                if (a->def)
-                        return g_variant_ref(a->def);
-                *why = "is required, and the event has no such member";
-                return NULL;
+        g_assert_not_reached();
+}
+
+/*
+ * The body, or NULL with the arg and what is wrong. One pass over the
+ * event's members (a lookup per arg would walk the dictionary once each),
+ * then each arg converted from its member, its default, or the daemon's
+ * word. build false: the same checks, nothing built (*ret NULL).
+ */
+static bool build(const SchemaSignal *sig, const Event *ev, bool make, GVariant **ret,
+                  const char **ret_arg, const char **ret_why)
+{
+        GVariant *stack[16], **c = sig->n_args <= G_N_ELEMENTS(stack)
+                                           ? stack
+                                           : g_new(GVariant *, sig->n_args);
+        GVariantIter it;
+        GVariant *value;
+        const char *key;
+        unsigned done = 0;
+        bool ok = true;
+
+        memset(c, 0, sizeof(GVariant *) * sig->n_args);
+        /* the members the args name (the rest are ignored) */
+        g_variant_iter_init(&it, ev->data);
+        while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
+                for (unsigned i = 0; i < sig->n_args; i++)
+                        if (sig->args[i].source == ARG_MEMBER && !c[i] &&
+                            strcmp(sig->args[i].member, key) == 0) {
+                                c[i] = g_variant_ref(value);
+                                break;
+                        }
+                g_variant_unref(value);
         }
-        x = convert(member, a->type, build, &f);
-        if (!x)
-                *why = f.why;
-        return x;
+        for (done = 0; done < sig->n_args && ok; done++) {
+                const SchemaArg *a = &sig->args[done];
+                Fail f = { NULL };
+                GVariant *x;
+
+                if (a->source != ARG_MEMBER) {
+                        x = other_value(a, ev, &f.why);
+                } else if (!c[done]) {
+                        x = a->def ? g_variant_ref(a->def) : NULL;
+                        f.why = "is required, and the event has no such member";
+                } else {
+                        x = convert(c[done], a->type, make, &f);
+                        g_variant_unref(c[done]);
+                }
+                c[done] = x;
+                if (!x) {
+                        *ret_arg = a->name;
+                        *ret_why = f.why;
+                        ok = false;
+                }
+        }
+        if (ok && make)
+                *ret = g_variant_ref_sink(g_variant_new_tuple(c, sig->n_args));
+        for (unsigned i = 0; i < sig->n_args; i++)
+                if (c[i])
+                        g_variant_unref(c[i]);
+        if (c != stack)
+                g_free(c);
+        return ok;
+}
+
+GVariant *schema_build(const SchemaSignal *sig, const Event *ev, const char **ret_arg,
+                       const char **ret_why)
+{
+        GVariant *body = NULL;
+
+        return build(sig, ev, true, &body, ret_arg, ret_why) ? body : NULL;
 }
 
 bool schema_check(const SchemaSignal *sig, const Event *ev, const char **ret_arg,
                   const char **ret_why)
 {
-        for (unsigned i = 0; i < sig->n_args; i++) {
-                GVariant *v = arg_value(&sig->args[i], ev, false, ret_why);
-                if (!v) {
-                        *ret_arg = sig->args[i].name;
-                        return false;
-                }
-                g_variant_unref(v);
-        }
-        return true;
+        return build(sig, ev, false, NULL, ret_arg, ret_why);
 }
 
 GVariant *schema_body(const SchemaSignal *sig, const Event *ev)
 {
-        GVariant *children[64], **c = sig->n_args <= G_N_ELEMENTS(children)
-                                              ? children
-                                              : g_new(GVariant *, sig->n_args);
-        GVariant *body;
-        const char *why;
+        const char *arg, *why;
+        GVariant *body = schema_build(sig, ev, &arg, &why);
 
-        for (unsigned i = 0; i < sig->n_args; i++) {
-                c[i] = arg_value(&sig->args[i], ev, true, &why);
-                g_assert(c[i]); /* schema_check() passed */
-        }
-        body = g_variant_ref_sink(g_variant_new_tuple(c, sig->n_args));
-        for (unsigned i = 0; i < sig->n_args; i++)
-                g_variant_unref(c[i]);
-        if (c != children)
-                g_free(c);
+        g_assert(body); /* schema_check() passed */
         return body;
+}
+
+bool schema_uses_seq(const SchemaSignal *sig)
+{
+        for (unsigned i = 0; i < sig->n_args; i++)
+                if (sig->args[i].source == ARG_META && sig->args[i].meta == META_SEQ)
+                        return true;
+        return false;
 }

@@ -67,3 +67,12 @@ bool schema_check(const SchemaSignal *sig, const Event *ev, const char **ret_arg
 /* The signal's body for ev (which passed schema_check()), a new reference.
  * Its h values index the event's descriptors in order. */
 GVariant *schema_body(const SchemaSignal *sig, const Event *ev);
+
+/* schema_check() and schema_body() in one: the body, or NULL with the arg
+ * and what is wrong. The listener builds it once, at receive. */
+GVariant *schema_build(const SchemaSignal *sig, const Event *ev, const char **ret_arg,
+                       const char **ret_why);
+
+/* Whether an arg is Meta seq: such a body can only be built when the event
+ * is picked (seq is given then, doc/protocol.md 5.1). */
+bool schema_uses_seq(const SchemaSignal *sig);

@@ -47,7 +47,7 @@
 #define OBJ_PATH "/org/ingester/Ingester1"
 
 typedef struct {
-        char *transport, *codec, *policy, *phases, *ingesterd, *sender_tool;
+        char *transport, *codec, *policy, *phases, *ingesterd, *sender_tool, *schema;
         int events, senders, size, queue, rate, idle_ms, repeat;
         gboolean fds;
 } Options;
@@ -85,7 +85,18 @@ static size_t event_json(char *buf, size_t size, int sender, unsigned i, gint64 
 {
         static const char padding[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
-        int n = snprintf(buf, size,
+        int n;
+
+        if (strcmp(event_type, "pending") == 0) {
+                /* the typed phase's: the Shield1 example's ConnectionBlocked event */
+                n = snprintf(buf, size,
+                             "{\"type\":\"pending\",\"container\":\"web\",\"id\":\"r%u\","
+                             "\"dest\":\"1.2.3.4\",\"port\":443,\"proto\":6,\"sender\":%d,"
+                             "\"ts\":%" G_GINT64_FORMAT "}",
+                             i, sender, ts);
+                return (size_t) n;
+        }
+        n = snprintf(buf, size,
                          "{\"type\":\"%s\",\"sender\":%d,\"i\":%u,\"ts\":%" G_GINT64_FORMAT
                          ",\"host\":\"bench-host\",\"tags\":[\"a\",\"b\"],\"ok\":true,"
                          "\"pad\":\"",
@@ -228,8 +239,21 @@ static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean in
         Sub *s = user_data;
         GVariant *body;
 
-        if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
-            g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
+        if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL)
+                return m;
+        if (g_strcmp0(g_dbus_message_get_member(m), "ConnectionBlocked") == 0) {
+                /* the typed phase: its args are the hub's, no ts or seq to read */
+                body = g_dbus_message_get_body(m);
+                if (body) {
+                        g_autoptr(GVariant) port = g_variant_get_child_value(body, 3);
+                        (void) g_variant_get_uint32(port);
+                }
+                s->last_us = now_us();
+                g_atomic_int_inc(&s->count);
+                g_object_unref(m);
+                return NULL;
+        }
+        if (g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
                 return m;
         body = g_dbus_message_get_body(m);
         /* The same reads for the baseline's signals as for the relay's, so
@@ -302,6 +326,7 @@ static int role_subscriber(const char *address, unsigned capacity)
         s.lat = g_new(guint32, capacity);
         g_dbus_connection_add_filter(c, sub_filter, &s, NULL);
         sub_match(c, "AddMatch", MATCH_ALL);
+        sub_match(c, "AddMatch", "type='signal',interface='org.terok.Shield1',member='ConnectionBlocked'");
         printf("ready\n");
         fflush(stdout);
 
@@ -663,7 +688,8 @@ static guint64 daemon_stat(Daemon *d, const char *key)
 
 /* ingesterd on sock (opt.transport), and on a dgram socket too when dgram_sock is set. */
 static void daemon_start_with(Daemon *d, const char *address, const char *sock,
-                              const char *dgram_sock, const char *policy_name, gboolean no_emit)
+                              const char *dgram_sock, const char *policy_name, gboolean no_emit,
+                              const char *extra)
 {
         g_autoptr(GError) error = NULL;
         g_autofree char *listen = g_strdup_printf("--listen=%s:%s", opt.transport, sock);
@@ -673,7 +699,7 @@ static void daemon_start_with(Daemon *d, const char *address, const char *sock,
         g_autofree char *queue = g_strdup_printf("--queue-capacity=%d", opt.queue);
         g_autofree char *policy = g_strdup_printf("--policy=%s", policy_name);
         const char *argv[] = { opt.ingesterd, addr, listen, listen2, queue, policy, "--max-fds=16",
-                               no_emit ? "--bench-no-emit" : NULL, NULL };
+                               no_emit ? "--bench-no-emit" : extra, no_emit ? extra : NULL, NULL };
         gint64 deadline = now_us() + 10 * G_USEC_PER_SEC;
 
         d->proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
@@ -692,7 +718,7 @@ static void daemon_start_with(Daemon *d, const char *address, const char *sock,
 
 static void daemon_start(Daemon *d, const char *address, const char *sock, gboolean no_emit)
 {
-        daemon_start_with(d, address, sock, NULL, opt.policy, no_emit);
+        daemon_start_with(d, address, sock, NULL, opt.policy, no_emit, NULL);
 }
 
 static void daemon_stop(Daemon *d)
@@ -716,6 +742,9 @@ typedef struct {
         int paced; /* fairness: the paced sender's events seen */
 } Result;
 
+/* The senders' event type, when a phase wants another than "bench". */
+static const char *senders_type;
+
 /* Starts K senders toward sock; returns them ready. */
 static Child *senders_start(const char *sock)
 {
@@ -724,10 +753,11 @@ static Child *senders_start(const char *sock)
         for (int k = 0; k < opt.senders; k++) {
                 unsigned share = (unsigned) (opt.events / opt.senders) +
                                  (k < opt.events % opt.senders ? 1 : 0);
-                g_autofree char *role = g_strdup_printf("--role=sender:%s:%d:%u:%f", sock, k,
-                                                        share,
-                                                        opt.rate > 0 ? (double) opt.rate / opt.senders
-                                                                     : 0.0);
+                g_autofree char *role = g_strdup_printf(
+                        "--role=sender:%s:%d:%u:%f%s%s%s%s", sock, k, share,
+                        opt.rate > 0 ? (double) opt.rate / opt.senders : 0.0,
+                        senders_type ? ":" : "", senders_type ? opt.transport : "",
+                        senders_type ? ":" : "", senders_type ? senders_type : "");
                 child_spawn(&s[k], 0, role, NULL);
         }
         for (int k = 0; k < opt.senders; k++)
@@ -875,7 +905,7 @@ static void phase_fairness_row(const char *address, const char *dir, Child *sub,
         char *saved = opt.transport;
 
         opt.transport = (char *) "seqpacket";
-        daemon_start_with(&d, address, sock, dsock, row->policy, FALSE);
+        daemon_start_with(&d, address, sock, dsock, row->policy, FALSE, NULL);
         opt.transport = saved;
         child_say(sub, "run fairness\n");
         child_expect(sub, "armed");
@@ -957,6 +987,32 @@ static void print_fairness(GString *j)
                                        f->flood_delivered, f->dropped);
         }
         g_string_append_c(j, ']');
+}
+
+/* The Shield1 example's events through the relay: as the generic Event
+ * (schema NULL), or as its typed ConnectionBlocked signal. */
+static Result phase_typed(const char *address, const char *dir, Child *sub, const char *schema)
+{
+        Result run = { 0 }, *r = &run;
+        g_autofree char *sock = g_build_filename(dir, "typed.sock", NULL);
+        g_autofree char *arg = schema ? g_strdup_printf("--schema=%s", schema) : NULL;
+        Daemon d = { 0 };
+        Child *s;
+        gint64 t0;
+
+        daemon_start_with(&d, address, sock, NULL, opt.policy, FALSE, arg);
+        child_say(sub, "run typed\n");
+        child_expect(sub, "armed");
+        senders_type = "pending";
+        s = senders_start(sock);
+        senders_type = NULL;
+        t0 = senders_go(s);
+        subscriber_collect(sub, r, t0, (guint64) opt.events);
+        senders_finish(s, r, r->delivered < (guint64) opt.events);
+        daemon_figures(&d, r);
+        daemon_stop(&d);
+        r->ran = TRUE;
+        return run;
 }
 
 static Result phase_ingest(const char *address, const char *dir)
@@ -1098,12 +1154,13 @@ static Result phase_tool(const char *dir, gboolean use_tool)
 }
 
 /* Every run of a phase is kept; the one with the median rate is reported. */
-static GArray *runs[6];
+static GArray *runs[8];
 
 static int phase_index(const char *name)
 {
-        static const char *const names[] = { "baseline", "relay", "ingest", "plain", "lib-1", "tool" };
-        for (int i = 0; i < 6; i++)
+        static const char *const names[] = { "baseline", "relay", "ingest", "plain",
+                                             "lib-1",    "tool",  "event-pending", "typed" };
+        for (int i = 0; i < 8; i++)
                 if (g_str_equal(names[i], name))
                         return i;
         g_assert_not_reached();
@@ -1245,7 +1302,8 @@ static int orchestrate(void)
         Child sub = { 0 };
         Result base = { .name = "baseline" }, relay = { .name = "relay" },
                ingest = { .name = "ingest" }, plain = { .name = "plain" },
-               lib1 = { .name = "lib-1" }, tool = { .name = "tool" };
+               lib1 = { .name = "lib-1" }, tool = { .name = "tool" },
+               pending = { .name = "event-pending" }, typedr = { .name = "typed" };
         g_autofree char *role = NULL;
 
         if (!dir)
@@ -1275,6 +1333,12 @@ static int orchestrate(void)
                         keep_run(&lib1, phase_tool(dir, FALSE));
                         keep_run(&tool, phase_tool(dir, TRUE));
                 }
+                if (g_strv_contains((const char *const *) phases, "typed")) {
+                        if (!opt.schema)
+                                die("the typed phase needs --schema (doc/examples/org.terok.Shield1.xml)");
+                        keep_run(&pending, phase_typed(address, dir, &sub, NULL));
+                        keep_run(&typedr, phase_typed(address, dir, &sub, opt.schema));
+                }
         }
         /* once: its figures are latencies under a flood, not a rate to take the median of */
         if (g_strv_contains((const char *const *) phases, "fairness"))
@@ -1285,6 +1349,8 @@ static int orchestrate(void)
         pick_median(&plain);
         pick_median(&lib1);
         pick_median(&tool);
+        pick_median(&pending);
+        pick_median(&typedr);
         child_finish(&sub);
         g_subprocess_send_signal(bus, SIGTERM);
         g_subprocess_wait(bus, NULL, NULL);
@@ -1303,12 +1369,17 @@ static int orchestrate(void)
         print_row(&plain);
         print_row(&lib1);
         print_row(&tool);
+        print_row(&pending);
+        print_row(&typedr);
         if (base.ran && relay.ran)
                 printf("relay / baseline = %.3f\n", relay.rate / base.rate);
         if (ingest.ran && plain.ran)
                 printf("ingest / plain   = %.3f\n", ingest.rate / plain.rate);
         if (lib1.ran && tool.ran)
                 printf("tool / lib-1     = %.3f\n", tool.rate / lib1.rate);
+        if (pending.ran && typedr.ran)
+                printf("typed / event    = %.3f (the same events, as ConnectionBlocked / as Event)\n",
+                       typedr.rate / pending.rate);
 
         g_string_append_printf(j,
                                "{\"transport\":\"%s\",\"codec\":\"%s\",\"events\":%d,\"senders\":%d,"
@@ -1323,12 +1394,16 @@ static int orchestrate(void)
         json_result(j, &plain);
         json_result(j, &lib1);
         json_result(j, &tool);
+        json_result(j, &pending);
+        json_result(j, &typedr);
         if (base.ran && relay.ran)
                 g_string_append_printf(j, ",\"relay_over_baseline\":%.3f", relay.rate / base.rate);
         if (ingest.ran && plain.ran)
                 g_string_append_printf(j, ",\"ingest_over_plain\":%.3f", ingest.rate / plain.rate);
         if (lib1.ran && tool.ran)
                 g_string_append_printf(j, ",\"tool_over_lib\":%.3f", tool.rate / lib1.rate);
+        if (pending.ran && typedr.ran)
+                g_string_append_printf(j, ",\"typed_over_event\":%.3f", typedr.rate / pending.rate);
         if (g_strv_contains((const char *const *) phases, "fairness"))
                 print_fairness(j);
         g_string_append_c(j, '}');
@@ -1358,14 +1433,17 @@ int main(int argc, char **argv)
                   "Total events/s, paced (default 0: as fast as possible)", "R" },
                 { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
                   "Comma-separated: baseline,relay,ingest,plain; also tool (ingester-send "
-                  "against one libingester sender) and fairness (a paced sender against "
-                  "--senders flooders, per policy) (default: the first four)", "LIST" },
+                  "against one libingester sender), fairness (a paced sender against "
+                  "--senders flooders, per policy) and typed (the Shield1 events as Event and "
+                  "as ConnectionBlocked, needs --schema) (default: the first four)", "LIST" },
                 { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt.repeat,
                   "Run the phases this many times, interleaved; report medians (1)", "N" },
                 { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
                   "Give up waiting after this long without progress (5000)", "MS" },
                 { "ingesterd", 0, 0, G_OPTION_ARG_FILENAME, &opt.ingesterd,
                   "The daemon to measure (default: ingesterd on PATH)", "PATH" },
+                { "schema", 0, 0, G_OPTION_ARG_FILENAME, &opt.schema,
+                  "The schema of the typed phase (doc/examples/org.terok.Shield1.xml)", "PATH" },
                 { "ingester-send", 0, 0, G_OPTION_ARG_FILENAME, &opt.sender_tool,
                   "The tool for the 'tool' phase (default: ingester-send on PATH)", "PATH" },
                 { "role", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &role, NULL, NULL },
