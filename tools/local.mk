@@ -35,6 +35,9 @@ bench: all
 	$(AM_V_at)$(BENCH) --events=1000000 --phases=relay
 	$(AM_V_at)echo "== steady 5k events/s (latency)"
 	$(AM_V_at)$(BENCH) --events=50000 --rate=5000 --phases=relay
+	$(AM_V_at)echo "== typed: the Shield1 example's events as ConnectionBlocked vs as Event, 100k"
+	$(AM_V_at)$(BENCH) --phases=typed --schema=$(srcdir)/doc/examples/org.terok.Shield1.xml \
+		--events=100000 --repeat=$(BENCH_REPEAT)
 	$(AM_V_at)echo "== fairness: a sender at 200 events/s against 4 flooders, per policy (latency, loss)"
 	$(AM_V_at)$(BENCH) --phases=fairness --senders=4
 	$(AM_V_at)echo "== ingester-send: 100k lines from stdin vs one libingester sender"
