@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -529,6 +530,66 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 
+/*
+ * Typed events read while the bus is away wait in the queue, and go out
+ * only once the daemon owns the schema's name again on the new bus: a
+ * proxy, which passes a signal only from its name's owner, gets them all.
+ */
+static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
+{
+        g_autofree char *example = example_path();
+        g_autofree char *schema_arg = g_strdup_printf("--schema=%s", example);
+        g_autofree char *stream = g_build_filename(dir, "run", "shield.sock", NULL);
+        g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
+        g_autoptr(GDBusConnection) c = NULL;
+        g_autoptr(GError) error = NULL;
+        TestShield1 *proxy;
+        Blocked b = { 0 };
+        pid_t pid;
+        int fd;
+
+        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        fd = stream_connect(stream);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        testbus_stop(&suite.bus);
+        for (int i = 0; i < 100 && testdaemon_count_in_log(d, "lost the bus connection") == 0; i++)
+                g_usleep(20000);
+        for (int i = 0; i < 3; i++) {
+                g_autofree char *line = g_strdup_printf(
+                        "{\"type\":\"pending\",\"container\":\"c%d\",\"id\":\"r%d\","
+                        "\"dest\":\"10.0.0.1\",\"port\":%d,\"proto\":6}\n",
+                        i, i, 1000 + i);
+                CU_ASSERT_EQUAL(write(fd, line, strlen(line)), (ssize_t) strlen(line));
+        }
+        g_usleep(200000); /* read into the queue; nothing can go out */
+        kill(pid, SIGSTOP);
+        CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
+        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
+        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        c = testbus_connect(&suite.bus);
+        proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                            "org.terok.Shield1", "/org/terok/Shield1", NULL,
+                                            &error);
+        g_assert_no_error(error);
+        CU_ASSERT_PTR_NULL(g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy))); /* not yet */
+        g_signal_connect(proxy, "connection-blocked", G_CALLBACK(on_connection_blocked), &b);
+        kill(pid, SIGCONT);
+        wait_for(&b, 3, 10000);
+        CU_ASSERT_EQUAL_FATAL(b.count, 3);
+        for (int i = 0; i < 3; i++) {
+                g_autofree char *want = g_strdup_printf("r%d", i);
+                CU_ASSERT_STRING_EQUAL(b.got[i].request_id, want);
+                CU_ASSERT_EQUAL(b.got[i].port, 1000 + (guint) i);
+        }
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        close(fd);
+        blocked_clear(&b);
+        g_object_unref(proxy);
+        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+}
+
 /* The schema's bus name taken: exit 3 naming it; --replace takes it. */
 static void test_schema_bus_name_taken_then_replaced(void)
 {
@@ -597,6 +658,8 @@ int main(void)
                 { "shield1_from_a_stream_to_a_codegen_subscriber",
                   test_shield1_from_a_stream_to_a_codegen_subscriber },
                 { "schema_bus_name_taken_then_replaced", test_schema_bus_name_taken_then_replaced },
+                { "typed_signals_wait_for_the_name_after_a_bus_restart",
+                  test_typed_signals_wait_for_the_name_after_a_bus_restart },
                 { NULL, NULL },
         };
         tap_add_suite("conversions", conversions_init, conversions_cleanup, conversion_tests);
