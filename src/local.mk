@@ -21,6 +21,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/config.c \
 	src/socket.h \
 	src/socket.c \
+	src/statsobj.h \
+	src/statsobj.c \
 	src/schema.h \
 	src/schema.c \
 	src/linebuf.h \

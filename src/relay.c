@@ -30,6 +30,7 @@
 #include "ingester-iface.h"
 #include "relay.h"
 #include "schema.h"
+#include "statsobj.h"
 #include "util.h"
 
 #define RECONNECT_MIN_MSEC 100
@@ -331,101 +332,7 @@ void relay_kick(Relay *r)
                 r->pump_idle = g_idle_add_full(G_PRIORITY_DEFAULT, on_pump_idle, r, NULL);
 }
 
-/* ---- the stats object ---- */
-
-static GVariant *rejected_by_reason(const Stats *s)
-{
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
-        for (unsigned i = 1; i < _STATS_REASON_MAX; i++)
-                g_variant_builder_add(&b, "{st}", stats_reason_name((StatsReason) i),
-                                      (guint64) s->rejected[i]);
-        return g_variant_builder_end(&b);
-}
-
-/* The busiest senders, with their own counters: who floods, at a glance. */
-static GVariant *busiest_senders(const Queue *q)
-{
-        const Lane *top[QUEUE_BUSIEST_MAX];
-        size_t n = queue_busiest(q, top, G_N_ELEMENTS(top));
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
-        for (size_t i = 0; i < n; i++) {
-                const Lane *l = top[i];
-                g_variant_builder_open(&b, G_VARIANT_TYPE_VARDICT);
-                if (!l->shared) {
-                        g_variant_builder_add(&b, "{sv}", "pid", g_variant_new_int32(l->pid));
-                        g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32(l->uid));
-                        g_variant_builder_add(&b, "{sv}", "gid", g_variant_new_uint32(l->gid));
-                }
-                g_variant_builder_add(&b, "{sv}", "transport",
-                                      g_variant_new_string(transport_name(l->transport)));
-                g_variant_builder_add(&b, "{sv}", "listener",
-                                      g_variant_new_string(l->where ? l->where : ""));
-                g_variant_builder_add(&b, "{sv}", "shared", g_variant_new_boolean(l->shared));
-                g_variant_builder_add(&b, "{sv}", "connected", g_variant_new_boolean(l->attached));
-                g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(l->received));
-                g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(l->emitted));
-                g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(l->dropped));
-                g_variant_builder_add(&b, "{sv}", "rate-limited",
-                                      g_variant_new_uint64(l->rate_limited));
-                g_variant_builder_add(&b, "{sv}", "queued",
-                                      g_variant_new_uint32((guint32) l->events));
-                g_variant_builder_add(&b, "{sv}", "max-wait", g_variant_new_uint64(l->max_wait));
-                g_variant_builder_close(&b);
-        }
-        return g_variant_builder_end(&b);
-}
-
-static GVariant *get_stats(Relay *r)
-{
-        const Stats *s = r->stats;
-        const Queue *q = r->queue;
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(&b, "{sv}", "packets", g_variant_new_uint64(s->packets));
-        g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(s->received));
-        g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(s->emitted));
-        g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(s->dropped));
-        g_variant_builder_add(&b, "{sv}", "rejected", rejected_by_reason(s));
-        g_variant_builder_add(&b, "{sv}", "rejected-total",
-                              g_variant_new_uint64(stats_rejected_total(s)));
-        g_variant_builder_add(&b, "{sv}", "queue-depth", g_variant_new_uint32((guint32) q->len));
-        g_variant_builder_add(&b, "{sv}", "queue-capacity",
-                              g_variant_new_uint32((guint32) q->capacity));
-        g_variant_builder_add(&b, "{sv}", "queue-bytes", g_variant_new_uint64(q->bytes));
-        g_variant_builder_add(&b, "{sv}", "queue-capacity-bytes",
-                              g_variant_new_uint64(q->capacity_bytes));
-        g_variant_builder_add(&b, "{sv}", "queue-fds", g_variant_new_uint64(q->fds));
-        g_variant_builder_add(&b, "{sv}", "queue-capacity-fds",
-                              g_variant_new_uint64(q->capacity_fds));
-        g_variant_builder_add(&b, "{sv}", "queue-high-water",
-                              g_variant_new_uint32((guint32) q->high_water));
-        g_variant_builder_add(&b, "{sv}", "in-flight", g_variant_new_uint32((guint32) q->in_flight));
-        g_variant_builder_add(&b, "{sv}", "policy", g_variant_new_string(queue_policy_name(q->policy)));
-        g_variant_builder_add(&b, "{sv}", "senders-active", g_variant_new_uint32((guint32) q->n_active));
-        g_variant_builder_add(&b, "{sv}", "senders-dgram", g_variant_new_uint32((guint32) q->n_dgram));
-        g_variant_builder_add(&b, "{sv}", "senders", busiest_senders(q));
-        g_variant_builder_add(&b, "{sv}", "connections", g_variant_new_uint32(s->connections));
-        g_variant_builder_add(&b, "{sv}", "connections-accepted",
-                              g_variant_new_uint64(s->connections_accepted));
-        g_variant_builder_add(&b, "{sv}", "fds-not-forwarded",
-                              g_variant_new_uint64(s->fds_not_forwarded));
-        g_variant_builder_add(&b, "{sv}", "bus-reconnects", g_variant_new_uint64(s->bus_reconnects));
-        g_variant_builder_add(&b, "{sv}", "resent", g_variant_new_uint64(s->resent));
-        g_variant_builder_add(&b, "{sv}", "fds-withheld", g_variant_new_boolean(r->fds_suspect));
-        g_variant_builder_add(&b, "{sv}", "accept-failures",
-                              g_variant_new_uint64(s->accept_failures));
-        g_variant_builder_add(&b, "{sv}", "accept-pauses", g_variant_new_uint64(s->accept_pauses));
-        g_variant_builder_add(&b, "{sv}", "uptime-usec",
-                              g_variant_new_uint64((guint64) (g_get_monotonic_time() -
-                                                              s->started_usec)));
-        g_variant_builder_add(&b, "{sv}", "version", g_variant_new_string(PACKAGE_VERSION));
-        return g_variant_builder_end(&b);
-}
+/* ---- the stats object (statsobj.c) ---- */
 
 static void on_method_call(GDBusConnection *conn, const char *sender, const char *path,
                            const char *iface, const char *method, GVariant *params,
@@ -434,7 +341,9 @@ static void on_method_call(GDBusConnection *conn, const char *sender, const char
         Relay *r = user_data;
 
         if (strcmp(method, "GetStats") == 0) {
-                g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", get_stats(r)));
+                g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})",
+                                                                       statsobj_stats(r->stats, r->queue,
+                                                                                      r->fds_suspect)));
                 return;
         }
         g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
@@ -446,31 +355,8 @@ static GVariant *on_get_property(GDBusConnection *conn, const char *sender, cons
                                  gpointer user_data)
 {
         Relay *r = user_data;
-        const Stats *s = r->stats;
 
-        if (strcmp(prop, "Received") == 0)
-                return g_variant_new_uint64(s->received);
-        if (strcmp(prop, "Emitted") == 0)
-                return g_variant_new_uint64(s->emitted);
-        if (strcmp(prop, "Dropped") == 0)
-                return g_variant_new_uint64(s->dropped);
-        if (strcmp(prop, "Rejected") == 0)
-                return g_variant_new_uint64(stats_rejected_total(s));
-        if (strcmp(prop, "QueueDepth") == 0)
-                return g_variant_new_uint32((guint32) r->queue->len);
-        if (strcmp(prop, "QueueCapacity") == 0)
-                return g_variant_new_uint32((guint32) r->queue->capacity);
-        if (strcmp(prop, "QueueHighWater") == 0)
-                return g_variant_new_uint32((guint32) r->queue->high_water);
-        if (strcmp(prop, "Connections") == 0)
-                return g_variant_new_uint32(s->connections);
-        if (strcmp(prop, "UptimeUsec") == 0)
-                return g_variant_new_uint64(
-                        (guint64) (g_get_monotonic_time() - s->started_usec));
-        if (strcmp(prop, "Version") == 0)
-                return g_variant_new_string(PACKAGE_VERSION);
-        g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", prop);
-        return NULL;
+        return statsobj_property(r->stats, r->queue, prop, error);
 }
 
 static const GDBusInterfaceVTable vtable = {
