@@ -42,6 +42,8 @@ typedef struct {
         Relay *relay;
         GMainLoop *loop;
         bool stopping;
+        bool started;      /* sockets, bus and name are set up: signals act at once */
+        bool stop_pending; /* SIGTERM/SIGINT came while starting */
         guint deadline_timer; /* stopping: drain-timeout */
         guint status_timer;   /* STATUS= for systemctl status, under a service manager */
         guint watchdog_timer; /* WATCHDOG=1 from the main loop (WatchdogSec=) */
@@ -234,7 +236,10 @@ static void reload(Daemon *d)
 
 static gboolean on_sighup(gpointer user_data)
 {
-        reload(user_data);
+        Daemon *d = user_data;
+
+        if (d->started) /* while starting, the configuration is being read anyway */
+                reload(d);
         return G_SOURCE_CONTINUE;
 }
 
@@ -245,7 +250,12 @@ static void on_name_lost(gpointer user_data)
 
 static gboolean on_signal(gpointer user_data)
 {
-        begin_shutdown(user_data, "signal received");
+        Daemon *d = user_data;
+
+        if (d->started)
+                begin_shutdown(d, "signal received");
+        else
+                d->stop_pending = true; /* acted on once started (daemon_run()) */
         return G_SOURCE_CONTINUE;
 }
 
@@ -274,6 +284,12 @@ static int daemon_run(Daemon *d)
         };
         g_autoptr(GError) error = NULL;
 
+        /* Before the bus: the name is ours as soon as the bus has granted it, before
+         * our handlers would exist otherwise, and a SIGTERM then (systemctl stop
+         * during startup) killed the daemon outright instead of stopping it. */
+        g_unix_signal_add(SIGTERM, on_signal, d);
+        g_unix_signal_add(SIGINT, on_signal, d);
+        g_unix_signal_add(SIGHUP, on_sighup, d);
         d->listener = listener_new(&d->config, &d->queue, &d->stats, &listener_callbacks, d,
                                    &error);
         if (d->listener)
@@ -283,9 +299,7 @@ static int daemon_run(Daemon *d)
                 return exit_status_for(error);
         }
 
-        g_unix_signal_add(SIGTERM, on_signal, d);
-        g_unix_signal_add(SIGINT, on_signal, d);
-        g_unix_signal_add(SIGHUP, on_sighup, d);
+        d->started = true;
         listener_resume(d->listener);
         for (guint i = 0; i < d->config.listens->len; i++) {
                 const ListenSpec *s = d->config.listens->pdata[i];
@@ -296,6 +310,8 @@ static int daemon_run(Daemon *d)
         notify("READY=1");
         notify_status(d);
         start_service_timers(d);
+        if (d->stop_pending)
+                begin_shutdown(d, "signal received while starting");
         g_main_loop_run(d->loop);
         g_message("stopped: %" G_GUINT64_FORMAT " events received, %" G_GUINT64_FORMAT
                   " emitted, %" G_GUINT64_FORMAT " dropped, %zu left in the queue",

@@ -957,7 +957,17 @@ static void test_activated_socket_keeps_its_packets_for_the_next_instance(void)
         }
         g_subprocess_send_signal(first, SIGTERM);
         kill(atoi(g_subprocess_get_identifier(first)), SIGCONT);
-        CU_ASSERT_EQUAL(harness_wait_subprocess(first, 10000), 0);
+        int st = harness_wait_subprocess(first, 10000);
+        if (st != 0) {
+                g_autofree char *log = NULL, *status = NULL, *proc = NULL;
+                if (g_subprocess_get_identifier(first))
+                        proc = g_strdup_printf("/proc/%s/status", g_subprocess_get_identifier(first));
+                if (proc)
+                        g_file_get_contents(proc, &status, NULL, NULL);
+                g_file_get_contents(log1, &log, NULL, NULL);
+                printf("# status %d; the first instance's log:\n%s\n# %s\n", st, log ? log : "", status ? status : "");
+                CU_FAIL("the first instance did not exit 0 within 10 s");
+        }
         CU_ASSERT_TRUE(wait_name(sub, false));
         /* between instances the socket still takes packets: it was not shut down */
         for (unsigned i = 3; i < N; i++) {
