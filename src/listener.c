@@ -24,16 +24,14 @@
  * default main context, the daemon's only thread that touches a Listener.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 
 #include "busmsg.h"
 #include "linebuf.h"
 #include "listener.h"
+#include "peer.h"
 #include "schema.h"
 #include "util.h"
 
@@ -83,71 +81,6 @@ struct Listener {
 
 /* ---- receive ---- */
 
-static bool allowed(const ListenSpec *spec, uid_t uid, gid_t gid)
-{
-        if (spec->allow_any)
-                return true;
-        for (guint i = 0; i < spec->allow_uids->len; i++)
-                if (g_array_index(spec->allow_uids, uid_t, i) == uid)
-                        return true;
-        for (guint i = 0; i < spec->allow_gids->len; i++)
-                if (g_array_index(spec->allow_gids, gid_t, i) == gid)
-                        return true;
-        return false;
-}
-
-/* The kernel's overflow ids (kernel.overflowuid/gid), what it reports for
- * an id it cannot map. */
-static uid_t overflow_id(const char *file)
-{
-        g_autofree char *text = NULL;
-        guint64 v;
-
-        if (g_file_get_contents(file, &text, NULL, NULL) &&
-            g_ascii_string_to_unsigned(g_strstrip(text), 10, 0, G_MAXUINT32, &v, NULL))
-                return (uid_t) v;
-        return 65534;
-}
-
-/*
- * SCM_CREDENTIALS that name nobody: pid 0 with the overflow uid and gid is
- * what the kernel attaches to a datagram queued before SO_PASSCRED was set
- * (a socket systemd created without PassCredentials=yes, read for the first
- * time), and to one from a sender in namespaces the daemon cannot see into.
- */
-static bool unattributed(const struct ucred *c)
-{
-        static uid_t ouid = (uid_t) -1;
-        static gid_t ogid = (gid_t) -1;
-
-        if (ouid == (uid_t) -1) {
-                ouid = overflow_id("/proc/sys/kernel/overflowuid");
-                ogid = (gid_t) overflow_id("/proc/sys/kernel/overflowgid");
-        }
-        return c->pid == 0 && c->uid == ouid && c->gid == ogid;
-}
-
-/*
- * recv() returned 0 on a SEQPACKET connection: a zero-length packet, or the
- * peer hung up? The kernel reports both alike. If the peer has not shut down
- * (no POLLRDHUP), it was a packet. If it has, SIOCINQ tells whether packets
- * with data are still queued behind it: then it was a zero-length packet
- * too, and the rest must still be read. Otherwise it is the hang-up (a
- * zero-length packet sent just before closing is indistinguishable from it,
- * and is not counted).
- */
-static bool peer_hung_up(int fd)
-{
-        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-        int queued = 0;
-
-        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP)))
-                return false;
-        if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0)
-                return false;
-        return true;
-}
-
 typedef enum {
         READ_AGAIN,  /* nothing queued */
         READ_DONE,   /* one packet consumed (accepted or refused) */
@@ -155,34 +88,6 @@ typedef enum {
         READ_BLOCKED, /* block policy: the packet's lane reached its share */
 } ReadResult;
 
-/* Every fd of every SCM_RIGHTS message, in order; credentials if present. */
-static unsigned collect_cmsgs(struct msghdr *msg, int *fds, unsigned cap, struct ucred *cred,
-                              bool *has_cred)
-{
-        unsigned n = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-                if (c->cmsg_level != SOL_SOCKET)
-                        continue;
-                if (c->cmsg_type == SCM_RIGHTS) {
-                        unsigned k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                        const unsigned char *data = CMSG_DATA(c);
-                        for (unsigned i = 0; i < k; i++) {
-                                int fd;
-                                memcpy(&fd, data + i * sizeof(int), sizeof(int));
-                                if (n < cap)
-                                        fds[n++] = fd;
-                                else
-                                        safe_close(fd); /* cannot happen: buffer is kernel-max */
-                        }
-                } else if (c->cmsg_type == SCM_CREDENTIALS &&
-                           c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-                        memcpy(cred, CMSG_DATA(c), sizeof(*cred));
-                        *has_cred = true;
-                }
-        }
-        return n;
-}
 
 /*
  * An event whose type has a typed signal must fit it (schema_check()): else
@@ -266,7 +171,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                           "recv on %s: %s", where, g_strerror(errno));
                 return READ_AGAIN;
         }
-        if (size == 0 && conn && peer_hung_up(fd))
+        if (size == 0 && conn && peer_seqpacket_hung_up(fd))
                 return READ_HANGUP;
 
         /* 2. read it, or only its control data when it is too large */
@@ -286,7 +191,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                 return conn ? READ_HANGUP : READ_AGAIN;
         }
         l->stats->packets++;
-        n_fds = collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &cred, &has_cred);
+        n_fds = peer_collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &cred, &has_cred);
         if (conn) {
                 cred = conn->cred; /* SO_PEERCRED: the kernel's word at connect time */
                 has_cred = true;
@@ -333,12 +238,12 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
                 return READ_DONE;                                                                  \
         } while (0)
 
-        if (!conn && (!has_cred || unattributed(&cred))) {
+        if (!conn && (!has_cred || peer_unattributed(&cred))) {
                 /* not "uid 65534 is not allowed": there is no such sender to look for */
                 cred = (struct ucred){ .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
                 REFUSE(STATS_R_NO_CREDENTIALS);
         }
-        if (!conn && !allowed(ep->spec, cred.uid, cred.gid))
+        if (!conn && !peer_allowed(ep->spec, cred.uid, cred.gid))
                 REFUSE(STATS_R_NOT_ALLOWED);
         if (n_fds > cfg->max_fds)
                 REFUSE(STATS_R_TOO_MANY_FDS);
@@ -503,7 +408,7 @@ static ReadResult read_stream(Listener *l, Conn *c)
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return errno == EAGAIN || errno == EWOULDBLOCK ? READ_AGAIN : READ_HANGUP;
-        n_fds = collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &ignored, &has_cred);
+        n_fds = peer_collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &ignored, &has_cred);
         if (n_fds > 0 || (msg.msg_flags & MSG_CTRUNC)) {
                 close_many(fds, n_fds);
                 stats_reject(l->stats, STATS_R_FDS_ON_STREAM, c->cred.pid, c->cred.uid,
@@ -687,7 +592,7 @@ static AcceptResult accept_one(Endpoint *ep)
                           "SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
                 return ACCEPT_MORE;
         }
-        if (!allowed(ep->spec, cred.uid, cred.gid)) {
+        if (!peer_allowed(ep->spec, cred.uid, cred.gid)) {
                 stats_reject(l->stats, STATS_R_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
                 return ACCEPT_MORE;
         }
