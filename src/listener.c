@@ -141,6 +141,15 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
                              bool has_cred, const char *bytes, size_t n, int *fds,
                              unsigned n_fds, Lane **ret_lane);
 
+/* A refusal: what came with the packet is closed, the reason counted and logged. */
+static ReadResult refuse(Listener *l, StatsReason r, int *fds, unsigned n_fds,
+                         const struct ucred *cred, const char *where)
+{
+        close_many(fds, n_fds);
+        stats_reject(l->stats, r, cred->pid, cred->uid, where);
+        return READ_DONE;
+}
+
 static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane **ret_lane)
 {
         const Config *cfg = l->config;
@@ -198,12 +207,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
         }
 
         /* 3. refusals: close what came with the packet, count, log */
-#define REFUSE(r)                                                                                  \
-        do {                                                                                       \
-                close_many(fds, n_fds);                                                            \
-                stats_reject(l->stats, (r), cred.pid, cred.uid, where);                            \
-                return READ_DONE;                                                                  \
-        } while (0)
+#define REFUSE(r) return refuse(l, (r), fds, n_fds, &cred, where)
 
         if (msg.msg_flags & MSG_CTRUNC)
                 /* the kernel (or an LSM) withheld descriptors or credentials: never pass on an
@@ -231,12 +235,7 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
         Event *event;
         Lane *lane;
 
-#define REFUSE(r)                                                                                  \
-        do {                                                                                       \
-                close_many(fds, n_fds);                                                            \
-                stats_reject(l->stats, (r), cred.pid, cred.uid, where);                            \
-                return READ_DONE;                                                                  \
-        } while (0)
+#define REFUSE(r) return refuse(l, (r), fds, n_fds, &cred, where)
 
         if (!conn && (!has_cred || peer_unattributed(&cred))) {
                 /* not "uid 65534 is not allowed": there is no such sender to look for */
