@@ -523,6 +523,19 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
                 g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
                 CU_ASSERT_PTR_NULL(m); /* no generic Event for typed ones */
         }
+        /* exported: introspection shows the interface, its signals and its method */
+        {
+                g_autoptr(GVariant) xml = g_dbus_connection_call_sync(
+                        c, "org.terok.Shield1", "/org/terok/Shield1",
+                        "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                        G_VARIANT_TYPE("(s)"), 0, 5000, NULL, NULL);
+                const char *text = "";
+                CU_ASSERT_PTR_NOT_NULL_FATAL(xml);
+                g_variant_get(xml, "(&s)", &text);
+                CU_ASSERT_PTR_NOT_NULL(strstr(text, "<interface name=\"org.terok.Shield1\">"));
+                CU_ASSERT_PTR_NOT_NULL(strstr(text, "<signal name=\"ShieldDownAll\">"));
+                CU_ASSERT_PTR_NOT_NULL(strstr(text, "<method name=\"Verdict\">"));
+        }
         /* the hub's method is declared, and answered with an error */
         CU_ASSERT_FALSE(test_shield1_call_verdict_sync(proxy, "r1", "allow", NULL, &error));
         CU_ASSERT_TRUE(error && g_dbus_error_is_remote_error(error));
@@ -596,6 +609,47 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 
+/* typed-also-event=true: a typed event goes out as its signal and as Event. */
+static void test_typed_also_event(void)
+{
+        g_autofree char *example = example_path();
+        g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_autofree char *text = g_strdup_printf(
+                "[bus]\nschemas=%s\ntyped-also-event=true\n\n[listen:seq]\ntransport=seqpacket\n"
+                "path=%s/run/seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\n"
+                "path=%s/run/dgram.sock\n",
+                example, dir, dir);
+        g_autofree char *arg = g_strdup_printf("--config=%s", conf);
+        g_autoptr(GDBusConnection) c = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusMessage) m = NULL;
+        const char *line = "{\"type\":\"container_exited\",\"container\":\"db\"}";
+        TestShield1 *proxy;
+        int exited = 0, fd;
+
+        g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ arg, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        c = testbus_connect(&suite.bus);
+        proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                            "org.terok.Shield1", "/org/terok/Shield1", NULL,
+                                            &error);
+        g_assert_no_error(error);
+        g_signal_connect_swapped(proxy, "container-exited", G_CALLBACK(g_atomic_int_inc), &exited);
+        fd = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL(send_fd_packet(fd, line, strlen(line), NULL, 0), 0);
+        m = testdaemon_next_event(d, 5000); /* the generic Event */
+        CU_ASSERT_PTR_NOT_NULL(m);
+        for (int i = 0; i < 5000 && !g_atomic_int_get(&exited); i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        CU_ASSERT_EQUAL(g_atomic_int_get(&exited), 1); /* and the typed one */
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1); /* one event, two messages */
+        close(fd);
+        g_object_unref(proxy);
+        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+}
+
 /* The schema's bus name taken: exit 3 naming it; --replace takes it. */
 static void test_schema_bus_name_taken_then_replaced(void)
 {
@@ -664,6 +718,7 @@ int main(void)
                 { "shield1_from_a_stream_to_a_codegen_subscriber",
                   test_shield1_from_a_stream_to_a_codegen_subscriber },
                 { "schema_bus_name_taken_then_replaced", test_schema_bus_name_taken_then_replaced },
+                { "typed_also_event", test_typed_also_event },
                 { "typed_signals_wait_for_the_name_after_a_bus_restart",
                   test_typed_signals_wait_for_the_name_after_a_bus_restart },
                 { NULL, NULL },
