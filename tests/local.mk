@@ -152,7 +152,7 @@ FUZZ_COMPILE = $(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAG
 FUZZ_LINK = $(addprefix $(srcdir)/,$(FUZZ_CORE)) \
 	$(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm
 
-check_PROGRAMS += tests/fuzz/replay-codec tests/fuzz/replay-listener
+check_PROGRAMS += tests/fuzz/replay-codec tests/fuzz/replay-listener tests/fuzz/replay-stream
 tests_fuzz_replay_codec_SOURCES = tests/fuzz/fuzz-codec.c tests/fuzz/replay.c
 tests_fuzz_replay_codec_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME=\"codec\"
 tests_fuzz_replay_codec_CFLAGS = $(TEST_CFLAGS)
@@ -161,7 +161,11 @@ tests_fuzz_replay_listener_SOURCES = tests/fuzz/fuzz-listener.c tests/fuzz/repla
 tests_fuzz_replay_listener_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME=\"listener\"
 tests_fuzz_replay_listener_CFLAGS = $(TEST_CFLAGS)
 tests_fuzz_replay_listener_LDADD = $(TEST_LIBS)
-TESTS += tests/fuzz/replay-codec tests/fuzz/replay-listener
+tests_fuzz_replay_stream_SOURCES = tests/fuzz/fuzz-stream.c tests/fuzz/replay.c
+tests_fuzz_replay_stream_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME=\"stream\"
+tests_fuzz_replay_stream_CFLAGS = $(TEST_CFLAGS)
+tests_fuzz_replay_stream_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-codec tests/fuzz/replay-listener tests/fuzz/replay-stream
 
 tests/fuzz/fuzz-codec: tests/fuzz/fuzz-codec.c $(addprefix $(srcdir)/,$(FUZZ_CORE))
 	@$(MKDIR_P) tests/fuzz
@@ -171,11 +175,16 @@ tests/fuzz/fuzz-listener: tests/fuzz/fuzz-listener.c $(addprefix $(srcdir)/,$(FU
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(srcdir)/tests/fuzz/fuzz-listener.c $(FUZZ_LINK)
 
-fuzz: tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
-	$(SHELL) $(srcdir)/tools/fuzz-run $(FUZZ_SECONDS) $(srcdir)/tests/data \
-		tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
+tests/fuzz/fuzz-stream: tests/fuzz/fuzz-stream.c $(addprefix $(srcdir)/,$(FUZZ_CORE))
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_COMPILE) -o $@ $(srcdir)/tests/fuzz/fuzz-stream.c $(FUZZ_LINK)
+
+fuzz: tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener tests/fuzz/fuzz-stream
+	INGESTER_TEST_DATA=$(abs_top_srcdir)/tests/data $(SHELL) $(srcdir)/tools/fuzz-run \
+		$(FUZZ_SECONDS) $(srcdir)/tests/data \
+		tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener tests/fuzz/fuzz-stream
 .PHONY: fuzz
-CLEANFILES += tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener
+CLEANFILES += tests/fuzz/fuzz-codec tests/fuzz/fuzz-listener tests/fuzz/fuzz-stream
 EXTRA_DIST += tools/fuzz-run
 
 check_PROGRAMS += tests/test-listen
