@@ -20,6 +20,7 @@ void config_init(Config *c)
         c->object_path = g_strdup("/org/ingester/Ingester1");
         c->max_unflushed = 512;
         c->max_event_size = 65536;
+        c->max_large_event_size = 20U << 20; /* a 16 MiB JSON event and room */
         c->max_fds = 8;
         c->limits = CODEC_LIMITS_DEFAULT;
         c->max_connections = 256;
@@ -266,6 +267,7 @@ void config_reload(Config *c, Config *next, GPtrArray *fixed)
                 g_ptr_array_add(fixed, g_strdup("[bus] object-path"));
         c->max_unflushed = next->max_unflushed;
         c->max_event_size = next->max_event_size;
+        c->max_large_event_size = next->max_large_event_size;
         c->max_fds = next->max_fds;
         c->limits = next->limits;
         c->max_connections = next->max_connections;
@@ -584,7 +586,7 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
 static const char *const known_keys[][12] = {
         { "bus", "address", "name", "object-path", "max-unflushed", "schemas", "typed-also-event",
           NULL },
-        { "limits", "max-event-size", "max-fds", "max-depth", "max-members", "max-string",
+        { "limits", "max-event-size", "max-large-event-size", "max-fds", "max-depth", "max-members", "max-string",
           "max-connections", "backlog", "batch", "receive-buffer", NULL },
         { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout",
           "max-dgram-senders", "rate-limit-interval", "rate-limit-burst", NULL },
@@ -678,6 +680,8 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
                 }
         }
         KEY_UINT(kf, "limits", "max-event-size", 1, CONFIG_MAX_EVENT_SIZE_CEILING, c->max_event_size);
+        KEY_UINT(kf, "limits", "max-large-event-size", 0, CONFIG_MAX_LARGE_EVENT_SIZE_CEILING,
+                 c->max_large_event_size);
         KEY_UINT(kf, "limits", "max-fds", 0, CONFIG_MAX_FDS_CEILING, c->max_fds);
         KEY_UINT(kf, "limits", "max-depth", 1, CODEC_DEPTH_CEILING, c->limits.max_depth);
         KEY_UINT(kf, "limits", "max-members", 1, CODEC_MAX_MEMBERS_CEILING, c->limits.max_members);

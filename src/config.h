@@ -26,6 +26,9 @@
  * the bus's message ceiling (BUSMSG_MAX_MESSAGE_SIZE, 32 MiB), which is
  * checked per event after decoding: msgpack expands up to ~16x. */
 #define CONFIG_MAX_EVENT_SIZE_CEILING (16U << 20)
+/* A large event's payload: under dbus-daemon's max_message_size (32 MiB),
+ * which its message must still fit after decoding (busmsg.h). */
+#define CONFIG_MAX_LARGE_EVENT_SIZE_CEILING (32U << 20)
 /* max-connections: each costs a descriptor; past this the fd budget, not
  * the setting, is what binds */
 #define CONFIG_MAX_CONNECTIONS_CEILING 65536U
@@ -82,6 +85,7 @@ typedef struct {
         const struct Schemas *schemas; /* loaded by main (schema.h); NULL before */
 
         size_t max_event_size;
+        size_t max_large_event_size; /* an event passed as a memfd (largefd.h) */
         unsigned max_fds;
         CodecLimits limits;
         unsigned max_connections;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "busmsg.h"
+#include "largefd.h"
 #include "linebuf.h"
 #include "listener.h"
 #include "peer.h"
@@ -180,8 +181,6 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                           "recv on %s: %s", where, g_strerror(errno));
                 return READ_AGAIN;
         }
-        if (size == 0 && conn && peer_seqpacket_hung_up(fd))
-                return READ_HANGUP;
 
         /* 2. read it, or only its control data when it is too large */
         too_large = (size_t) size > cfg->max_event_size;
@@ -199,6 +198,10 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                         return READ_AGAIN;
                 return conn ? READ_HANGUP : READ_AGAIN;
         }
+        /* SEQPACKET: nothing read and no control data is the hang-up, or an empty
+         * packet; an empty packet with a descriptor is a large event (largefd.h) */
+        if (n == 0 && conn && msg.msg_controllen == 0 && peer_seqpacket_hung_up(fd))
+                return READ_HANGUP;
         l->stats->packets++;
         n_fds = peer_collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &cred, &has_cred);
         if (conn) {
@@ -215,6 +218,17 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
                 REFUSE(STATS_R_FDS_TRUNCATED);
         if (too_large || (msg.msg_flags & MSG_TRUNC))
                 REFUSE(STATS_R_TOO_LARGE);
+        if (largefd_kind(l->buf, (size_t) n, n_fds) != LARGEFD_NONE) {
+                /* the payload is in the first descriptor; the event's own come after it */
+                g_autofree char *large = NULL;
+                size_t len = 0;
+                StatsReason r = largefd_read(fds[0], cfg->max_large_event_size, &large, &len);
+                if (r != 0)
+                        REFUSE(r);
+                safe_close(fds[0]);
+                return take_event(l, ep, conn, cred, has_cred, large, len, fds + 1, n_fds - 1,
+                                  ret_lane);
+        }
 #undef REFUSE
         return take_event(l, ep, conn, cred, has_cred, l->buf, (size_t) n, fds, n_fds, ret_lane);
 }

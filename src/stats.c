@@ -15,6 +15,9 @@ static const char *const extra_names[] = {
         [STATS_R_RATE_LIMITED - _CODEC_REASON_MAX] = "rate-limited",
         [STATS_R_FDS_ON_STREAM - _CODEC_REASON_MAX] = "fds-on-stream",
         [STATS_R_SCHEMA_MISMATCH - _CODEC_REASON_MAX] = "schema-mismatch",
+        [STATS_R_LARGE_NOT_MEMFD - _CODEC_REASON_MAX] = "large-not-memfd",
+        [STATS_R_LARGE_TOO_LARGE - _CODEC_REASON_MAX] = "large-too-large",
+        [STATS_R_LARGE_UNREADABLE - _CODEC_REASON_MAX] = "large-unreadable",
 };
 
 void stats_init(Stats *s)

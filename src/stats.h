@@ -34,6 +34,9 @@ typedef enum {
         STATS_R_RATE_LIMITED,                  /* "rate-limited": over its sender's rate-limit-burst */
         STATS_R_FDS_ON_STREAM,                 /* "fds-on-stream": descriptors sent on a stream, closed */
         STATS_R_SCHEMA_MISMATCH,               /* "schema-mismatch": does not fit its type's typed signal */
+        STATS_R_LARGE_NOT_MEMFD,               /* "large-not-memfd": a large event's fd is no memfd */
+        STATS_R_LARGE_TOO_LARGE,               /* "large-too-large": its memfd passes max-large-event-size */
+        STATS_R_LARGE_UNREADABLE,              /* "large-unreadable": reading its memfd failed */
         _STATS_REASON_MAX,
 } StatsReason;
 

@@ -94,6 +94,12 @@ tests_test_schema_CFLAGS = $(TEST_CFLAGS)
 tests_test_schema_LDADD = tests/libshield1.la tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-schema
 
+check_PROGRAMS += tests/test-large
+tests_test_large_SOURCES = tests/test-large.c
+tests_test_large_CFLAGS = $(TEST_CFLAGS)
+tests_test_large_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-large
+
 check_PROGRAMS += tests/test-fairness
 tests_test_fairness_SOURCES = tests/test-fairness.c
 tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
@@ -142,7 +148,7 @@ TESTS += tests/test-faults
 FUZZ_CORE = \
 	src/codec.c src/codec-json.c src/codec-msgpack.c src/vwriter.c \
 	src/stats.c src/queue.c src/config.c src/socket.c src/listener.c src/busmsg.c \
-	src/linebuf.c src/schema.c src/statsobj.c src/peer.c \
+	src/linebuf.c src/schema.c src/statsobj.c src/peer.c src/largefd.c \
 	$(NULL)
 FUZZ_CC = clang
 FUZZ_SECONDS = 60

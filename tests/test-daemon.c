@@ -377,7 +377,10 @@ static void check_all_rejections(bool seqpacket)
         g_string_append(big, "\"}");
         {
                 const BadPacket bad[] = {
-                        { "empty", "", 0, 1, false },
+                        /* with two descriptors: with one it is a large event (1.6) */
+                        { "empty", "", 0, 2, false },
+                        { "large-not-memfd", "", 0, 1, false },
+                        { "large-not-memfd", "<args-via-fd>", 0, 2, false },
                         { "unknown-encoding", "hello", 0, 1, false },
                         { "syntax", "{\"a\":NaN}", 0, 1, false },
                         { "truncated", "{\"a\":", 0, 1, false },

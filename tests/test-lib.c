@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -327,18 +328,73 @@ static void test_bad_arguments_are_einval(void)
         CU_ASSERT_PTR_NULL(ingester_client_free(NULL));
 }
 
-static void test_oversized_packet_is_emsgsize(void)
+/* Reads the memfd fd holds: its seals and its bytes. */
+static char *memfd_contents(int fd, size_t *ret_len, int *ret_seals)
 {
+        struct stat st;
+        char *buf;
+
+        g_assert_cmpint(fstat(fd, &st), ==, 0);
+        *ret_seals = fcntl(fd, F_GET_SEALS);
+        buf = g_malloc((size_t) st.st_size + 1);
+        g_assert_cmpint(pread(fd, buf, (size_t) st.st_size, 0), ==, st.st_size);
+        buf[st.st_size] = '\0';
+        *ret_len = (size_t) st.st_size;
+        return buf;
+}
+
+/*
+ * A packet the socket refuses as too large goes as a sealed memfd: alone
+ * in an empty packet (journald's convention), or first before the event's
+ * own descriptors under "<args-via-fd>" (jsoncomm's). Only when even that
+ * cannot be (no room for one more descriptor) is it -EMSGSIZE.
+ */
+static void test_oversized_packet_goes_as_a_sealed_memfd(void)
+{
+        const int sealed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
         g_autofree char *path = path_in("d.sock");
         _cleanup_close_ int sfd = server_bind(path, SOCK_DGRAM);
         IngesterClient *c = client_new(path, INGESTER_TRANSPORT_AUTO, 0);
         size_t big = 8u << 20; /* beyond any AF_UNIX send buffer */
-        g_autofree char *buf = g_malloc0(big);
+        g_autofree char *buf = g_malloc(big);
+        g_autofree char *rbuf = g_malloc(64);
+        int fds[INGESTER_MAX_FDS], got[16], seals = 0, devnull = open("/dev/null", O_RDONLY);
+        size_t n_got = 0, len = 0;
 
+        memset(buf, 'x', big);
         buf[0] = '{';
-        CU_ASSERT_EQUAL(ingester_client_send(c, buf, big, NULL, 0), -EMSGSIZE);
+        CU_ASSERT_EQUAL(ingester_client_send(c, buf, big, NULL, 0), 0);
+        CU_ASSERT_EQUAL(server_recv(sfd, rbuf, 64, got, &n_got), 0);
+        CU_ASSERT_EQUAL_FATAL(n_got, 1);
+        {
+                g_autofree char *in = memfd_contents(got[0], &len, &seals);
+                CU_ASSERT_EQUAL(len, big);
+                CU_ASSERT_TRUE(memcmp(in, buf, big) == 0);
+                CU_ASSERT_EQUAL(seals & sealed, sealed);
+        }
+        close(got[0]);
+
+        CU_ASSERT_EQUAL(ingester_client_send(c, buf, big, &devnull, 1), 0);
+        CU_ASSERT_EQUAL(server_recv(sfd, rbuf, 64, got, &n_got), 13);
+        CU_ASSERT_STRING_EQUAL(rbuf, "<args-via-fd>");
+        CU_ASSERT_EQUAL_FATAL(n_got, 2);
+        {
+                g_autofree char *in = memfd_contents(got[0], &len, &seals);
+                struct stat a, b;
+                CU_ASSERT_EQUAL(len, big);
+                CU_ASSERT_EQUAL(fstat(got[1], &a), 0);
+                CU_ASSERT_EQUAL(fstat(devnull, &b), 0);
+                CU_ASSERT_TRUE(a.st_rdev == b.st_rdev && S_ISCHR(a.st_mode)); /* /dev/null */
+        }
+        close(got[0]);
+        close(got[1]);
+
+        for (int i = 0; i < INGESTER_MAX_FDS; i++)
+                fds[i] = devnull;
+        CU_ASSERT_EQUAL(ingester_client_send(c, buf, big, fds, INGESTER_MAX_FDS), -EMSGSIZE);
         CU_ASSERT_EQUAL(ingester_client_send(c, "{}", 2, NULL, 0), 0);
         expect_packet(sfd, "{}");
+        close(devnull);
         ingester_client_free(c);
 }
 
@@ -722,7 +778,8 @@ int main(void)
                   test_the_kernel_maximum_of_descriptors_is_sent },
                 { "closed_descriptor_is_ebadf", test_closed_descriptor_is_ebadf },
                 { "bad_arguments_are_einval", test_bad_arguments_are_einval },
-                { "oversized_packet_is_emsgsize", test_oversized_packet_is_emsgsize },
+                { "oversized_packet_goes_as_a_sealed_memfd",
+                  test_oversized_packet_goes_as_a_sealed_memfd },
                 { "socket_is_cloexec_and_a_closed_peer_is_epipe_not_sigpipe",
                   test_socket_is_cloexec_and_a_closed_peer_is_epipe_not_sigpipe },
                 { "connection_closed_by_the_server_is_replaced_once",

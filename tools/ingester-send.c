@@ -250,7 +250,7 @@ static void send_stdin(Sender *s)
 int main(int argc, char **argv)
 {
         g_autofree char *socket_path = NULL, *retry = NULL, *fields_json = NULL;
-        g_auto(GStrv) files = NULL, fd_args = NULL;
+        g_auto(GStrv) files = NULL, fd_args = NULL, json_files = NULL;
         gboolean dgram = FALSE, seqpacket = FALSE, stream = FALSE, version = FALSE, quiet = FALSE;
         int retry_interval = 100, retry_max_interval = 5000;
         double retry_factor = 2.0;
@@ -277,6 +277,10 @@ int main(int argc, char **argv)
                   "Pass inherited descriptor N with every event (repeatable)", "N" },
                 { "file", 'f', 0, G_OPTION_ARG_FILENAME_ARRAY, &files,
                   "Open PATH read-only and pass it with every event (repeatable)", "PATH" },
+                { "file-json", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &json_files,
+                  "Send the JSON object in PATH as one event, whatever its size or layout "
+                  "(repeatable)",
+                  "PATH" },
                 { "retry", 'r', 0, G_OPTION_ARG_STRING, &retry,
                   "Retry connecting N times, or forever (default 0)", "N" },
                 { "retry-interval", 0, 0, G_OPTION_ARG_INT, &retry_interval,
@@ -360,6 +364,11 @@ int main(int argc, char **argv)
                 else
                         n_fields++;
         }
+        if (json_files && (n_events > 0 || n_fields > 0)) {
+                fprintf(stderr, "ingester-send: give --file-json or events on the command line, "
+                                "not both\n");
+                return EXIT_USAGE;
+        }
         if (n_events > 0 && n_fields > 0) {
                 fprintf(stderr, "ingester-send: give either JSON objects or fields, not both\n");
                 return EXIT_USAGE;
@@ -395,6 +404,19 @@ int main(int argc, char **argv)
         }
         if (r < 0)
                 report_lost(&s, r);
+        else if (json_files)
+                for (char **f = json_files; *f && s.status != EXIT_UNREACHABLE; f++) {
+                        g_autofree char *text = NULL;
+                        g_autoptr(GError) e = NULL;
+                        gsize len = 0;
+                        if (!g_file_get_contents(*f, &text, &len, &e)) {
+                                fprintf(stderr, "ingester-send: --file-json %s\n", e->message);
+                                s.refused++;
+                                s.status = MAX(s.status, EXIT_NOT_SENT);
+                                continue;
+                        }
+                        send_event(&s, text, len, *f);
+                }
         else if (fields_json)
                 send_event(&s, fields_json, strlen(fields_json), "fields");
         else if (n_events > 0)

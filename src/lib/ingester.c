@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -287,6 +289,70 @@ static int keep_pending(IngesterClient *c, const char *data, size_t size, bool n
         return 0;
 }
 
+/*
+ * A packet too large for the socket goes as a sealed memfd (doc/protocol.md
+ * 1.6): journald's convention, an empty packet with the memfd alone, when
+ * the event has no descriptors; else osbuild jsoncomm's, "<args-via-fd>"
+ * with the memfd first and the event's descriptors after it.
+ */
+static int send_via_memfd(IngesterClient *c, const void *data, size_t size, const int *fds,
+                          size_t n_fds, int flags)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * INGESTER_MAX_FDS)];
+        } control;
+        int all[INGESTER_MAX_FDS];
+        struct iovec iov;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cmsg;
+        size_t off = 0;
+        int mfd, r = 0;
+
+        if (n_fds + 1 > INGESTER_MAX_FDS)
+                return -EMSGSIZE;
+        mfd = memfd_create("ingester-event", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0)
+                return -errno;
+        while (off < size) {
+                ssize_t n = write(mfd, (const char *) data + off, size - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        close_keep_errno(mfd);
+                        return r;
+                }
+                off += (size_t) n;
+        }
+        if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+                r = -errno;
+                close_keep_errno(mfd);
+                return r;
+        }
+        all[0] = mfd;
+        if (n_fds > 0)
+                memcpy(all + 1, fds, sizeof(int) * n_fds);
+        iov.iov_base = n_fds > 0 ? (void *) "<args-via-fd>" : (void *) "";
+        iov.iov_len = n_fds > 0 ? strlen("<args-via-fd>") : 0;
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (n_fds + 1));
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (n_fds + 1));
+        memcpy(CMSG_DATA(cmsg), all, sizeof(int) * (n_fds + 1));
+        if (c->type == INGESTER_TRANSPORT_DGRAM_UNCONNECTED) {
+                msg.msg_name = &c->addr;
+                msg.msg_namelen = c->addr_len;
+        }
+        if (sendmsg(c->fd, &msg, flags) < 0)
+                r = -errno;
+        close_keep_errno(mfd);
+        return r;
+}
+
 /* One event as one line on the stream, after what an earlier call left. */
 static int stream_send(IngesterClient *c, const char *data, size_t size)
 {
@@ -425,6 +491,11 @@ _public_ int ingester_client_send(IngesterClient *c, const void *data, size_t si
                         return 0;
                 } else {
                         r = -errno;
+                        if (r == -EMSGSIZE) {
+                                r = send_via_memfd(c, data, size, fds, n_fds, flags);
+                                if (r == 0)
+                                        return 0;
+                        }
                 }
                 if (!error_is_reconnectable(r))
                         return r;

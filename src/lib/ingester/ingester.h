@@ -27,9 +27,13 @@
  *                  instance) or closed the SOCK_SEQPACKET connection. A packet
  *                  whose send succeeded is relayed even across a graceful
  *                  restart; this one was not sent.
- *   -EMSGSIZE      the packet is larger than the socket can carry. The daemon
- *                  has its own, usually smaller, limit (max-event-size); a
- *                  packet between the two is sent and then refused by the
+ *   -EMSGSIZE      the packet is larger than the socket can carry, and could
+ *                  not go as a memfd either (more than INGESTER_MAX_FDS - 1
+ *                  descriptors with it). A packet the socket refuses as too
+ *                  large goes by itself as a sealed memfd (the daemon reads
+ *                  up to max-large-event-size from it; doc/protocol.md 1.6).
+ *                  The daemon has its own limit for packets (max-event-size);
+ *                  a packet between the two is sent and then refused by the
  *                  daemon, which counts it.
  *   -EAGAIN        only with INGESTER_CLIENT_NONBLOCK: the daemon's receive
  *                  queue is full. Wait for POLLOUT on ingester_client_get_fd()
