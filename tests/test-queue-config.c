@@ -301,6 +301,7 @@ static void test_config_example_states_the_defaults(void)
         CU_ASSERT_STRING_EQUAL(ex.object_path, def.object_path);
         CU_ASSERT_EQUAL(ex.max_unflushed, def.max_unflushed);
         CU_ASSERT_EQUAL(ex.max_event_size, def.max_event_size);
+        CU_ASSERT_EQUAL(ex.max_large_event_size, def.max_large_event_size);
         CU_ASSERT_EQUAL(ex.max_fds, def.max_fds);
         CU_ASSERT_EQUAL(ex.limits.max_depth, def.limits.max_depth);
         CU_ASSERT_EQUAL(ex.limits.max_members, def.limits.max_members);
