@@ -398,6 +398,129 @@ static void test_help_and_version(void)
 
 /* ---- doc/examples/reader.c ---- */
 
+static char *example(const char *name)
+{
+        return g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..", "doc", "examples", name,
+                                NULL);
+}
+
+/* The next event is an example.line with this n and line, carrying n_fds descriptors. */
+static void expect_line(gint64 want_n, const char *want_line, unsigned want_fds)
+{
+        g_autoptr(GDBusMessage) m = next_event();
+        g_autoptr(GVariant) data = child(m, 1);
+        const char *line = NULL;
+        gint64 n = 0;
+        GUnixFDList *fds = g_dbus_message_get_unix_fd_list(m);
+
+        CU_ASSERT_STRING_EQUAL(event_type(m), "example.line");
+        CU_ASSERT_TRUE(g_variant_lookup(data, "n", "x", &n));
+        CU_ASSERT_EQUAL(n, want_n);
+        CU_ASSERT_TRUE(g_variant_lookup(data, "line", "&s", &line));
+        CU_ASSERT_STRING_EQUAL(line ? line : "", want_line);
+        CU_ASSERT_EQUAL(fds ? (unsigned) g_unix_fd_list_get_length(fds) : 0, want_fds);
+}
+
+/* The Python reader (standard library only): lines with a descriptor over
+ * SEQPACKET, and over DGRAM a line too large for a datagram, which it sends
+ * as a sealed memfd. */
+static void test_python_reader(void)
+{
+        g_autofree char *reader = example("reader.py");
+        g_autofree char *big = g_strnfill(300000, 'y');
+        g_autofree char *in = g_strdup_printf("%s\n", big);
+
+        if (!g_file_test("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE)) {
+                printf("# SKIP: no /usr/bin/python3\n");
+                return;
+        }
+        {
+                /* a line of one 300 kB string: max-string raised to let it through */
+                g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
+                g_autofree char *text = g_strdup_printf(
+                        "[limits]\nmax-string=400000\n\n[listen:seq]\ntransport=seqpacket\n"
+                        "path=%s/run/seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\n"
+                        "path=%s/run/dgram.sock\n",
+                        dir, dir);
+                g_autofree char *arg = g_strdup_printf("--config=%s", conf);
+                g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+                d = start((const char *const[]){ arg, NULL });
+        }
+        CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "/usr/bin/python3", reader,
+                            "--fd", "/dev/null", d->seq_path),
+                        0);
+        expect_line(1, "first", 1);
+        expect_line(2, "second \"quoted\"", 1);
+        {
+                /* too large for a datagram: it goes as a sealed memfd */
+                CU_ASSERT_EQUAL(RUN(in, NULL, "/usr/bin/python3", reader, d->dgram_path), 0);
+                expect_line(1, big, 0);
+        }
+        CU_ASSERT_EQUAL(RUN("x\n", NULL, "/usr/bin/python3", reader, "/nonexistent/socket"), 3);
+        expect_no_more_events();
+}
+
+/* The shell reader: through ingester-send (with a descriptor), and through socat. */
+static void test_shell_reader(void)
+{
+        g_autofree char *reader = example("reader.sh");
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
+
+        d = start(NULL);
+        g_subprocess_launcher_setenv(l, "READER_FILE", "/dev/null", TRUE);
+        CU_ASSERT_EQUAL(run_with(l, "one\ntwo words\n", NULL,
+                                 (const char *const[]){ "/bin/sh", reader, d->seq_path, NULL }),
+                        0);
+        expect_line(1, "one", 1);
+        expect_line(2, "two words", 1);
+        if (g_find_program_in_path("socat")) {
+                g_autoptr(GSubprocessLauncher) s = g_subprocess_launcher_new(0);
+                g_subprocess_launcher_setenv(s, "SOCAT", "1", TRUE);
+                CU_ASSERT_EQUAL(run_with(s, "plain\n", NULL,
+                                         (const char *const[]){ "/bin/sh", reader, d->dgram_path,
+                                                                NULL }),
+                                0);
+                expect_line(1, "plain", 0);
+        } else {
+                printf("# socat is not installed: its half is skipped\n");
+        }
+        expect_no_more_events();
+}
+
+/* The Rust reader, std only, where rustc is installed: datagrams, and lines
+ * to a stream listener. (The Go one is built where go is.) */
+static void test_rust_and_go_readers(void)
+{
+        g_autofree char *rs = example("reader.rs");
+        g_autofree char *go_src = example("reader.go");
+        g_autofree char *bin = g_build_filename(dir, "reader-rs", NULL);
+        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
+        g_autofree char *rustc = g_find_program_in_path("rustc");
+        g_autofree char *go = g_find_program_in_path("go");
+
+        d = start((const char *const[]){ listen, NULL });
+        if (rustc) {
+                CU_ASSERT_EQUAL_FATAL(RUN(NULL, NULL, rustc, "-O", "-o", bin, rs), 0);
+                CU_ASSERT_EQUAL(RUN("dgram \"q\"\n", NULL, bin, d->dgram_path), 0);
+                expect_line(1, "dgram \"q\"", 0);
+                CU_ASSERT_EQUAL(RUN("a\nb\n", NULL, bin, stream), 0);
+                expect_line(1, "a", 0);
+                expect_line(2, "b", 0);
+        } else {
+                printf("# SKIP: rustc is not installed\n");
+        }
+        if (go) {
+                g_autofree char *gobin = g_build_filename(dir, "reader-go", NULL);
+                CU_ASSERT_EQUAL_FATAL(RUN(NULL, NULL, go, "build", "-o", gobin, go_src), 0);
+                CU_ASSERT_EQUAL(RUN("go\n", NULL, gobin, d->seq_path), 0);
+                expect_line(1, "go", 1);
+        } else {
+                printf("# SKIP: go is not installed\n");
+        }
+        expect_no_more_events();
+}
+
 static void test_example_reader_sends_each_line(void)
 {
         g_autoptr(GDBusMessage) a = NULL, b = NULL;
@@ -493,6 +616,9 @@ int main(void)
         };
         static const TapTest example_tests[] = {
                 { "example_reader_sends_each_line", test_example_reader_sends_each_line },
+                { "python_reader", test_python_reader },
+                { "shell_reader", test_shell_reader },
+                { "rust_and_go_readers", test_rust_and_go_readers },
                 { NULL, NULL },
         };
 
