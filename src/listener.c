@@ -48,7 +48,18 @@ typedef struct {
         bool stream;       /* SOCK_STREAM: lines, framed in `lines` */
         LineBuf lines;
         guint idle;        /* stream: complete lines are buffered, to be taken without a read */
+        /* acknowledgements (doc/protocol.md 1.7): after "!ack", one reply per event */
+        bool ack;
+        uint64_t ack_next; /* the number of the last event attempt */
+        GQueue acks;       /* char*: replies not yet written */
+        size_t ack_off;    /* stream: bytes of the first already written */
+        guint out_watch;   /* waiting to write them */
+        bool ack_full;     /* ACK_MAX unwritten: not read until they drain */
 } Conn;
+
+/* Replies a connection may leave unread before the daemon stops reading it. */
+#define ACK_MAX 1024U
+#define ACK_CONTROL "!ack"
 
 struct Endpoint {
         Listener *l;
@@ -142,12 +153,107 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
                              bool has_cred, const char *bytes, size_t n, int *fds,
                              unsigned n_fds, Lane **ret_lane);
 
-/* A refusal: what came with the packet is closed, the reason counted and logged. */
-static ReadResult refuse(Listener *l, StatsReason r, int *fds, unsigned n_fds,
+static void conn_watch(Conn *c);
+
+static gboolean on_conn_writable(gint fd, GIOCondition cond, gpointer user_data);
+
+/* Writes what replies it can without blocking; the rest wait for POLLOUT. */
+static void conn_ack_flush(Conn *c)
+{
+        Listener *l = c->ep->l;
+        char *text;
+
+        while ((text = g_queue_peek_head(&c->acks))) {
+                size_t len = strlen(text);
+                ssize_t n = send(c->fd, text + c->ack_off, len - c->ack_off,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        if (!c->out_watch)
+                                c->out_watch = g_unix_fd_add(c->fd, G_IO_OUT, on_conn_writable, c);
+                        return;
+                }
+                if (n < 0) {
+                        /* the peer is gone: what it would have read goes too */
+                        g_queue_clear_full(&c->acks, g_free);
+                        c->ack_off = 0;
+                        break;
+                }
+                c->ack_off += (size_t) n;
+                if (c->ack_off < len)
+                        continue; /* a stream took part of the line */
+                g_free(g_queue_pop_head(&c->acks));
+                c->ack_off = 0;
+        }
+        g_clear_handle_id(&c->out_watch, g_source_remove);
+        if (c->ack_full && g_queue_get_length(&c->acks) <= ACK_MAX / 2) {
+                c->ack_full = false;
+                if (!l->paused && !c->blocked && !c->watch)
+                        conn_watch(c);
+        }
+}
+
+static gboolean on_conn_writable(gint fd, GIOCondition cond, gpointer user_data)
+{
+        Conn *c = user_data;
+
+        c->out_watch = 0; /* conn_ack_flush() adds it again when it must */
+        conn_ack_flush(c);
+        return G_SOURCE_REMOVE;
+}
+
+/* One reply: a packet, or a line on a stream. At ACK_MAX unwritten the
+ * connection is not read until they drain: the sender that never reads its
+ * replies blocks in send(), and nobody else notices. */
+static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
+{
+        g_queue_push_tail(&c->acks, g_strdup_printf("%" G_GUINT64_FORMAT " %s%s%s%s", n, what,
+                                                    detail ? " " : "", detail ? detail : "",
+                                                    c->stream ? "\n" : ""));
+        if (g_queue_get_length(&c->acks) == 1)
+                conn_ack_flush(c);
+        if (g_queue_get_length(&c->acks) >= ACK_MAX && !c->ack_full) {
+                c->ack_full = true;
+                g_clear_handle_id(&c->watch, g_source_remove);
+                g_clear_handle_id(&c->idle, g_source_remove);
+        }
+}
+
+/* An event attempt on an acknowledged connection was refused. */
+static void ack_refused(Conn *c, StatsReason r)
+{
+        if (c && c->ack)
+                conn_ack(c, ++c->ack_next, "refused", stats_reason_name(r));
+}
+
+/* The queue's word on an acknowledged event: on the bus, or dropped. */
+static void on_event_done(Lane *lane, const Event *ev, bool emitted, void *user_data)
+{
+        Conn *c = lane->ack_sink;
+        char seq[24];
+
+        if (!c)
+                return;
+        g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, ev->seq);
+        conn_ack(c, ev->ack_n, emitted ? "ok" : "dropped", emitted ? seq : NULL);
+}
+
+/* "!ack": from now on every event attempt on c is answered. */
+static void conn_ack_enable(Conn *c)
+{
+        c->ack = true;
+        c->lane->ack_sink = c;
+}
+
+/* A refusal: what came with the packet is closed, the reason counted, logged and,
+ * on an acknowledged connection, answered. */
+static ReadResult refuse(Listener *l, Conn *conn, StatsReason r, int *fds, unsigned n_fds,
                          const struct ucred *cred, const char *where)
 {
         close_many(fds, n_fds);
         stats_reject(l->stats, r, cred->pid, cred->uid, where);
+        ack_refused(conn, r);
         return READ_DONE;
 }
 
@@ -207,10 +313,15 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
         if (conn) {
                 cred = conn->cred; /* SO_PEERCRED: the kernel's word at connect time */
                 has_cred = true;
+                if (n_fds == 0 && !too_large && (size_t) n == strlen(ACK_CONTROL) &&
+                    memcmp(l->buf, ACK_CONTROL, (size_t) n) == 0) {
+                        conn_ack_enable(conn); /* a control packet, not an event */
+                        return READ_DONE;
+                }
         }
 
         /* 3. refusals: close what came with the packet, count, log */
-#define REFUSE(r) return refuse(l, (r), fds, n_fds, &cred, where)
+#define REFUSE(r) return refuse(l, conn, (r), fds, n_fds, &cred, where)
 
         if (msg.msg_flags & MSG_CTRUNC)
                 /* the kernel (or an LSM) withheld descriptors or credentials: never pass on an
@@ -249,7 +360,7 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
         Event *event;
         Lane *lane;
 
-#define REFUSE(r) return refuse(l, (r), fds, n_fds, &cred, where)
+#define REFUSE(r) return refuse(l, conn, (r), fds, n_fds, &cred, where)
 
         if (!conn && (!has_cred || peer_unattributed(&cred))) {
                 /* not "uid 65534 is not allowed": there is no such sender to look for */
@@ -267,6 +378,7 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
                 /* counted, not logged one by one: rate_admit() says how many per interval */
                 close_many(fds, n_fds);
                 l->stats->rejected[STATS_R_RATE_LIMITED]++;
+                ack_refused(conn, STATS_R_RATE_LIMITED);
                 return READ_DONE;
         }
 
@@ -283,6 +395,7 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
                  * disconnect the relay for it */
                 event_free(event); /* closes its fds */
                 stats_reject(l->stats, STATS_R_TOO_LARGE, cred.pid, cred.uid, where);
+                ack_refused(conn, STATS_R_TOO_LARGE);
                 return READ_DONE;
         }
         event->received_usec = g_get_real_time();
@@ -293,8 +406,11 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
         event->codec = ev.format;
         if (cfg->schemas && !typed(l, event, where)) {
                 event_free(event); /* closes its fds */
+                ack_refused(conn, STATS_R_SCHEMA_MISMATCH);
                 return READ_DONE;
         }
+        if (conn && conn->ack)
+                event->ack_n = ++conn->ack_next;
         l->stats->received++;
         if (G_UNLIKELY(stats_debug_enabled()))
                 g_debug("event from pid=%d uid=%u on %s: %zu bytes, %u fds",
@@ -317,6 +433,10 @@ static void conn_free(Conn *c)
                 g_source_remove(c->watch);
         if (c->idle)
                 g_source_remove(c->idle);
+        if (c->out_watch)
+                g_source_remove(c->out_watch);
+        g_queue_clear_full(&c->acks, g_free);
+        c->lane->ack_sink = NULL; /* its events' ends go unanswered now */
         linebuf_deinit(&c->lines);
         if (c->blocked)
                 g_ptr_array_remove_fast(l->blocked_conns, c);
@@ -357,6 +477,8 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
                         listener_pause(l); /* the kernel now pushes back on the senders */
                         return G_SOURCE_REMOVE;
                 }
+                if (conn && conn->ack_full)
+                        return G_SOURCE_REMOVE; /* conn_ack() removed its watch */
                 r = read_one(l, ep, conn, fd, &lane);
                 if (r == READ_BLOCKED) {
                         /* this sender's share is full: stop reading it (a DGRAM socket
@@ -474,6 +596,8 @@ static gboolean drain_stream(Endpoint *ep, Conn *c)
                         listener_pause(l);
                         return FALSE;
                 }
+                if (c->ack_full)
+                        return FALSE; /* conn_ack() removed its watch */
                 k = linebuf_next(&c->lines, &line, &len);
                 if (k == LINE_NONE) {
                         ReadResult r = read_stream(l, c);
@@ -497,6 +621,11 @@ static gboolean drain_stream(Endpoint *ep, Conn *c)
                 l->stats->packets++; /* a line is a stream's packet */
                 if (k == LINE_TOO_LONG) {
                         stats_reject(l->stats, STATS_R_TOO_LARGE, c->cred.pid, c->cred.uid, where);
+                        ack_refused(c, STATS_R_TOO_LARGE);
+                        continue;
+                }
+                if (len == strlen(ACK_CONTROL) && memcmp(line, ACK_CONTROL, len) == 0) {
+                        conn_ack_enable(c); /* a control line, not an event */
                         continue;
                 }
                 if (take_event(l, ep, c, c->cred, true, line, len, NULL, 0, &lane) ==
@@ -514,7 +643,7 @@ static gboolean on_conn_idle(gpointer user_data)
         Conn *c = user_data;
 
         c->idle = 0;
-        if (c->watch && !c->blocked && !c->ep->l->paused)
+        if (c->watch && !c->blocked && !c->ack_full && !c->ep->l->paused)
                 drain_stream(c->ep, c); /* what it stops, it stops itself */
         return G_SOURCE_REMOVE;
 }
@@ -695,6 +824,7 @@ Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
         l->user_data = user_data;
         l->paused = true;
         l->buf = g_malloc(config->max_event_size ? config->max_event_size : 1);
+        queue_set_done(queue, on_event_done, l);
         l->blocked_conns = g_ptr_array_new();
         l->blocked_eps = g_ptr_array_new();
         l->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify) endpoint_free);
@@ -740,7 +870,7 @@ void listener_resume(Listener *l)
                 endpoint_arm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
-                        if (!c->watch && !c->blocked)
+                        if (!c->watch && !c->blocked && !c->ack_full)
                                 conn_watch(c);
                 }
         }
@@ -778,7 +908,7 @@ void listener_space(Listener *l)
                 g_ptr_array_remove_index_fast(l->blocked_conns, i);
                 c->blocked = false;
                 queue_lane_block(q, c->lane, false);
-                if (!l->paused && !c->watch)
+                if (!l->paused && !c->watch && !c->ack_full)
                         conn_watch(c);
         }
         for (guint i = l->blocked_eps->len; i-- > 0;) {
@@ -859,6 +989,7 @@ void listener_free(Listener *l)
 {
         if (!l)
                 return;
+        queue_set_done(l->queue, NULL, NULL);
         g_clear_pointer(&l->endpoints, g_ptr_array_unref);
         g_clear_pointer(&l->blocked_conns, g_ptr_array_unref);
         g_clear_pointer(&l->blocked_eps, g_ptr_array_unref);

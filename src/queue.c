@@ -324,6 +324,12 @@ void queue_set_shares(Queue *q, size_t floor, size_t max_dgram)
         q->max_dgram = max_dgram;
 }
 
+void queue_set_done(Queue *q, QueueDoneFunc done, void *user_data)
+{
+        q->done = done;
+        q->done_data = user_data;
+}
+
 void queue_set_rate_limit(Queue *q, int64_t interval_usec, unsigned burst)
 {
         q->rate_interval_usec = interval_usec;
@@ -449,6 +455,8 @@ static void drop(Queue *q, Lane *lane, Event *ev)
 {
         lane->dropped++;
         q->dropped++;
+        if (ev->ack_n && lane->ack_sink && q->done)
+                q->done(lane, ev, false, q->done_data);
         if (ev->lane)
                 uncharge(q, ev);
         event_free(ev);
@@ -542,6 +550,8 @@ size_t queue_confirm(Queue *q, size_t n)
                 Event *ev = ring_pop_front(&q->out);
                 q->in_flight--;
                 ev->lane->emitted++;
+                if (ev->ack_n && ev->lane->ack_sink && q->done)
+                        q->done(ev->lane, ev, true, q->done_data);
                 uncharge(q, ev);
                 event_free(ev);
         }

@@ -89,6 +89,7 @@ typedef struct {
         Lane *lane;        /* while queued */
         const struct SchemaSignal *sig; /* its type's typed signal (schema.h), or NULL */
         GVariant *typed; /* that signal's body, built at receive (NULL: at send) */
+        uint64_t ack_n;  /* its number on an acknowledged connection (0: none) */
         uint64_t ahead;    /* queued: the seq of the last event out of the queue then */
 } Event;
 
@@ -138,7 +139,11 @@ struct Lane {
         GList idle_link; /* in Queue.idle: a DGRAM lane with nothing queued */
         GList all_link;  /* in Queue.all */
         uint64_t key[2];
+        void *ack_sink; /* the listener's: where this lane's acknowledgements go, or NULL */
 };
+
+/* An acknowledged event left the queue: emitted (its seq), or dropped. */
+typedef void (*QueueDoneFunc)(Lane *lane, const Event *ev, bool emitted, void *user_data);
 
 typedef struct {
         EventRing out;     /* picked, in bus order: the first in_flight are being written */
@@ -164,6 +169,8 @@ typedef struct {
         GQueue rr;           /* lanes with waiting events, in turn */
         GQueue idle;         /* DGRAM lanes holding nothing, oldest first */
         GQueue all;
+        QueueDoneFunc done; /* for events with an ack_n, on a lane with an ack_sink */
+        void *done_data;
 } Queue;
 
 void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacity_fds,
@@ -184,6 +191,9 @@ void queue_set_limits(Queue *q, size_t capacity, size_t capacity_bytes, size_t c
  * reused, new DGRAM senders share one lane.
  */
 void queue_set_shares(Queue *q, size_t floor, size_t max_dgram);
+
+/* Who hears of an acknowledged event's end (the listener). */
+void queue_set_done(Queue *q, QueueDoneFunc done, void *user_data);
 
 /* Per-sender rate limit: at most burst events per interval (0: none). */
 void queue_set_rate_limit(Queue *q, int64_t interval_usec, unsigned burst);

@@ -94,6 +94,13 @@ tests_test_schema_CFLAGS = $(TEST_CFLAGS)
 tests_test_schema_LDADD = tests/libshield1.la tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-schema
 
+check_PROGRAMS += tests/test-ack
+tests_test_ack_SOURCES = tests/test-ack.c
+tests_test_ack_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
+tests_test_ack_CFLAGS = $(TEST_CFLAGS)
+tests_test_ack_LDADD = src/lib/libingester.la tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-ack
+
 check_PROGRAMS += tests/test-large
 tests_test_large_SOURCES = tests/test-large.c
 tests_test_large_CFLAGS = $(TEST_CFLAGS)

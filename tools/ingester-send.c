@@ -30,6 +30,8 @@ enum {
         EXIT_NOT_SENT = 1,    /* some events were refused here; the others were sent */
         EXIT_USAGE = 2,       /* bad options or fields; nothing was sent */
         EXIT_UNREACHABLE = 3, /* no daemon, or the connection was lost for good */
+        EXIT_DROPPED = 4,     /* --wait: the daemon's overflow policy dropped one */
+        EXIT_NO_ANSWER = 5,   /* --wait: an answer did not come in time */
 };
 
 static void client_freep(IngesterClient **c)
@@ -41,6 +43,8 @@ typedef struct {
         IngesterClient *client;
         gboolean msgpack;
         gboolean stream; /* connected to a stream socket: one line per event */
+        gboolean wait;   /* --wait: each event answered by the daemon */
+        int wait_timeout_ms;
         GArray *fds;
         CodecLimits limits;
         unsigned sent, refused;
@@ -149,7 +153,31 @@ static void send_event(Sender *s, const char *json, size_t len, const char *wher
                 packet = sb.data;
                 size = sb.size;
         }
-        r = ingester_client_send(s->client, packet, size, (const int *) s->fds->data, s->fds->len);
+        if (s->wait) {
+                char why[64] = "";
+                r = ingester_client_send_wait(s->client, packet, size, (const int *) s->fds->data,
+                                              s->fds->len, s->wait_timeout_ms, NULL, why,
+                                              sizeof(why));
+                if (r == -EBADMSG || r == -ENOBUFS || r == -ETIMEDOUT || r == -EOPNOTSUPP) {
+                        fprintf(stderr, "ingester-send: %s: %s%s\n", where,
+                                r == -EBADMSG      ? "refused by ingesterd: "
+                                : r == -ENOBUFS    ? "dropped by ingesterd's overflow policy"
+                                : r == -ETIMEDOUT  ? "sent, but no answer in time"
+                                                   : "sent to a datagram socket, which cannot answer",
+                                r == -EBADMSG ? why : "");
+                        s->refused += r == -EBADMSG;
+                        s->sent += r != -EBADMSG;
+                        s->status = MAX(s->status, r == -EBADMSG    ? EXIT_NOT_SENT
+                                                   : r == -ENOBUFS  ? EXIT_DROPPED
+                                                                    : EXIT_NO_ANSWER);
+                        msgpack_sbuffer_destroy(&sb);
+                        codec_event_clear(&ev);
+                        return;
+                }
+        } else {
+                r = ingester_client_send(s->client, packet, size, (const int *) s->fds->data,
+                                         s->fds->len);
+        }
         msgpack_sbuffer_destroy(&sb);
         codec_event_clear(&ev);
 
@@ -259,6 +287,7 @@ int main(int argc, char **argv)
         __attribute__((cleanup(client_freep))) IngesterClient *client = NULL;
         Sender s = {
                 .fds = fds,
+                .wait_timeout_ms = 30000,
                 .limits = { .max_depth = CODEC_DEPTH_CEILING,
                             .max_members = CODEC_MAX_MEMBERS_CEILING,
                             .max_string = CODEC_MAX_STRING_CEILING },
@@ -289,6 +318,12 @@ int main(int argc, char **argv)
                   "Growth of the wait per attempt (default 2)", "F" },
                 { "retry-max-interval", 0, 0, G_OPTION_ARG_INT, &retry_max_interval,
                   "Longest wait between attempts (default 5000)", "MS" },
+                { "wait", 'w', 0, G_OPTION_ARG_NONE, &s.wait,
+                  "Wait until ingesterd answers for each event: on the bus, refused or dropped "
+                  "(SEQPACKET and stream)",
+                  NULL },
+                { "wait-timeout", 0, 0, G_OPTION_ARG_INT, &s.wait_timeout_ms,
+                  "How long to wait for each answer (default 30000)", "MS" },
                 { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
                   "No summary line; only errors are printed", NULL },
                 { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
@@ -304,8 +339,10 @@ int main(int argc, char **argv)
                      "and key:=json\nmaking one object; with neither, one JSON object per line "
                      "of standard input.");
         g_option_context_set_description(
-                ctx, "Exit status: 0 every event sent, 1 some events refused (invalid or too "
-                     "large;\nthe others were sent), 2 usage error, 3 ingesterd unreachable.\n"
+                ctx, "Exit status: 0 every event sent (with --wait: on the bus), 1 some events "
+                     "refused\n(invalid or too large, here or by ingesterd; the others were sent), "
+                     "2 usage error,\n3 ingesterd unreachable, 4 (--wait) one was dropped by its "
+                     "overflow policy,\n5 (--wait) an answer did not come in time.\n"
                      "See ingester-send(1).");
         g_option_context_add_main_entries(ctx, entries, NULL);
         if (!g_option_context_parse(ctx, &argc, &argv, &error)) {

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,12 @@ struct IngesterClient {
         /* a stream, non-blocking: the rest of a line the kernel took in part */
         char *pending;
         size_t pending_len, pending_off;
+
+        /* acknowledgements (ingester_client_send_wait()) */
+        bool want_ack;     /* every connection opens with "!ack" */
+        uint64_t ack_next; /* the last event's number on this connection */
+        char abuf[512];    /* a stream's answers not yet taken */
+        size_t alen;
 };
 
 static uint64_t now_usec(void)
@@ -222,6 +229,17 @@ static int open_one(IngesterClient *c, IngesterTransport type)
         c->fd = fd;
         c->type = type;
         c->connections++;
+        c->ack_next = 0;
+        c->alen = 0;
+        if (c->want_ack && (type == INGESTER_TRANSPORT_SEQPACKET || type == INGESTER_TRANSPORT_STREAM)) {
+                /* ask for answers first (doc/protocol.md 1.7): a control packet or line */
+                const char *ask = type == INGESTER_TRANSPORT_STREAM ? "!ack\n" : "!ack";
+                if (send(fd, ask, strlen(ask), MSG_NOSIGNAL) != (ssize_t) strlen(ask)) {
+                        int r = -errno;
+                        c->fd = close_keep_errno(fd);
+                        return r < 0 ? r : -EIO;
+                }
+        }
         return 0;
 }
 
@@ -512,6 +530,96 @@ _public_ int ingester_client_send(IngesterClient *c, const void *data, size_t si
                 r = wait_for_retry(c, r, &failures);
                 if (r < 0)
                         return r;
+        }
+}
+
+/* One answer into line (NUL-terminated), within the deadline (monotonic µs). */
+static int read_answer(IngesterClient *c, char *line, size_t size, uint64_t deadline)
+{
+        for (;;) {
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                uint64_t now = now_usec();
+                int ms = now >= deadline ? 0 : (int) ((deadline - now + 999) / 1000);
+                ssize_t n;
+                char *nl;
+
+                if (c->type == INGESTER_TRANSPORT_STREAM &&
+                    (nl = memchr(c->abuf, '\n', c->alen))) {
+                        size_t k = (size_t) (nl - c->abuf);
+                        size_t copy = k < size - 1 ? k : size - 1;
+                        memcpy(line, c->abuf, copy);
+                        line[copy] = '\0';
+                        memmove(c->abuf, nl + 1, c->alen - k - 1);
+                        c->alen -= k + 1;
+                        return 0;
+                }
+                n = poll(&p, 1, ms);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ETIMEDOUT;
+                if (c->type == INGESTER_TRANSPORT_STREAM) {
+                        if (c->alen == sizeof(c->abuf))
+                                c->alen = 0; /* no answer is that long: start over */
+                        n = recv(c->fd, c->abuf + c->alen, sizeof(c->abuf) - c->alen, MSG_DONTWAIT);
+                } else {
+                        n = recv(c->fd, line, size - 1, MSG_DONTWAIT);
+                }
+                if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ECONNRESET; /* the daemon closed the connection */
+                if (c->type == INGESTER_TRANSPORT_STREAM) {
+                        c->alen += (size_t) n;
+                        continue;
+                }
+                line[n] = '\0';
+                return 0;
+        }
+}
+
+_public_ int ingester_client_send_wait(IngesterClient *c, const void *data, size_t size,
+                                       const int *fds, size_t n_fds, int timeout_ms,
+                                       uint64_t *ret_seq, char *reason, size_t reason_size)
+{
+        uint64_t deadline, want;
+        int r;
+
+        if (!c || timeout_ms < 0)
+                return -EINVAL;
+        if (!c->want_ack) {
+                /* from now on every connection asks for answers; this one too */
+                c->want_ack = true;
+                ingester_client_disconnect(c);
+        }
+        r = ingester_client_send(c, data, size, fds, n_fds);
+        if (r < 0)
+                return r;
+        if (c->type != INGESTER_TRANSPORT_SEQPACKET && c->type != INGESTER_TRANSPORT_STREAM)
+                return -EOPNOTSUPP; /* sent, but a datagram socket cannot answer */
+        want = ++c->ack_next;
+        deadline = now_usec() + (uint64_t) timeout_ms * 1000u;
+        for (;;) {
+                char line[256], what[16] = "", detail[128] = "";
+                unsigned long long n = 0;
+
+                r = read_answer(c, line, sizeof(line), deadline);
+                if (r < 0)
+                        return r;
+                if (sscanf(line, "%llu %15s %127s", &n, what, detail) < 2 || n != want)
+                        continue; /* an earlier event's, or not an answer */
+                if (strcmp(what, "ok") == 0) {
+                        if (ret_seq)
+                                *ret_seq = strtoull(detail, NULL, 10);
+                        return 0;
+                }
+                if (reason && reason_size > 0)
+                        snprintf(reason, reason_size, "%s", strcmp(what, "refused") == 0 ? detail : what);
+                return strcmp(what, "refused") == 0 ? -EBADMSG : -ENOBUFS;
         }
 }
 

@@ -61,6 +61,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -184,6 +185,31 @@ int ingester_client_connect(IngesterClient *c);
  */
 int ingester_client_send(IngesterClient *c, const void *data, size_t size, const int *fds,
                          size_t n_fds);
+
+/*
+ * Sends one event, like ingester_client_send(), and waits until ingesterd
+ * answers for it (doc/protocol.md 1.7), at most @timeout_ms. The first call
+ * makes the handle ask for answers on every connection from then on (it
+ * reconnects once to do so). Connected transports only: SEQPACKET and
+ * stream.
+ *
+ * Returns 0 when the event is on the bus (its D-Bus message written and
+ * confirmed by the bus), with its seq in *@ret_seq (may be NULL); or
+ *   -EBADMSG     ingesterd refused it; the reason ("syntax", "too-large",
+ *                ...: doc/protocol.md section 3) in @reason;
+ *   -ENOBUFS     its overflow policy dropped it ("dropped" in @reason);
+ *   -ETIMEDOUT   no answer in time: the event may still go out;
+ *   -ECONNRESET  the connection closed before the answer: likewise;
+ *   -EOPNOTSUPP  the socket is a datagram one, which cannot answer (the
+ *                event was sent);
+ * or an error of ingester_client_send(). A sender that uses
+ * ingester_client_send() too on the same handle gets answers for those
+ * events as well, which this call skips: read them, or ingesterd stops
+ * reading a connection that leaves 1024 answers unread.
+ */
+int ingester_client_send_wait(IngesterClient *c, const void *data, size_t size, const int *fds,
+                              size_t n_fds, int timeout_ms, uint64_t *ret_seq, char *reason,
+                              size_t reason_size);
 
 /* Closes the connection, if any. The next connect or send opens a new one. */
 void ingester_client_disconnect(IngesterClient *c);
