@@ -464,6 +464,7 @@ static void test_python_reader(void)
 static void test_shell_reader(void)
 {
         g_autofree char *reader = example("reader.sh");
+        g_autofree char *socat = g_find_program_in_path("socat");
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
 
         d = start(NULL);
@@ -473,7 +474,7 @@ static void test_shell_reader(void)
                         0);
         expect_line(1, "one", 1);
         expect_line(2, "two words", 1);
-        if (g_find_program_in_path("socat")) {
+        if (socat) {
                 g_autoptr(GSubprocessLauncher) s = g_subprocess_launcher_new(0);
                 g_subprocess_launcher_setenv(s, "SOCAT", "1", TRUE);
                 CU_ASSERT_EQUAL(run_with(s, "plain\n", NULL,
