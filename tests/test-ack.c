@@ -114,6 +114,28 @@ static void test_stream_answers(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "2 refused type-not-string\n"));
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "1 ok 1\n"));
         close(fd);
+        /* the library and the tool over the stream */
+        {
+                IngesterClient *c = NULL;
+                uint64_t seq = 0;
+                char reason[64] = "";
+                g_autoptr(GSubprocess) p = NULL;
+
+                CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, stream, INGESTER_TRANSPORT_AUTO, 0), 0);
+                CU_ASSERT_EQUAL(ingester_client_send_wait(c, "{\"type\":\"lib\"}", 14, NULL, 0,
+                                                          5000, &seq, reason, sizeof(reason)),
+                                0);
+                CU_ASSERT_EQUAL(seq, 2);
+                CU_ASSERT_EQUAL(ingester_client_send_wait(c, "[1]", 3, NULL, 0, 5000, &seq, reason,
+                                                          sizeof(reason)),
+                                -EBADMSG);
+                CU_ASSERT_STRING_EQUAL(reason, "not-object");
+                ingester_client_free(c);
+                p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "ingester-send",
+                                     "--quiet", "--wait", "--socket", stream, "type=tool", NULL);
+                CU_ASSERT_EQUAL(harness_wait_subprocess(p, 20000), 0);
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 3), 3);
+        }
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 
