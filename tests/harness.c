@@ -365,6 +365,17 @@ char *testdaemon_log(TestDaemon *d)
         return text;
 }
 
+char *harness_config_arg(const char *dir, const char *extra)
+{
+        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_autofree char *text = g_strdup_printf("[listen:seq]\ntransport=seqpacket\npath=%s/run/"
+                                                "seqpacket.sock\n\n[listen:dgram]\ntransport="
+                                                "dgram\npath=%s/run/dgram.sock\n\n%s",
+                                                dir, dir, extra);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return g_strdup_printf("--config=%s", path);
+}
+
 unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle)
 {
         g_autofree char *log = testdaemon_log(d);

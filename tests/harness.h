@@ -115,6 +115,9 @@ guint64 testdaemon_stat(TestDaemon *d, const char *key);
 guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want);
 int testdaemon_count_fds(TestDaemon *d);
 char *testdaemon_log(TestDaemon *d);
+/* Writes dir/ingesterd.conf with the harness's two sockets as [listen:*]
+ * sections, then extra (starting with its own [group]); returns "--config=PATH". */
+char *harness_config_arg(const char *dir, const char *extra);
 /* How many times needle occurs in the daemon's log. */
 unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle);
 /* Waits for the queue to drain (testdaemon_wait_stat()), prints the figures,

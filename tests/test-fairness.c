@@ -39,17 +39,13 @@ TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
 /* Starts the daemon with its two sockets, a small window and batch, and extra config. */
 static TestDaemon *start_with(const char *policy, const char *extra)
 {
-        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
         g_autofree char *text = g_strdup_printf(
                 "[bus]\nmax-unflushed=%u\n\n[limits]\nbatch=%u\n\n[queue]\ncapacity=%u\n"
-                "policy=%s\n%s\n\n[listen:seq]\ntransport=seqpacket\npath=%s/run/"
-                "seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\npath=%s/run/dgram.sock\n",
-                WINDOW, BATCH, CAPACITY, policy, extra, dir, dir);
-        g_autofree char *arg = NULL;
+                "policy=%s\n%s\n",
+                WINDOW, BATCH, CAPACITY, policy, extra);
+        g_autofree char *arg = harness_config_arg(dir, text);
         const char *argv[2];
 
-        g_assert_true(g_file_set_contents(path, text, -1, NULL));
-        arg = g_strdup_printf("--config=%s", path);
         argv[0] = arg;
         argv[1] = NULL;
         return testdaemon_start(&suite.bus, dir, argv, 0);

@@ -39,18 +39,6 @@ static pid_t daemon_pid(void)
         return (pid_t) atoi(g_subprocess_get_identifier(d->proc));
 }
 
-/* Writes a config file with the harness's two sockets plus extra text; returns "--config=PATH". */
-static char *config_arg(const char *extra)
-{
-        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
-        g_autofree char *text = g_strdup_printf("[listen:seq]\ntransport=seqpacket\npath=%s/run/"
-                                                "seqpacket.sock\n\n[listen:dgram]\ntransport="
-                                                "dgram\npath=%s/run/dgram.sock\n\n%s",
-                                                dir, dir, extra);
-        g_assert_true(g_file_set_contents(path, text, -1, NULL));
-        return g_strdup_printf("--config=%s", path);
-}
-
 /* utime + stime of a process, in clock ticks */
 static long cpu_ticks(pid_t pid)
 {
@@ -158,7 +146,7 @@ static void send_numbered(int fd, const char *type, unsigned i)
  */
 static void test_connection_limit_makes_connects_wait_not_vanish(void)
 {
-        g_autofree char *arg = config_arg("[limits]\nmax-connections=2\nbacklog=2\n");
+        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-connections=2\nbacklog=2\n");
         const char *extra[] = { arg, NULL };
         g_autoptr(GSubprocess) sender = NULL;
         g_autoptr(GError) error = NULL;
@@ -253,7 +241,7 @@ static gpointer churn(gpointer user_data)
 static void test_churning_senders_lose_nothing_at_a_low_limit(void)
 {
         enum { LOOPS = 4, EACH = 400, TOTAL = LOOPS * EACH };
-        g_autofree char *arg = config_arg("[limits]\nmax-connections=4\n");
+        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-connections=4\n");
         const char *extra[] = { arg, NULL };
         Churner c[LOOPS];
         GThread *t[LOOPS];
@@ -530,7 +518,7 @@ static gpointer send_sized(gpointer user_data)
 static void check_memory_bound(size_t event_size, unsigned n)
 {
         const long capacity_kib = 4096, slack_kib = 3072;
-        g_autofree char *arg = config_arg("[queue]\ncapacity=1000000\ncapacity-bytes=4194304\n"
+        g_autofree char *arg = harness_config_arg(dir, "[queue]\ncapacity=1000000\ncapacity-bytes=4194304\n"
                                           "policy=drop-oldest\n");
         const char *extra[] = { arg, NULL };
         g_autofree char *bus_pid = NULL;
@@ -617,7 +605,7 @@ static GByteArray *expanding_msgpack(void)
  */
 static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
 {
-        g_autofree char *arg = config_arg("[limits]\nmax-event-size=4194304\n"
+        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-event-size=4194304\n"
                                           "max-members=1048576\nreceive-buffer=16777216\n");
         const char *extra[] = { arg, NULL };
         g_autoptr(GByteArray) big = expanding_msgpack();
@@ -1061,8 +1049,8 @@ static bool wait_read_by_peer(int fd, unsigned timeout_ms)
 static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 {
         enum { N = 20 };
-        /* keys before a section go to config_arg()'s last one, [listen:dgram] */
-        g_autofree char *v1 = config_arg("allow-uids=4242\n\n[limits]\nmax-connections=1\n\n"
+        /* keys before a section go to harness_config_arg(dir, )'s last one, [listen:dgram] */
+        g_autofree char *v1 = harness_config_arg(dir, "allow-uids=4242\n\n[limits]\nmax-connections=1\n\n"
                                          "[queue]\ncapacity=64\n");
         const char *extra[] = { v1, NULL };
         g_autofree guint8 *seen = g_new0(guint8, N);
@@ -1091,7 +1079,7 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 
         /* v2: a smaller queue than it holds, smaller packets, anyone on the datagram
          * socket, more connections; and two things that cannot change */
-        g_free(config_arg("allow-uids=*\n\n[limits]\nmax-connections=4\nmax-event-size=200\n\n"
+        g_free(harness_config_arg(dir, "allow-uids=*\n\n[limits]\nmax-connections=4\nmax-event-size=200\n\n"
                           "[queue]\ncapacity=8\n\n[bus]\nname=org.ingester.Other\n\n"
                           "[listen:extra]\ntransport=dgram\npath=/nonexistent/extra.sock\n"));
         kill(daemon_pid(), SIGHUP);

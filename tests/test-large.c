@@ -150,14 +150,7 @@ static void test_bad_large_events_then_good_ones(void)
         g_autofree char *over = g_strdup_printf("{\"type\":\"over\",\"s\":\"%s\"}", small);
 
         {
-                g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
-                g_autofree char *text = g_strdup_printf(
-                        "[limits]\nmax-large-event-size=2048\n\n[listen:seq]\ntransport=seqpacket\n"
-                        "path=%s/run/seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\n"
-                        "path=%s/run/dgram.sock\n",
-                        dir, dir);
-                g_autofree char *arg = g_strdup_printf("--config=%s", conf);
-                g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+                g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-large-event-size=2048\n");
                 d = start(arg);
         }
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);

@@ -613,13 +613,8 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
 static void test_typed_also_event(void)
 {
         g_autofree char *example = example_path();
-        g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
-        g_autofree char *text = g_strdup_printf(
-                "[bus]\nschemas=%s\ntyped-also-event=true\n\n[listen:seq]\ntransport=seqpacket\n"
-                "path=%s/run/seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\n"
-                "path=%s/run/dgram.sock\n",
-                example, dir, dir);
-        g_autofree char *arg = g_strdup_printf("--config=%s", conf);
+        g_autofree char *bus = g_strdup_printf("[bus]\nschemas=%s\ntyped-also-event=true\n", example);
+        g_autofree char *arg = harness_config_arg(dir, bus);
         g_autoptr(GDBusConnection) c = NULL;
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusMessage) m = NULL;
@@ -627,7 +622,6 @@ static void test_typed_also_event(void)
         TestShield1 *proxy;
         int exited = 0, fd;
 
-        g_assert_true(g_file_set_contents(conf, text, -1, NULL));
         d = testdaemon_start(&suite.bus, dir, (const char *const[]){ arg, NULL }, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);
         c = testbus_connect(&suite.bus);

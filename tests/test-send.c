@@ -436,14 +436,7 @@ static void test_python_reader(void)
         }
         {
                 /* a line of one 300 kB string: max-string raised to let it through */
-                g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
-                g_autofree char *text = g_strdup_printf(
-                        "[limits]\nmax-string=400000\n\n[listen:seq]\ntransport=seqpacket\n"
-                        "path=%s/run/seqpacket.sock\n\n[listen:dgram]\ntransport=dgram\n"
-                        "path=%s/run/dgram.sock\n",
-                        dir, dir);
-                g_autofree char *arg = g_strdup_printf("--config=%s", conf);
-                g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+                g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-string=400000\n");
                 d = start((const char *const[]){ arg, NULL });
         }
         CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "/usr/bin/python3", reader,
