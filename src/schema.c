@@ -440,6 +440,24 @@ static bool integer_of(GVariant *v, bool *neg, guint64 *mag, gint64 *sv)
         return false;
 }
 
+/* One converted element (x, a new reference, or NULL: the conversion failed)
+ * into the container being built: a dict entry under key, else an item.
+ * On failure the builder is cleared. */
+static bool add_converted(GVariantBuilder *b, bool build, const char *key, GVariant *x)
+{
+        if (!x) {
+                if (build)
+                        g_variant_builder_clear(b);
+                return false;
+        }
+        if (build && key)
+                g_variant_builder_add(b, "{s@*}", key, x);
+        else if (build)
+                g_variant_builder_add_value(b, x);
+        g_variant_unref(x);
+        return true;
+}
+
 /*
  * v (a decoded value: a{sv}, av, s, x, t, d, b, ay) as type t: a new
  * reference (never floating), or NULL with f->why. build false: only the
@@ -562,14 +580,8 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                         while (g_variant_iter_next(&it, "{&sv}", &key, &item)) {
                                 GVariant *x = convert(item, vt, build, f);
                                 g_variant_unref(item);
-                                if (!x) {
-                                        if (build)
-                                                g_variant_builder_clear(&b);
+                                if (!add_converted(&b, build, key, x))
                                         return NULL;
-                                }
-                                if (build)
-                                        g_variant_builder_add(&b, "{s@*}", key, x);
-                                g_variant_unref(x);
                         }
                         OK(g_variant_builder_end(&b));
                 }
@@ -588,14 +600,8 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                         GVariant *x = convert(inner, e, build, f);
                         g_variant_unref(inner);
                         g_variant_unref(item);
-                        if (!x) {
-                                if (build)
-                                        g_variant_builder_clear(&b);
+                        if (!add_converted(&b, build, NULL, x))
                                 return NULL;
-                        }
-                        if (build)
-                                g_variant_builder_add_value(&b, x);
-                        g_variant_unref(x);
                 }
                 OK(g_variant_builder_end(&b));
         }

@@ -442,6 +442,18 @@ static void blocked_clear(Blocked *b)
         }
 }
 
+/* A proxy for org.terok.Shield1 at its path, as a subscriber makes one. */
+static TestShield1 *shield_proxy(GDBusConnection *c)
+{
+        g_autoptr(GError) error = NULL;
+        TestShield1 *proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                                         "org.terok.Shield1", "/org/terok/Shield1",
+                                                         NULL, &error);
+
+        g_assert_no_error(error);
+        return proxy;
+}
+
 static void wait_for(Blocked *b, int count, unsigned timeout_ms)
 {
         gint64 end = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
@@ -481,10 +493,7 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
         d = testdaemon_start(&suite.bus, dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);
         c = testbus_connect(&suite.bus);
-        proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
-                                            "org.terok.Shield1", "/org/terok/Shield1", NULL,
-                                            &error);
-        g_assert_no_error(error);
+        proxy = shield_proxy(c);
         owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
         CU_ASSERT_PTR_NOT_NULL_FATAL(owner); /* ingesterd owns the schema's name */
         g_signal_connect(proxy, "connection-blocked", G_CALLBACK(on_connection_blocked), &b);
@@ -585,10 +594,7 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
         harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
         d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
         c = testbus_connect(&suite.bus);
-        proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
-                                            "org.terok.Shield1", "/org/terok/Shield1", NULL,
-                                            &error);
-        g_assert_no_error(error);
+        proxy = shield_proxy(c);
         {
                 g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
                 CU_ASSERT_PTR_NULL(owner); /* not yet */
@@ -625,10 +631,7 @@ static void test_typed_also_event(void)
         d = testdaemon_start(&suite.bus, dir, (const char *const[]){ arg, NULL }, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);
         c = testbus_connect(&suite.bus);
-        proxy = test_shield1_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
-                                            "org.terok.Shield1", "/org/terok/Shield1", NULL,
-                                            &error);
-        g_assert_no_error(error);
+        proxy = shield_proxy(c);
         g_signal_connect_swapped(proxy, "container-exited", G_CALLBACK(g_atomic_int_inc), &exited);
         fd = seq_connect(d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
