@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "busmsg.h"
+#include "answers.h"
 #include "largefd.h"
 #include "linebuf.h"
 #include "listener.h"
@@ -48,17 +49,12 @@ typedef struct {
         bool stream;       /* SOCK_STREAM: lines, framed in `lines` */
         LineBuf lines;
         guint idle;        /* stream: complete lines are buffered, to be taken without a read */
-        /* acknowledgements (doc/protocol.md 1.7): after "!ack", one reply per event */
+        /* acknowledgements (doc/protocol.md 1.7): after "!ack", one answer per event */
         bool ack;
         uint64_t ack_next; /* the number of the last event attempt */
-        GQueue acks;       /* char*: replies not yet written */
-        size_t ack_off;    /* stream: bytes of the first already written */
-        guint out_watch;   /* waiting to write them */
-        bool ack_full;     /* ACK_MAX unwritten: not read until they drain */
+        Answers answers;
 } Conn;
 
-/* Replies a connection may leave unread before the daemon stops reading it. */
-#define ACK_MAX 1024U
 #define ACK_CONTROL "!ack"
 
 struct Endpoint {
@@ -155,66 +151,21 @@ static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred
 
 static void conn_watch(Conn *c);
 
-static gboolean on_conn_writable(gint fd, GIOCondition cond, gpointer user_data);
-
-/* Writes what replies it can without blocking; the rest wait for POLLOUT. */
-static void conn_ack_flush(Conn *c)
-{
-        Listener *l = c->ep->l;
-        char *text;
-
-        while ((text = g_queue_peek_head(&c->acks))) {
-                size_t len = strlen(text);
-                ssize_t n = send(c->fd, text + c->ack_off, len - c->ack_off,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        if (!c->out_watch)
-                                c->out_watch = g_unix_fd_add(c->fd, G_IO_OUT, on_conn_writable, c);
-                        return;
-                }
-                if (n < 0) {
-                        /* the peer is gone: what it would have read goes too */
-                        g_queue_clear_full(&c->acks, g_free);
-                        c->ack_off = 0;
-                        break;
-                }
-                c->ack_off += (size_t) n;
-                if (c->ack_off < len)
-                        continue; /* a stream took part of the line */
-                g_free(g_queue_pop_head(&c->acks));
-                c->ack_off = 0;
-        }
-        g_clear_handle_id(&c->out_watch, g_source_remove);
-        if (c->ack_full && g_queue_get_length(&c->acks) <= ACK_MAX / 2) {
-                c->ack_full = false;
-                if (!l->paused && !c->blocked && !c->watch)
-                        conn_watch(c);
-        }
-}
-
-static gboolean on_conn_writable(gint fd, GIOCondition cond, gpointer user_data)
+/* The connection's answers drained below half: read it again. */
+static void on_answers_room(void *user_data)
 {
         Conn *c = user_data;
 
-        c->out_watch = 0; /* conn_ack_flush() adds it again when it must */
-        conn_ack_flush(c);
-        return G_SOURCE_REMOVE;
+        if (!c->ep->l->paused && !c->blocked && !c->watch)
+                conn_watch(c);
 }
 
-/* One reply: a packet, or a line on a stream. At ACK_MAX unwritten the
- * connection is not read until they drain: the sender that never reads its
- * replies blocks in send(), and nobody else notices. */
+/* One answer; at ANSWERS_MAX unwritten the connection is not read until they
+ * drain, so a sender that never reads them blocks in send(), and nobody else
+ * notices. */
 static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
 {
-        g_queue_push_tail(&c->acks, g_strdup_printf("%" G_GUINT64_FORMAT " %s%s%s%s", n, what,
-                                                    detail ? " " : "", detail ? detail : "",
-                                                    c->stream ? "\n" : ""));
-        if (g_queue_get_length(&c->acks) == 1)
-                conn_ack_flush(c);
-        if (g_queue_get_length(&c->acks) >= ACK_MAX && !c->ack_full) {
-                c->ack_full = true;
+        if (answers_push(&c->answers, n, what, detail)) {
                 g_clear_handle_id(&c->watch, g_source_remove);
                 g_clear_handle_id(&c->idle, g_source_remove);
         }
@@ -433,9 +384,7 @@ static void conn_free(Conn *c)
                 g_source_remove(c->watch);
         if (c->idle)
                 g_source_remove(c->idle);
-        if (c->out_watch)
-                g_source_remove(c->out_watch);
-        g_queue_clear_full(&c->acks, g_free);
+        answers_deinit(&c->answers);
         c->lane->ack_sink = NULL; /* its events' ends go unanswered now */
         linebuf_deinit(&c->lines);
         if (c->blocked)
@@ -477,7 +426,7 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
                         listener_pause(l); /* the kernel now pushes back on the senders */
                         return G_SOURCE_REMOVE;
                 }
-                if (conn && conn->ack_full)
+                if (conn && conn->answers.full)
                         return G_SOURCE_REMOVE; /* conn_ack() removed its watch */
                 r = read_one(l, ep, conn, fd, &lane);
                 if (r == READ_BLOCKED) {
@@ -596,7 +545,7 @@ static gboolean drain_stream(Endpoint *ep, Conn *c)
                         listener_pause(l);
                         return FALSE;
                 }
-                if (c->ack_full)
+                if (c->answers.full)
                         return FALSE; /* conn_ack() removed its watch */
                 k = linebuf_next(&c->lines, &line, &len);
                 if (k == LINE_NONE) {
@@ -643,7 +592,7 @@ static gboolean on_conn_idle(gpointer user_data)
         Conn *c = user_data;
 
         c->idle = 0;
-        if (c->watch && !c->blocked && !c->ack_full && !c->ep->l->paused)
+        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused)
                 drain_stream(c->ep, c); /* what it stops, it stops itself */
         return G_SOURCE_REMOVE;
 }
@@ -749,6 +698,7 @@ static AcceptResult accept_one(Endpoint *ep)
                                     ep->spec->path);
         c->stream = ep->spec->transport == TRANSPORT_STREAM;
         linebuf_init(&c->lines, l->config->max_event_size);
+        answers_init(&c->answers, c->fd, c->stream, on_answers_room, c);
         g_ptr_array_add(ep->conns, c);
         l->stats->connections++;
         l->stats->connections_accepted++;
@@ -870,7 +820,7 @@ void listener_resume(Listener *l)
                 endpoint_arm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
-                        if (!c->watch && !c->blocked && !c->ack_full)
+                        if (!c->watch && !c->blocked && !c->answers.full)
                                 conn_watch(c);
                 }
         }
@@ -908,7 +858,7 @@ void listener_space(Listener *l)
                 g_ptr_array_remove_index_fast(l->blocked_conns, i);
                 c->blocked = false;
                 queue_lane_block(q, c->lane, false);
-                if (!l->paused && !c->watch && !c->ack_full)
+                if (!l->paused && !c->watch && !c->answers.full)
                         conn_watch(c);
         }
         for (guint i = l->blocked_eps->len; i-- > 0;) {

@@ -25,6 +25,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/statsobj.c \
 	src/schema.h \
 	src/schema.c \
+	src/answers.h \
+	src/answers.c \
 	src/largefd.h \
 	src/largefd.c \
 	src/peer.h \

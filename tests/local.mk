@@ -155,7 +155,7 @@ TESTS += tests/test-faults
 FUZZ_CORE = \
 	src/codec.c src/codec-json.c src/codec-msgpack.c src/vwriter.c \
 	src/stats.c src/queue.c src/config.c src/socket.c src/listener.c src/busmsg.c \
-	src/linebuf.c src/schema.c src/statsobj.c src/peer.c src/largefd.c \
+	src/linebuf.c src/schema.c src/statsobj.c src/peer.c src/largefd.c src/answers.c \
 	$(NULL)
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
