@@ -33,55 +33,10 @@
 #include "largefd.h"
 #include "linebuf.h"
 #include "listener.h"
+#include "listener-private.h"
 #include "peer.h"
 #include "schema.h"
 #include "util.h"
-
-typedef struct Endpoint Endpoint;
-
-typedef struct {
-        Endpoint *ep;
-        int fd;
-        guint watch;
-        struct ucred cred; /* SO_PEERCRED, taken at accept */
-        Lane *lane;        /* its own, in the queue */
-        bool blocked;      /* block policy: its lane is at its share (l->blocked_conns) */
-        bool stream;       /* SOCK_STREAM: lines, framed in `lines` */
-        LineBuf lines;
-        guint idle;        /* stream: complete lines are buffered, to be taken without a read */
-        /* acknowledgements (doc/protocol.md 1.7): after "!ack", one answer per event */
-        bool ack;
-        uint64_t ack_next; /* the number of the last event attempt */
-        Answers answers;
-} Conn;
-
-#define ACK_CONTROL "!ack"
-
-struct Endpoint {
-        Listener *l;
-        const ListenSpec *spec;
-        BoundSocket sock;
-        guint watch;
-        guint retry_timer; /* re-arms accept() after the descriptors ran out */
-        bool starved;      /* accept() failed with EMFILE/ENFILE: wait for the timer */
-        bool input_done;   /* shutting down: nothing more can arrive, all read */
-        Lane *blocked_on;  /* DGRAM, block policy: the lane at its share (l->blocked_eps) */
-        GPtrArray *conns; /* Conn*, SEQPACKET only */
-};
-
-struct Listener {
-        const Config *config;
-        Queue *queue;
-        Stats *stats;
-        ListenerCallbacks cb;
-        gpointer user_data;
-        GPtrArray *endpoints; /* Endpoint* */
-        bool paused;
-        bool stopping; /* listener_stop_input() was called */
-        GPtrArray *blocked_conns; /* Conn* whose lane is at its share */
-        GPtrArray *blocked_eps;   /* Endpoint* waiting for a DGRAM lane */
-        char *buf; /* max-event-size bytes, reused for every packet */
-};
 
 /* How long accept() rests after EMFILE/ENFILE before it is tried again
  * (sooner when a connection closes and frees a descriptor). */
@@ -89,12 +44,6 @@ struct Listener {
 
 /* ---- receive ---- */
 
-typedef enum {
-        READ_AGAIN,  /* nothing queued */
-        READ_DONE,   /* one packet consumed (accepted or refused) */
-        READ_HANGUP, /* SEQPACKET peer gone */
-        READ_BLOCKED, /* block policy: the packet's lane reached its share */
-} ReadResult;
 
 
 /*
@@ -145,11 +94,6 @@ static bool rate_admit(Listener *l, Lane *lane)
         return ok;
 }
 
-static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
-                             bool has_cred, const char *bytes, size_t n, int *fds,
-                             unsigned n_fds, Lane **ret_lane);
-
-static void conn_watch(Conn *c);
 
 /* The connection's answers drained below half: read it again. */
 static void on_answers_room(void *user_data)
@@ -172,7 +116,7 @@ static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
 }
 
 /* An event attempt on an acknowledged connection was refused. */
-static void ack_refused(Conn *c, StatsReason r)
+void ack_refused(Conn *c, StatsReason r)
 {
         if (c && c->ack)
                 conn_ack(c, ++c->ack_next, "refused", stats_reason_name(r));
@@ -191,7 +135,7 @@ static void on_event_done(Lane *lane, const Event *ev, bool emitted, void *user_
 }
 
 /* "!ack": from now on every event attempt on c is answered. */
-static void conn_ack_enable(Conn *c)
+void conn_ack_enable(Conn *c)
 {
         c->ack = true;
         c->lane->ack_sink = c;
@@ -300,7 +244,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
  * credentials: checked, decoded and queued, or refused. The descriptors are
  * the event's or closed, on every path.
  */
-static ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
+ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
                              bool has_cred, const char *bytes, size_t n, int *fds,
                              unsigned n_fds, Lane **ret_lane)
 {
@@ -403,7 +347,7 @@ static bool at_connection_limit(const Listener *l)
 }
 
 /* A connection ended: its slot and its descriptor are free (listener_fds_freed()). */
-static void endpoint_drop_conn(Endpoint *ep, Conn *c)
+void endpoint_drop_conn(Endpoint *ep, Conn *c)
 {
         Listener *l = ep->l;
 
@@ -463,154 +407,20 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
         return G_SOURCE_CONTINUE;
 }
 
-/* ---- stream connections ---- */
-
-/*
- * Reads what a stream connection has into its line buffer. Descriptors
- * cannot be tied to a line on a stream: they are closed and counted
- * (fds-on-stream), and the bytes are read as usual.
- */
-static ReadResult read_stream(Listener *l, Conn *c)
-{
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * CONFIG_SCM_MAX_FD)];
-        } control;
-        int fds[CONFIG_SCM_MAX_FD];
-        struct ucred ignored;
-        bool has_cred = false;
-        struct iovec iov;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-        unsigned n_fds;
-        ssize_t n;
-
-        iov.iov_base = linebuf_space(&c->lines, &iov.iov_len);
-        msg.msg_control = &control;
-        msg.msg_controllen = sizeof(control);
-        do
-                n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == EAGAIN || errno == EWOULDBLOCK ? READ_AGAIN : READ_HANGUP;
-        n_fds = peer_collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &ignored, &has_cred);
-        if (n_fds > 0 || (msg.msg_flags & MSG_CTRUNC)) {
-                close_many(fds, n_fds);
-                stats_reject(l->stats, STATS_R_FDS_ON_STREAM, c->cred.pid, c->cred.uid,
-                             c->ep->spec->path);
-        }
-        if (n == 0)
-                return READ_HANGUP;
-        linebuf_commit(&c->lines, (size_t) n);
-        return READ_DONE;
-}
-
-static gboolean on_conn_idle(gpointer user_data);
-
-/* Complete lines are buffered and the socket may have nothing more to say:
- * take them from an idle callback rather than wait for it. */
-static void conn_kick(Conn *c)
-{
-        if (c->stream && !c->idle && linebuf_has_line(&c->lines))
-                c->idle = g_idle_add(on_conn_idle, c);
-}
-
-/* Block policy: this connection's lane is at its share; stop reading it. */
-static void conn_block(Listener *l, Conn *c, Lane *lane)
-{
-        queue_lane_block(l->queue, lane, true);
-        c->blocked = true;
-        g_ptr_array_add(l->blocked_conns, c);
-        g_clear_handle_id(&c->watch, g_source_remove);
-        g_clear_handle_id(&c->idle, g_source_remove);
-}
-
-/*
- * Up to `batch` lines of a stream connection, read when none is buffered.
- * A complete line is delivered even when the hang-up follows at once; what
- * is left of a line at the hang-up is refused as truncated. Returns FALSE
- * when the connection is gone or no longer watched (paused, blocked).
- */
-static gboolean drain_stream(Endpoint *ep, Conn *c)
-{
-        Listener *l = ep->l;
-        const char *where = ep->spec->path;
-
-        for (unsigned i = 0; i < l->config->batch; i++) {
-                const char *line = NULL;
-                size_t len = 0;
-                Lane *lane = NULL;
-                LineKind k;
-
-                if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue)) {
-                        listener_pause(l);
-                        return FALSE;
-                }
-                if (c->answers.full)
-                        return FALSE; /* conn_ack() removed its watch */
-                k = linebuf_next(&c->lines, &line, &len);
-                if (k == LINE_NONE) {
-                        ReadResult r = read_stream(l, c);
-                        if (r == READ_AGAIN)
-                                return TRUE;
-                        if (r == READ_HANGUP) {
-                                k = linebuf_finish(&c->lines, &line, &len);
-                                if (k != LINE_NONE) {
-                                        l->stats->packets++;
-                                        stats_reject(l->stats,
-                                                     k == LINE_TOO_LONG
-                                                             ? STATS_R_TOO_LARGE
-                                                             : (StatsReason) CODEC_E_TRUNCATED,
-                                                     c->cred.pid, c->cred.uid, where);
-                                }
-                                endpoint_drop_conn(ep, c); /* frees c and its sources */
-                                return FALSE;
-                        }
-                        continue;
-                }
-                l->stats->packets++; /* a line is a stream's packet */
-                if (k == LINE_TOO_LONG) {
-                        stats_reject(l->stats, STATS_R_TOO_LARGE, c->cred.pid, c->cred.uid, where);
-                        ack_refused(c, STATS_R_TOO_LARGE);
-                        continue;
-                }
-                if (len == strlen(ACK_CONTROL) && memcmp(line, ACK_CONTROL, len) == 0) {
-                        conn_ack_enable(c); /* a control line, not an event */
-                        continue;
-                }
-                if (take_event(l, ep, c, c->cred, true, line, len, NULL, 0, &lane) ==
-                    READ_BLOCKED) {
-                        conn_block(l, c, lane);
-                        return FALSE;
-                }
-        }
-        conn_kick(c); /* the batch is used up */
-        return TRUE;
-}
-
-static gboolean on_conn_idle(gpointer user_data)
-{
-        Conn *c = user_data;
-
-        c->idle = 0;
-        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused)
-                drain_stream(c->ep, c); /* what it stops, it stops itself */
-        return G_SOURCE_REMOVE;
-}
-
 static gboolean on_conn_readable(gint fd, GIOCondition cond, gpointer user_data)
 {
         Conn *c = user_data;
 
         /* G_SOURCE_REMOVE: c hung up and is freed, or the listener paused */
         if (c->stream)
-                return drain_stream(c->ep, c) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+                return listener_stream_drain(c->ep, c) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
         return drain_fd(c->ep, c, fd);
 }
 
-static void conn_watch(Conn *c)
+void conn_watch(Conn *c)
 {
         c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
-        conn_kick(c);
+        listener_stream_kick(c);
 }
 
 static gboolean on_accept_retry(gpointer user_data)

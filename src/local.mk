@@ -34,6 +34,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/linebuf.h \
 	src/linebuf.c \
 	src/listener.h \
+	src/listener-private.h \
+	src/listener-stream.c \
 	src/listener.c \
 	src/relay.h \
 	src/relay.c \
