@@ -670,6 +670,14 @@ gboolean relay_start(Relay *r, GError **error)
                 return FALSE;
         while (r->name == NAME_PENDING && r->conn)
                 g_main_context_iteration(NULL, TRUE);
+        if (!r->conn) {
+                /* The bus went away while the name was being granted: not a refusal.
+                 * on_closed() has scheduled the reconnect; start, and queue meanwhile.
+                 * (test-fairness stopped the bus right after the bus had granted the
+                 * name, and the daemon exited 3 saying the name was taken.) */
+                g_message("the bus went away while starting; reconnecting to %s", r->address);
+                return TRUE;
+        }
         if (r->name != NAME_OWNED) {
                 g_autoptr(GVariant) owner = NULL;
                 if (r->conn)
