@@ -240,6 +240,14 @@ static void test_library_waits(void)
                 CU_ASSERT_PTR_NOT_NULL(m); /* the answered event is on the new bus */
         }
         ingester_client_free(c);
+        /* a non-blocking handle cannot wait */
+        CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, d->seq_path, INGESTER_TRANSPORT_AUTO,
+                                                  INGESTER_CLIENT_NONBLOCK),
+                              0);
+        CU_ASSERT_EQUAL(ingester_client_send_wait(c, "{}", 2, NULL, 0, 1000, &seq, reason,
+                                                  sizeof(reason)),
+                        -EINVAL);
+        ingester_client_free(c);
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 

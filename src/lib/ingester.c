@@ -589,7 +589,9 @@ _public_ int ingester_client_send_wait(IngesterClient *c, const void *data, size
         uint64_t deadline, want;
         int r;
 
-        if (!c || timeout_ms < 0)
+        /* waiting is what this call is for: a non-blocking handle would have to keep
+         * a partial line of a stream across calls while it waits for its answer */
+        if (!c || timeout_ms < 0 || (c->flags & INGESTER_CLIENT_NONBLOCK))
                 return -EINVAL;
         if (!c->want_ack) {
                 /* from now on every connection asks for answers; this one too */

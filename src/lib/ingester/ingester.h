@@ -191,7 +191,7 @@ int ingester_client_send(IngesterClient *c, const void *data, size_t size, const
  * answers for it (doc/protocol.md 1.7), at most @timeout_ms. The first call
  * makes the handle ask for answers on every connection from then on (it
  * reconnects once to do so). Connected transports only: SEQPACKET and
- * stream.
+ * stream; not on an INGESTER_CLIENT_NONBLOCK handle (-EINVAL).
  *
  * Returns 0 when the event is on the bus (its D-Bus message written and
  * confirmed by the bus), with its seq in *@ret_seq (may be NULL); or
