@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <string.h>
 #include <sys/socket.h>
 
 #include "answers.h"
@@ -31,6 +32,12 @@ typedef struct {
 } Conn;
 
 #define ACK_CONTROL "!ack"
+
+/* A connection's "!ack" (packet or line): a control message, not an event. */
+static inline bool is_ack_control(const char *buf, size_t len)
+{
+        return len == sizeof(ACK_CONTROL) - 1 && memcmp(buf, ACK_CONTROL, len) == 0;
+}
 
 struct Endpoint {
         Listener *l;
@@ -73,6 +80,13 @@ void endpoint_drop_conn(Endpoint *ep, Conn *c);
 void conn_watch(Conn *c);
 void conn_ack_enable(Conn *c);
 void ack_refused(Conn *c, StatsReason r);
+/* A refusal: what came with it (fds, may be NULL) is closed, the reason counted,
+ * logged and, on an acknowledged connection, answered. Returns READ_DONE. */
+ReadResult refuse(Listener *l, Conn *conn, StatsReason r, int *fds, unsigned n_fds,
+                  const struct ucred *cred, const char *where);
+/* Block policy: the lane this source feeds is at its share; stop reading the
+ * connection (conn), or the DGRAM socket (ep), until listener_space() finds room. */
+void listener_block(Endpoint *ep, Conn *conn, Lane *lane);
 
 /* listener-stream.c: up to `batch` lines of a stream connection; FALSE when
  * it is gone or no longer watched (paused, blocked, its answers full) */

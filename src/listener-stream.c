@@ -61,16 +61,6 @@ void listener_stream_kick(Conn *c)
                 c->idle = g_idle_add(on_conn_idle, c);
 }
 
-/* Block policy: this connection's lane is at its share; stop reading it. */
-static void conn_block(Listener *l, Conn *c, Lane *lane)
-{
-        queue_lane_block(l->queue, lane, true);
-        c->blocked = true;
-        g_ptr_array_add(l->blocked_conns, c);
-        g_clear_handle_id(&c->watch, g_source_remove);
-        g_clear_handle_id(&c->idle, g_source_remove);
-}
-
 /*
  * Up to `batch` lines of a stream connection, read when none is buffered.
  * A complete line is delivered even when the hang-up follows at once; what
@@ -103,11 +93,10 @@ gboolean listener_stream_drain(Endpoint *ep, Conn *c)
                                 k = linebuf_finish(&c->lines, &line, &len);
                                 if (k != LINE_NONE) {
                                         l->stats->packets++;
-                                        stats_reject(l->stats,
-                                                     k == LINE_TOO_LONG
-                                                             ? STATS_R_TOO_LARGE
-                                                             : (StatsReason) CODEC_E_TRUNCATED,
-                                                     c->cred.pid, c->cred.uid, where);
+                                        refuse(l, c,
+                                               k == LINE_TOO_LONG ? STATS_R_TOO_LARGE
+                                                                  : (StatsReason) CODEC_E_TRUNCATED,
+                                               NULL, 0, &c->cred, where);
                                 }
                                 endpoint_drop_conn(ep, c); /* frees c and its sources */
                                 return FALSE;
@@ -116,17 +105,16 @@ gboolean listener_stream_drain(Endpoint *ep, Conn *c)
                 }
                 l->stats->packets++; /* a line is a stream's packet */
                 if (k == LINE_TOO_LONG) {
-                        stats_reject(l->stats, STATS_R_TOO_LARGE, c->cred.pid, c->cred.uid, where);
-                        ack_refused(c, STATS_R_TOO_LARGE);
+                        refuse(l, c, STATS_R_TOO_LARGE, NULL, 0, &c->cred, where);
                         continue;
                 }
-                if (len == strlen(ACK_CONTROL) && memcmp(line, ACK_CONTROL, len) == 0) {
+                if (is_ack_control(line, len)) {
                         conn_ack_enable(c); /* a control line, not an event */
                         continue;
                 }
                 if (take_event(l, ep, c, c->cred, true, line, len, NULL, 0, &lane) ==
                     READ_BLOCKED) {
-                        conn_block(l, c, lane);
+                        listener_block(ep, c, lane);
                         return FALSE;
                 }
         }

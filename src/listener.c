@@ -18,7 +18,8 @@
  *     event owns its fds until the bus has confirmed it.
  *
  * A zero-length SEQPACKET read means either a zero-length packet or the
- * peer's hang-up; see peer_hung_up().
+ * peer's hang-up: one with control data is a packet, else see
+ * peer_seqpacket_hung_up().
  *
  * Every callback here (socket watches, the accept retry timer) runs in the
  * default main context, the daemon's only thread that touches a Listener.
@@ -43,8 +44,6 @@
 #define ACCEPT_RETRY_MSEC 250
 
 /* ---- receive ---- */
-
-
 
 /*
  * An event whose type has a typed signal must fit it (schema_check()): else
@@ -82,7 +81,11 @@ static bool typed(Listener *l, Event *event, const char *where)
 static bool rate_admit(Listener *l, Lane *lane)
 {
         uint64_t suppressed;
-        bool ok = queue_lane_admit(l->queue, lane, g_get_monotonic_time(), &suppressed);
+        bool ok;
+
+        if (l->queue->rate_burst == 0 || l->queue->rate_interval_usec <= 0)
+                return true; /* off (the default): no clock read per packet */
+        ok = queue_lane_admit(l->queue, lane, g_get_monotonic_time(), &suppressed);
 
         if (suppressed > 0)
                 stats_log(l->stats, STATS_LOG_RATE_LIMITED, G_LOG_LEVEL_INFO, "rate-limited",
@@ -93,7 +96,6 @@ static bool rate_admit(Listener *l, Lane *lane)
                           l->queue->rate_burst, (double) l->queue->rate_interval_usec / 1e6);
         return ok;
 }
-
 
 /* The connection's answers drained below half: read it again. */
 static void on_answers_room(void *user_data)
@@ -141,10 +143,8 @@ void conn_ack_enable(Conn *c)
         c->lane->ack_sink = c;
 }
 
-/* A refusal: what came with the packet is closed, the reason counted, logged and,
- * on an acknowledged connection, answered. */
-static ReadResult refuse(Listener *l, Conn *conn, StatsReason r, int *fds, unsigned n_fds,
-                         const struct ucred *cred, const char *where)
+ReadResult refuse(Listener *l, Conn *conn, StatsReason r, int *fds, unsigned n_fds,
+                  const struct ucred *cred, const char *where)
 {
         close_many(fds, n_fds);
         stats_reject(l->stats, r, cred->pid, cred->uid, where);
@@ -208,8 +208,7 @@ static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane *
         if (conn) {
                 cred = conn->cred; /* SO_PEERCRED: the kernel's word at connect time */
                 has_cred = true;
-                if (n_fds == 0 && !too_large && (size_t) n == strlen(ACK_CONTROL) &&
-                    memcmp(l->buf, ACK_CONTROL, (size_t) n) == 0) {
+                if (n_fds == 0 && !too_large && is_ack_control(l->buf, (size_t) n)) {
                         conn_ack_enable(conn); /* a control packet, not an event */
                         return READ_DONE;
                 }
@@ -289,9 +288,7 @@ ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
                 /* it decoded, but its message would pass the bus's ceiling: the bus would
                  * disconnect the relay for it */
                 event_free(event); /* closes its fds */
-                stats_reject(l->stats, STATS_R_TOO_LARGE, cred.pid, cred.uid, where);
-                ack_refused(conn, STATS_R_TOO_LARGE);
-                return READ_DONE;
+                return refuse(l, conn, STATS_R_TOO_LARGE, NULL, 0, &cred, where);
         }
         event->received_usec = g_get_real_time();
         event->pid = cred.pid;
@@ -346,6 +343,23 @@ static bool at_connection_limit(const Listener *l)
         return !l->stopping && l->stats->connections >= l->config->max_connections;
 }
 
+void listener_block(Endpoint *ep, Conn *conn, Lane *lane)
+{
+        Listener *l = ep->l;
+
+        queue_lane_block(l->queue, lane, true);
+        if (conn) {
+                conn->blocked = true;
+                g_ptr_array_add(l->blocked_conns, conn);
+                g_clear_handle_id(&conn->watch, g_source_remove);
+                g_clear_handle_id(&conn->idle, g_source_remove);
+        } else {
+                ep->blocked_on = lane;
+                g_ptr_array_add(l->blocked_eps, ep);
+                g_clear_handle_id(&ep->watch, g_source_remove);
+        }
+}
+
 /* A connection ended: its slot and its descriptor are free (listener_fds_freed()). */
 void endpoint_drop_conn(Endpoint *ep, Conn *c)
 {
@@ -374,18 +388,7 @@ static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
                         return G_SOURCE_REMOVE; /* conn_ack() removed its watch */
                 r = read_one(l, ep, conn, fd, &lane);
                 if (r == READ_BLOCKED) {
-                        /* this sender's share is full: stop reading it (a DGRAM socket
-                         * serves all its senders, so it stops for all of them) until
-                         * listener_space() finds room */
-                        queue_lane_block(l->queue, lane, true);
-                        if (conn) {
-                                conn->watch = 0; /* removed by returning G_SOURCE_REMOVE */
-                                conn->blocked = true;
-                                g_ptr_array_add(l->blocked_conns, conn);
-                        } else {
-                                ep->blocked_on = lane;
-                                g_ptr_array_add(l->blocked_eps, ep);
-                        }
+                        listener_block(ep, conn, lane);
                         return G_SOURCE_REMOVE;
                 }
                 if (r == READ_AGAIN) {

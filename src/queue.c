@@ -264,7 +264,6 @@ Lane *queue_lane_dgram(Queue *q, const void *owner, pid_t pid, uid_t uid, gid_t 
                 lane_free(q, q->idle.head->data);
         }
         lane = lane_new(q, TRANSPORT_DGRAM, pid, uid, gid, where);
-        lane->owner = owner;
         memcpy(lane->key, key, sizeof(key));
         g_hash_table_insert(q->dgram, lane->key, lane);
         q->n_dgram++;

@@ -116,7 +116,6 @@ struct Lane {
         gid_t gid;
         Transport transport;
         const char *where; /* the listener's path or name (not owned) */
-        const void *owner; /* the DGRAM lane's key: its listener (not owned) */
         bool connection;   /* a connection's lane (queue_lane_attach()) */
         bool attached;     /* ... and the connection is open */
         bool shared;       /* the lane of the DGRAM senders past max-dgram-senders */

@@ -206,13 +206,19 @@ static GUnixFDList *dup_fds(Relay *r, const Event *ev)
         return g_steal_pointer(&fdl);
 }
 
+/* The messages an event goes out as: Event, its typed signal, or both. */
+static unsigned messages_for(const Relay *r, const Event *ev)
+{
+        return ev->sig && r->config->typed_also_event ? 2 : 1;
+}
+
 /* Hands the next waiting event to GDBus, whose copy costs `cost` bytes;
  * *ret_probe: it tests whether the bus takes fds again. */
 static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GError **error)
 {
         g_autoptr(GUnixFDList) fdl = NULL;
         g_autoptr(GDBusMessage) m = NULL;
-        unsigned dropped = 0;
+        unsigned dropped = 0, sent_fds = 0;
 
         *ret_probe = false;
         if (ev->n_fds > 0) {
@@ -235,6 +241,7 @@ static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GEr
                                                     NULL, error))
                         return FALSE;
                 g_clear_object(&m);
+                sent_fds += fdl ? ev->n_fds : 0;
         }
         if (ev->sig) {
                 /* the typed signal, from the connection that owns its name */
@@ -247,15 +254,17 @@ static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GEr
                 if (fdl) {
                         /* an fd list rides one message: the Event (if it went) has the first */
                         g_autoptr(GUnixFDList) own =
-                                r->config->typed_also_event ? dup_fds(r, ev) : g_object_ref(fdl);
-                        if (own)
+                                messages_for(r, ev) == 2 ? dup_fds(r, ev) : g_object_ref(fdl);
+                        if (own) {
                                 g_dbus_message_set_unix_fd_list(m, own);
+                                sent_fds += ev->n_fds;
+                        }
                 }
                 if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
                                                     NULL, error))
                         return FALSE;
         }
-        queue_mark_sent(r->queue, cost, fdl ? ev->n_fds * (ev->sig && r->config->typed_also_event ? 2 : 1) : 0);
+        queue_mark_sent(r->queue, cost, sent_fds);
         r->probing = r->probing || *ret_probe;
         return TRUE;
 }
@@ -292,10 +301,10 @@ static void relay_pump(Relay *r)
         while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
                 /* an event sent as Event and as its typed signal costs both */
-                size_t cost = busmsg_cost(ev) * (ev->sig && r->config->typed_also_event ? 2 : 1);
+                size_t cost = busmsg_cost(ev) * messages_for(r, ev);
                 bool probe;
 
-                if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds : 0)) {
+                if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds * messages_for(r, ev) : 0)) {
                         held_back = true; /* GDBus's copies would pass a capacity */
                         break;
                 }

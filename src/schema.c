@@ -418,10 +418,6 @@ bool schemas_load(Schemas *s, char *const *paths, GPtrArray *errors)
 
 /* ---- converting an event ---- */
 
-typedef struct {
-        const char *why;
-} Fail;
-
 /* The integer in v (x or t), widened; false when v is not one. */
 static bool integer_of(GVariant *v, bool *neg, guint64 *mag, gint64 *sv)
 {
@@ -460,10 +456,10 @@ static bool add_converted(GVariantBuilder *b, bool build, const char *key, GVari
 
 /*
  * v (a decoded value: a{sv}, av, s, x, t, d, b, ay) as type t: a new
- * reference (never floating), or NULL with f->why. build false: only the
+ * reference (never floating), or NULL with *why. build false: only the
  * check (the result is then a reference to a marker).
  */
-static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f)
+static GVariant *convert(GVariant *v, const GVariantType *t, bool build, const char **why)
 {
         static GVariant *ok_marker;
         const char c = *(const char *) t;
@@ -500,11 +496,11 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                 while (r[k].c != c)
                         k++;
                 if (!integer_of(v, &neg, &mag, &sv)) {
-                        f->why = "expects an integer";
+                        *why = "expects an integer";
                         return NULL;
                 }
                 if (neg ? (r[k].min == 0 || mag > (guint64) 0 - (guint64) r[k].min) : mag > r[k].max) {
-                        f->why = r[k].why;
+                        *why = r[k].why;
                         return NULL;
                 }
                 switch (c) {
@@ -529,28 +525,28 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                         OK(v);
                 if (integer_of(v, &neg, &mag, &sv))
                         OK(g_variant_new_double(neg ? (double) sv : (double) mag));
-                f->why = "expects a number";
+                *why = "expects a number";
                 return NULL;
         case 'b':
                 if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
                         OK(v);
-                f->why = "expects true or false";
+                *why = "expects true or false";
                 return NULL;
         case 's':
         case 'o':
         case 'g': {
                 const char *str;
                 if (!g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)) {
-                        f->why = "expects a string";
+                        *why = "expects a string";
                         return NULL;
                 }
                 str = g_variant_get_string(v, NULL);
                 if (c == 'o' && !g_variant_is_object_path(str)) {
-                        f->why = "is not a valid object path";
+                        *why = "is not a valid object path";
                         return NULL;
                 }
                 if (c == 'g' && !g_variant_is_signature(str)) {
-                        f->why = "is not a valid signature";
+                        *why = "is not a valid signature";
                         return NULL;
                 }
                 if (c == 's')
@@ -569,7 +565,7 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                         const GVariantType *vt = g_variant_type_value(e);
                         const char *key;
                         if (!g_variant_is_of_type(v, G_VARIANT_TYPE_VARDICT)) {
-                                f->why = "expects an object";
+                                *why = "expects an object";
                                 return NULL;
                         }
                         if (g_variant_type_is_variant(vt))
@@ -578,7 +574,7 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                                 g_variant_builder_init(&b, t);
                         g_variant_iter_init(&it, v);
                         while (g_variant_iter_next(&it, "{&sv}", &key, &item)) {
-                                GVariant *x = convert(item, vt, build, f);
+                                GVariant *x = convert(item, vt, build, why);
                                 g_variant_unref(item);
                                 if (!add_converted(&b, build, key, x))
                                         return NULL;
@@ -589,7 +585,7 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                     g_variant_type_equal(e, G_VARIANT_TYPE_BYTE))
                         OK(v); /* msgpack bin into ay */
                 if (!g_variant_is_of_type(v, G_VARIANT_TYPE("av"))) {
-                        f->why = "expects an array";
+                        *why = "expects an array";
                         return NULL;
                 }
                 if (build)
@@ -597,7 +593,7 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                 g_variant_iter_init(&it, v);
                 while ((item = g_variant_iter_next_value(&it))) {
                         GVariant *inner = g_variant_get_variant(item);
-                        GVariant *x = convert(inner, e, build, f);
+                        GVariant *x = convert(inner, e, build, why);
                         g_variant_unref(inner);
                         g_variant_unref(item);
                         if (!add_converted(&b, build, NULL, x))
@@ -606,7 +602,7 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, Fail *f
                 OK(g_variant_builder_end(&b));
         }
         default:
-                f->why = "has a type the schema check refused";
+                *why = "has a type the schema check refused";
                 return NULL;
         }
 #undef OK
@@ -691,22 +687,22 @@ static bool build(const SchemaSignal *sig, const Event *ev, bool make, GVariant 
         }
         for (done = 0; done < sig->n_args && ok; done++) {
                 const SchemaArg *a = &sig->args[done];
-                Fail f = { NULL };
+                const char *why = NULL;
                 GVariant *x;
 
                 if (a->source != ARG_MEMBER) {
-                        x = other_value(a, ev, &f.why);
+                        x = other_value(a, ev, &why);
                 } else if (!c[done]) {
                         x = a->def ? g_variant_ref(a->def) : NULL;
-                        f.why = "is required, and the event has no such member";
+                        why = "is required, and the event has no such member";
                 } else {
-                        x = convert(c[done], a->type, make, &f);
+                        x = convert(c[done], a->type, make, &why);
                         g_variant_unref(c[done]);
                 }
                 c[done] = x;
                 if (!x) {
                         *ret_arg = a->name;
-                        *ret_why = f.why;
+                        *ret_why = why;
                         ok = false;
                 }
         }

@@ -177,6 +177,26 @@ static void test_bad_large_events_then_good_ones(void)
                 CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
                 close(bad[i].fd);
         }
+        /* max-large-event-size at its boundary: 2048 bytes in, 2049 out */
+        for (size_t size = 2048; size <= 2049; size++) {
+                g_autofree char *pad = g_strnfill(size - strlen("{\"type\":\"edge\",\"s\":\"\"}"),
+                                                  'e');
+                g_autofree char *edge = g_strdup_printf("{\"type\":\"edge\",\"s\":\"%s\"}", pad);
+                guint64 before = testdaemon_stat(d, "rejected:large-too-large");
+                int efd, gfd = memfd_with(good, strlen(good), true);
+
+                g_assert_cmpuint(strlen(edge), ==, size);
+                efd = memfd_with(edge, size, true);
+                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &efd, 1), 0);
+                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &gfd, 1), 0);
+                close(efd);
+                close(gfd);
+                if (size == 2048)
+                        expect("edge", NULL, NULL);
+                expect("good", NULL, NULL);
+                CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:large-too-large"),
+                                before + (size == 2049));
+        }
         /* the daemon holds no end of the pipe or the socket any more */
         {
                 char c = 'x';

@@ -852,18 +852,27 @@ static void daemon_figures(Daemon *d, Result *r)
         r->dropped = daemon_stat(d, "dropped");
 }
 
-static Result phase_relay(const char *address, const char *dir, Child *sub)
+/*
+ * Senders -> ingesterd -> bus -> subscriber. mode is what the subscriber is
+ * told ("relay": check seq and latency); type the senders' event type (NULL:
+ * the bench's own); extra one more daemon argument (NULL: none).
+ */
+static Result run_relay(const char *address, const char *dir, Child *sub, const char *mode,
+                        const char *type, const char *extra)
 {
         Result run = { 0 }, *r = &run;
         g_autofree char *sock = g_build_filename(dir, "relay.sock", NULL);
+        g_autofree char *say = g_strdup_printf("run %s\n", mode);
         Daemon d = { 0 };
         Child *s;
         gint64 t0;
 
-        daemon_start(&d, address, sock, FALSE);
-        child_say(sub, "run relay\n");
+        daemon_start_with(&d, address, sock, NULL, opt.policy, FALSE, extra);
+        child_say(sub, say);
         child_expect(sub, "armed");
+        senders_type = type;
         s = senders_start(sock);
+        senders_type = NULL;
         t0 = senders_go(s);
         subscriber_collect(sub, r, t0, (guint64) opt.events);
         senders_finish(s, r, r->delivered < (guint64) opt.events);
@@ -871,6 +880,11 @@ static Result phase_relay(const char *address, const char *dir, Child *sub)
         daemon_stop(&d);
         r->ran = TRUE;
         return run;
+}
+
+static Result phase_relay(const char *address, const char *dir, Child *sub)
+{
+        return run_relay(address, dir, sub, "relay", NULL, NULL);
 }
 
 /* ---- fairness: a paced sender against K flooders ---- */
@@ -993,26 +1007,9 @@ static void print_fairness(GString *j)
  * (schema NULL), or as its typed ConnectionBlocked signal. */
 static Result phase_typed(const char *address, const char *dir, Child *sub, const char *schema)
 {
-        Result run = { 0 }, *r = &run;
-        g_autofree char *sock = g_build_filename(dir, "typed.sock", NULL);
         g_autofree char *arg = schema ? g_strdup_printf("--schema=%s", schema) : NULL;
-        Daemon d = { 0 };
-        Child *s;
-        gint64 t0;
 
-        daemon_start_with(&d, address, sock, NULL, opt.policy, FALSE, arg);
-        child_say(sub, "run typed\n");
-        child_expect(sub, "armed");
-        senders_type = "pending";
-        s = senders_start(sock);
-        senders_type = NULL;
-        t0 = senders_go(s);
-        subscriber_collect(sub, r, t0, (guint64) opt.events);
-        senders_finish(s, r, r->delivered < (guint64) opt.events);
-        daemon_figures(&d, r);
-        daemon_stop(&d);
-        r->ran = TRUE;
-        return run;
+        return run_relay(address, dir, sub, "typed", "pending", arg);
 }
 
 static Result phase_ingest(const char *address, const char *dir)

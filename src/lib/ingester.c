@@ -307,6 +307,27 @@ static int keep_pending(IngesterClient *c, const char *data, size_t size, bool n
         return 0;
 }
 
+/* Room for SCM_RIGHTS with INGESTER_MAX_FDS descriptors. */
+typedef union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * INGESTER_MAX_FDS)];
+} Rights;
+
+/* msg carries fds (n of them, at most INGESTER_MAX_FDS) as SCM_RIGHTS in control. */
+static void set_rights(struct msghdr *msg, Rights *control, const int *fds, size_t n)
+{
+        struct cmsghdr *cmsg;
+
+        memset(control, 0, sizeof(*control));
+        msg->msg_control = control->buf;
+        msg->msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        cmsg = CMSG_FIRSTHDR(msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n);
+}
+
 /*
  * A packet too large for the socket goes as a sealed memfd (doc/protocol.md
  * 1.6): journald's convention, an empty packet with the memfd alone, when
@@ -316,14 +337,10 @@ static int keep_pending(IngesterClient *c, const char *data, size_t size, bool n
 static int send_via_memfd(IngesterClient *c, const void *data, size_t size, const int *fds,
                           size_t n_fds, int flags)
 {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * INGESTER_MAX_FDS)];
-        } control;
+        Rights control;
         int all[INGESTER_MAX_FDS];
         struct iovec iov;
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-        struct cmsghdr *cmsg;
         size_t off = 0;
         int mfd, r = 0;
 
@@ -353,14 +370,7 @@ static int send_via_memfd(IngesterClient *c, const void *data, size_t size, cons
                 memcpy(all + 1, fds, sizeof(int) * n_fds);
         iov.iov_base = n_fds > 0 ? (void *) "<args-via-fd>" : (void *) "";
         iov.iov_len = n_fds > 0 ? strlen("<args-via-fd>") : 0;
-        memset(&control, 0, sizeof(control));
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (n_fds + 1));
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (n_fds + 1));
-        memcpy(CMSG_DATA(cmsg), all, sizeof(int) * (n_fds + 1));
+        set_rights(&msg, &control, all, n_fds + 1);
         if (c->type == INGESTER_TRANSPORT_DGRAM_UNCONNECTED) {
                 msg.msg_name = &c->addr;
                 msg.msg_namelen = c->addr_len;
@@ -457,10 +467,7 @@ _public_ int ingester_client_connect(IngesterClient *c)
 _public_ int ingester_client_send(IngesterClient *c, const void *data, size_t size,
                                   const int *fds, size_t n_fds)
 {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * INGESTER_MAX_FDS)];
-        } control;
+        Rights control;
         struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
         int flags = MSG_NOSIGNAL;
@@ -469,18 +476,8 @@ _public_ int ingester_client_send(IngesterClient *c, const void *data, size_t si
 
         if (!c || !data || size == 0 || n_fds > INGESTER_MAX_FDS || (n_fds > 0 && !fds))
                 return -EINVAL;
-        if (n_fds > 0) {
-                struct cmsghdr *cmsg;
-
-                memset(&control, 0, sizeof(control));
-                msg.msg_control = control.buf;
-                msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                cmsg = CMSG_FIRSTHDR(&msg);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
-        }
+        if (n_fds > 0)
+                set_rights(&msg, &control, fds, n_fds);
         if (c->flags & INGESTER_CLIENT_NONBLOCK)
                 flags |= MSG_DONTWAIT;
 
