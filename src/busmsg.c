@@ -21,13 +21,12 @@
 #define META_RESERVE 1024U
 
 /* meta a{sv}, written directly in serialised form (vwriter.h explains why) */
-static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
+static void write_meta(VWriter *w, const Event *ev, unsigned fds_dropped)
 {
         const char *transport = transport_name(ev->transport);
         const char *codec = codec_format_name(ev->codec);
         VFrame array;
         VMember m;
-        VWriter *w = vwriter_acquire();
 
 #define MEMBER(key, signature, write)                                                              \
         do {                                                                                       \
@@ -48,6 +47,13 @@ static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
                 MEMBER("fds-dropped", "u", vwriter_uint32(w, fds_dropped));
 #undef MEMBER
         vwriter_array_end(w, &array);
+}
+
+static GVariant *build_meta(const Event *ev, unsigned fds_dropped)
+{
+        VWriter *w = vwriter_acquire();
+
+        write_meta(w, ev, fds_dropped);
         return vwriter_finish(w, G_VARIANT_TYPE_VARDICT);
 }
 
@@ -76,6 +82,56 @@ GDBusMessage *busmsg_event(const char *object_path, const Event *ev, GUnixFDList
         return m;
 }
 
+/*
+ * The body (a(sa{sv}a{sv}ah)) in serialised form, in one pass: per element
+ * a struct of four variable-sized members, so three framing offsets (the
+ * ends of type, data and meta, reversed, at the struct's end), and the
+ * array's own offset table after the last element. type and data are
+ * copied as they are: both are GVariants in normal form already, and data
+ * starts 8-aligned, as its own serialisation assumes.
+ */
+GDBusMessage *busmsg_batch(const char *object_path, const BusmsgItem *items, size_t n,
+                           GUnixFDList *fds)
+{
+        GDBusMessage *m = g_dbus_message_new_signal(object_path, INTERFACE, "EventBatch");
+        VWriter *w = vwriter_acquire();
+        VFrame array;
+
+        vwriter_array_begin(w, &array);
+        for (size_t i = 0; i < n; i++) {
+                const Event *ev = items[i].ev;
+                VFrame st;
+                size_t ends[3];
+
+                vwriter_struct_begin(w, &st);
+                vwriter_bytes(w, g_variant_get_data(ev->type), g_variant_get_size(ev->type));
+                ends[0] = w->len - st.start;
+                vwriter_align(w, 8);
+                vwriter_bytes(w, g_variant_get_data(ev->data), g_variant_get_size(ev->data));
+                ends[1] = w->len - st.start;
+                vwriter_align(w, 8);
+                write_meta(w, ev, items[i].fds_dropped);
+                ends[2] = w->len - st.start;
+                vwriter_align(w, 4);
+                for (unsigned h = 0; h < items[i].n_fds; h++)
+                        vwriter_int32(w, (int32_t) (items[i].fd_base + h));
+                vwriter_struct_end(w, &st, ends, G_N_ELEMENTS(ends));
+                vwriter_item_end(w, &array);
+        }
+        vwriter_array_end(w, &array);
+        g_dbus_message_set_body(m, vwriter_finish(w, G_VARIANT_TYPE("(a(sa{sv}a{sv}ah))")));
+        if (fds)
+                g_dbus_message_set_unix_fd_list(m, fds);
+        return m;
+}
+
+size_t busmsg_batch_size(const Event *ev)
+{
+        /* the struct's padding, the handles, and the expansion bound of busmsg_fits() */
+        return 8 + 4 * (size_t) ev->n_fds + META_RESERVE +
+               2 * (g_variant_get_size(ev->data) + g_variant_get_size(ev->type));
+}
+
 bool busmsg_fits(const char *object_path, const Event *ev)
 {
         const size_t ceiling = BUSMSG_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
@@ -90,7 +146,9 @@ bool busmsg_fits(const char *object_path, const Event *ev)
                 return false;
         m = busmsg_event(object_path, ev, NULL, ev->n_fds);
         blob = g_dbus_message_to_blob(m, &blob_len, G_DBUS_CAPABILITY_FLAGS_UNIX_FD_PASSING, NULL);
-        return blob && blob_len + 64 <= ceiling; /* + the unix-fds header field */
+        /* + the unix-fds header field, and EventBatch's longer member and
+         * signature and its array's length and padding (a batch of one) */
+        return blob && blob_len + 64 + BUSMSG_BATCH_EXTRA <= ceiling;
 }
 
 size_t busmsg_cost(const Event *ev)

@@ -19,6 +19,7 @@ void config_init(Config *c)
         c->bus_name = g_strdup("org.ingester.Ingester1");
         c->object_path = g_strdup("/org/ingester/Ingester1");
         c->max_unflushed = 512;
+        c->batch_max_events = 64; /* doc/performance.md, "Batches" */
         c->max_event_size = 65536;
         c->max_large_event_size = 20U << 20; /* a 16 MiB JSON event and room */
         c->max_fds = 8;
@@ -285,6 +286,8 @@ void config_reload(Config *c, Config *next, GPtrArray *fixed)
         c->log_burst = next->log_burst;
         c->log_interval_sec = next->log_interval_sec;
         c->typed_also_event = next->typed_also_event;
+        c->signal_form = next->signal_form;
+        c->batch_max_events = next->batch_max_events;
         {
                 bool same = c->schema_paths->len == next->schema_paths->len;
                 for (guint i = 0; same && i < c->schema_paths->len; i++)
@@ -363,6 +366,26 @@ static gboolean parse_policy(const char *where, const char *text, QueuePolicy *r
                 return FALSE;
         }
         return TRUE;
+}
+
+static const char *const signal_forms[] = { "event", "batch", "both" };
+
+const char *signal_form_name(SignalForm f)
+{
+        return signal_forms[f];
+}
+
+static gboolean parse_signal_form(const char *where, const char *text, SignalForm *ret,
+                                  GError **error)
+{
+        for (unsigned i = 0; i < G_N_ELEMENTS(signal_forms); i++)
+                if (strcmp(text, signal_forms[i]) == 0) {
+                        *ret = (SignalForm) i;
+                        return TRUE;
+                }
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: '%s' is not a signal form (event, batch, both)", where, text);
+        return FALSE;
 }
 
 static gboolean parse_codec(const char *where, const char *text, CodecFormat *ret, GError **error)
@@ -585,7 +608,7 @@ static gboolean load_listen_group(Config *c, GKeyFile *kf, const char *group, GE
 
 static const char *const known_keys[][12] = {
         { "bus", "address", "name", "object-path", "max-unflushed", "schemas", "typed-also-event",
-          NULL },
+          "signal-form", "batch-max-events", NULL },
         { "limits", "max-event-size", "max-large-event-size", "max-fds", "max-depth", "max-members", "max-string",
           "max-connections", "backlog", "batch", "receive-buffer", NULL },
         { "queue", "capacity", "capacity-bytes", "capacity-fds", "policy", "drain-timeout",
@@ -662,6 +685,14 @@ gboolean config_load_file(Config *c, const char *path, GError **error)
                 g_clear_pointer(&text, g_free);
         }
         KEY_UINT(kf, "bus", "max-unflushed", 1, CONFIG_MAX_UNFLUSHED_CEILING, c->max_unflushed);
+        KEY_UINT(kf, "bus", "batch-max-events", 1, CONFIG_BATCH_MAX_EVENTS_CEILING,
+                 c->batch_max_events);
+        if ((text = g_key_file_get_string(kf, "bus", "signal-form", NULL))) {
+                if (!parse_signal_form("[bus] signal-form", g_strstrip(text), &c->signal_form,
+                                       error))
+                        return FALSE;
+                g_clear_pointer(&text, g_free);
+        }
         {
                 g_auto(GStrv) schemas = g_key_file_get_string_list(kf, "bus", "schemas", NULL, NULL);
                 g_autoptr(GError) bad = NULL;
@@ -724,7 +755,7 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
 {
         g_autofree char *config_path = NULL, *address = NULL, *name = NULL, *policy = NULL;
         g_autofree char *object_path = NULL, *queue_capacity = NULL, *max_event_size = NULL;
-        g_autofree char *max_fds = NULL;
+        g_autofree char *max_fds = NULL, *signal_form = NULL, *batch_max_events = NULL;
         g_auto(GStrv) listens = NULL, schemas = NULL;
         gboolean version = FALSE, session = FALSE, system_bus = FALSE;
         const GOptionEntry entries[] = {
@@ -750,6 +781,12 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
                   "Emit typed signals described by PATH, an introspection XML file or a "
                   "directory of them (repeatable)",
                   "PATH" },
+                { "signal-form", 0, 0, G_OPTION_ARG_STRING, &signal_form,
+                  "Emit each event as an Event signal (event, default), in EventBatch "
+                  "signals (batch), or both",
+                  "FORM" },
+                { "batch-max-events", 0, 0, G_OPTION_ARG_STRING, &batch_max_events,
+                  "Most events per EventBatch signal (default 64)", "N" },
                 { "check-config", 0, 0, G_OPTION_ARG_NONE, &c->check_config,
                   "Check the configuration and the schemas, report, and exit", NULL },
                 { "policy", 'p', 0, G_OPTION_ARG_STRING, &policy,
@@ -825,6 +862,14 @@ gboolean config_parse(Config *c, int *argc, char ***argv, gboolean *ret_exit, GE
                 if (!parse_uint("--max-fds", max_fds, 0, CONFIG_MAX_FDS_CEILING, &v, error))
                         return FALSE;
                 c->max_fds = (unsigned) v;
+        }
+        if (signal_form && !parse_signal_form("--signal-form", signal_form, &c->signal_form, error))
+                return FALSE;
+        if (batch_max_events) {
+                if (!parse_uint("--batch-max-events", batch_max_events, 1,
+                                CONFIG_BATCH_MAX_EVENTS_CEILING, &v, error))
+                        return FALSE;
+                c->batch_max_events = (unsigned) v;
         }
         if (listens) {
                 g_ptr_array_set_size(c->listens, 0);

@@ -37,6 +37,10 @@
 #define CONFIG_BACKLOG_CEILING 65535U
 #define CONFIG_BATCH_CEILING 4096U
 #define CONFIG_MAX_UNFLUSHED_CEILING 65536U
+/* batch-max-events: events per EventBatch signal. Past a few hundred the
+ * bus's fixed cost per message is already nothing (doc/performance.md), and
+ * a bigger message only makes subscribers wait longer for its first event. */
+#define CONFIG_BATCH_MAX_EVENTS_CEILING 4096U
 #define CONFIG_QUEUE_CAPACITY_CEILING (1U << 24)
 /* capacity-bytes: a size_t that x - x/4 and sums of footprints cannot wrap */
 #define CONFIG_QUEUE_CAPACITY_BYTES_CEILING (G_MAXSIZE / 4)
@@ -73,6 +77,15 @@ typedef struct {
         int fd;             /* >= 0: passed by systemd; never bound nor unlinked */
 } ListenSpec;
 
+/* What an event goes out as (doc/protocol.md, "Signals"). */
+typedef enum {
+        SIGNAL_FORM_EVENT = 0, /* one Event signal per event */
+        SIGNAL_FORM_BATCH,     /* EventBatch signals of up to batch-max-events */
+        SIGNAL_FORM_BOTH,      /* each event in both: twice the bus's work */
+} SignalForm;
+
+const char *signal_form_name(SignalForm f);
+
 typedef struct {
         char *bus_address; /* "session", "system" or a D-Bus address */
         char *bus_name;
@@ -81,6 +94,8 @@ typedef struct {
         unsigned max_unflushed; /* messages handed to GDBus before waiting for the write */
         GPtrArray *schema_paths;   /* char*: [bus] schemas, then --schema */
         gboolean typed_also_event; /* a typed event goes out as Event too */
+        SignalForm signal_form;
+        unsigned batch_max_events; /* events per EventBatch signal */
         gboolean check_config;     /* --check-config: check, report, exit */
         const struct Schemas *schemas; /* loaded by main (schema.h); NULL before */
 
@@ -153,7 +168,8 @@ size_t config_fd_budget_for(Config *c, rlim_t limit);
 /*
  * SIGHUP: moves into c, the running configuration, what can change while
  * running from next (parsed afresh from the same command line and file):
- * every [limits], [queue] and [log] key, [bus] max-unflushed, and each
+ * every [limits], [queue] and [log] key, [bus] max-unflushed, signal-form,
+ * batch-max-events and typed-also-event, and each
  * listener's codec and allow-lists. What differs but cannot change — the
  * bus, the name, the object path, which listeners exist and their paths,
  * transports, modes and groups — is left as it runs and named in *fixed

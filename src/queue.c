@@ -501,11 +501,17 @@ Event *queue_peek(const Queue *q, size_t i)
 
 Event *queue_next_unsent(Queue *q)
 {
+        return queue_unsent(q, 0);
+}
+
+Event *queue_unsent(Queue *q, size_t k)
+{
         Lane *lane;
         Event *ev;
 
-        if (q->out.len > q->in_flight)
-                return ring_at(&q->out, q->in_flight);
+        g_assert(q->in_flight + k <= q->out.len);
+        if (q->out.len > q->in_flight + k)
+                return ring_at(&q->out, q->in_flight + k);
         if (!q->rr.head)
                 return NULL;
         /* round robin, one event per lane per turn */
@@ -522,8 +528,13 @@ Event *queue_next_unsent(Queue *q)
 
 bool queue_can_send(const Queue *q, size_t sent_bytes, unsigned sent_fds)
 {
-        return q->in_flight == 0 || (q->bytes + sent_bytes <= q->capacity_bytes &&
-                                     q->fds + sent_fds <= q->capacity_fds);
+        return queue_can_send_n(q, 0, sent_bytes, sent_fds);
+}
+
+bool queue_can_send_n(const Queue *q, size_t k, size_t sent_bytes, unsigned sent_fds)
+{
+        return (q->in_flight == 0 && k == 0) || (q->bytes + sent_bytes <= q->capacity_bytes &&
+                                                 q->fds + sent_fds <= q->capacity_fds);
 }
 
 void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)

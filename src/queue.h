@@ -257,10 +257,21 @@ Event *queue_peek(const Queue *q, size_t i);
  */
 Event *queue_next_unsent(Queue *q);
 
+/*
+ * The k-th picked event not yet in flight (0: queue_next_unsent()), the
+ * scheduler picking more as needed: what one message of several events
+ * will carry. NULL when nothing more waits. Picking stays final.
+ */
+Event *queue_unsent(Queue *q, size_t k);
+
 /* Whether the next event may go in flight at a cost of sent_bytes and
  * sent_fds: in-flight events cannot be dropped, so their copies must fit in
  * the capacities (one is always allowed, or nothing would move). */
 bool queue_can_send(const Queue *q, size_t sent_bytes, unsigned sent_fds);
+/* The same for the next k + 1 events at once (one message), their copies
+ * costing sent_bytes and sent_fds together; the first is always allowed
+ * when nothing is in flight. */
+bool queue_can_send_n(const Queue *q, size_t k, size_t sent_bytes, unsigned sent_fds);
 
 /* The relay handed queue_next_unsent() to GDBus, which keeps a copy costing
  * sent_bytes and sent_fds duplicated descriptors until the write is done. */

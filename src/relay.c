@@ -23,6 +23,8 @@
  * call gets the relay's GCancellable, cancelled in relay_free(); a
  * callback that sees G_IO_ERROR_CANCELLED touches nothing.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,7 +78,7 @@ struct Relay {
 
         guint pump_idle;
         /* the messages handed to GDBus and not yet confirmed are the queue's in-flight events */
-        unsigned batch;    /* of those, sent since the last confirmation request */
+        unsigned to_confirm; /* of those, sent since the last confirmation request */
         unsigned confirms; /* confirmation requests whose reply has not come back */
         bool settling;     /* a connection was lost; its requests are still reporting */
 
@@ -91,6 +93,11 @@ struct Relay {
         unsigned backoff_msec;
 
         bool draining; /* relay_drain(): report when the queue is empty */
+
+        /* send_batch()'s, per element of the message being made */
+        BusmsgItem *items;
+        size_t *costs;       /* what GDBus's copies of its messages cost */
+        unsigned *event_fds; /* the duplicates its Event (signal-form=both) carries */
 };
 
 typedef struct {
@@ -126,7 +133,7 @@ static void settle_after_close(Relay *r)
         r->settling = false;
         r->stats->resent += r->queue->in_flight;
         queue_unsend_all(r->queue);
-        r->batch = 0;
+        r->to_confirm = 0;
 }
 
 /* Main context. The reply to GetId: every message sent before it is processed. */
@@ -173,99 +180,228 @@ static void request_confirm(Relay *r, bool probe, bool tail)
 {
         ConfirmBatch *b;
 
-        if (r->batch == 0 || (tail && r->confirms > 0))
+        if (r->to_confirm == 0 || (tail && r->confirms > 0))
                 return;
         b = g_new0(ConfirmBatch, 1);
         b->r = r;
-        b->count = r->batch;
+        b->count = r->to_confirm;
         b->probe = probe;
-        r->batch = 0;
+        r->to_confirm = 0;
         r->confirms++;
         g_dbus_connection_call(r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                "org.freedesktop.DBus", "GetId", NULL, G_VARIANT_TYPE("(s)"),
                                G_DBUS_CALL_FLAGS_NONE, -1, r->cancel, on_confirmed, b);
 }
 
-/* Duplicates ev's fds for GDBus (the event keeps its own until confirmed);
- * NULL when the descriptor table is full. */
-static GUnixFDList *dup_fds(Relay *r, const Event *ev)
+/* Duplicates ev's fds into out[] for GDBus (the event keeps its own until
+ * confirmed); false, with none left open, when the descriptor table is full. */
+static bool dup_fds_into(Relay *r, const Event *ev, int *out)
 {
-        g_autoptr(GUnixFDList) fdl = g_unix_fd_list_new();
-
         for (unsigned i = 0; i < ev->n_fds; i++) {
-                g_autoptr(GError) error = NULL;
-                if (g_unix_fd_list_append(fdl, ev->fds[i], &error) < 0) {
+                out[i] = fcntl(ev->fds[i], F_DUPFD_CLOEXEC, 3);
+                if (out[i] < 0) {
+                        int err = errno;
+                        for (unsigned j = 0; j < i; j++)
+                                close(out[j]);
                         stats_log(r->stats, STATS_LOG_DUP_FAILED, G_LOG_LEVEL_WARNING,
                                   "fds-not-forwarded", ev->pid, ev->uid,
                                   "cannot duplicate an event's descriptors (%s): event %" G_GUINT64_FORMAT
                                   " goes out without them",
-                                  error->message, ev->seq);
-                        return NULL;
+                                  g_strerror(err), ev->seq);
+                        return false;
                 }
         }
-        return g_steal_pointer(&fdl);
+        return true;
 }
 
-/* The messages an event goes out as: Event, its typed signal, or both. */
+/* ev's fds duplicated as one message's list; NULL when the table is full. */
+static GUnixFDList *dup_fds(Relay *r, const Event *ev)
+{
+        int fds[CONFIG_MAX_FDS_CEILING];
+
+        g_assert(ev->n_fds <= G_N_ELEMENTS(fds));
+        if (!dup_fds_into(r, ev, fds))
+                return NULL;
+        return g_unix_fd_list_new_from_array(fds, (gint) ev->n_fds);
+}
+
+/* The forms an event goes out in (config.h, SignalForm). */
+static bool form_event(const Relay *r)
+{
+        return r->config->signal_form != SIGNAL_FORM_BATCH;
+}
+
+static bool form_batch(const Relay *r)
+{
+        return r->config->signal_form != SIGNAL_FORM_EVENT;
+}
+
+/* The messages an event goes out as: Event and/or a batch, its typed signal,
+ * or both kinds. A typed signal is never batched: its subscribers expect
+ * exactly the hub's signal. */
 static unsigned messages_for(const Relay *r, const Event *ev)
 {
-        return ev->sig && r->config->typed_also_event ? 2 : 1;
+        unsigned n = ev->sig ? 1 : 0;
+
+        if (!ev->sig || r->config->typed_also_event)
+                n += (form_event(r) ? 1u : 0u) + (form_batch(r) ? 1u : 0u);
+        return n;
 }
 
-/* Hands the next waiting event to GDBus, whose copy costs `cost` bytes;
- * *ret_probe: it tests whether the bus takes fds again. */
-static gboolean send_next(Relay *r, Event *ev, size_t cost, bool *ret_probe, GError **error)
+/* Whether the next message's descriptors go with it; *ret_probe: that
+ * message tests whether the bus takes them again. */
+static bool fds_go(Relay *r, bool *ret_probe)
 {
-        g_autoptr(GUnixFDList) fdl = NULL;
-        g_autoptr(GDBusMessage) m = NULL;
-        unsigned dropped = 0, sent_fds = 0;
+        bool with = r->can_pass_fds;
 
-        *ret_probe = false;
-        if (ev->n_fds > 0) {
-                bool with = r->can_pass_fds;
-                if (with && r->fds_suspect) {
-                        with = g_get_monotonic_time() >= r->probe_at;
-                        *ret_probe = with;
-                }
-                if (with)
-                        fdl = dup_fds(r, ev);
-                if (!fdl) {
-                        dropped = ev->n_fds;
-                        *ret_probe = false;
-                        r->stats->fds_not_forwarded += dropped;
-                }
+        if (with && r->fds_suspect) {
+                with = g_get_monotonic_time() >= r->probe_at;
+                *ret_probe = *ret_probe || with;
         }
+        return with;
+}
+
+static gboolean send_message(Relay *r, GDBusMessage *m, GError **error)
+{
+        return g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                              error);
+}
+
+/* ev's Event signal, with duplicates of its fds when `with`; adds the
+ * duplicates handed to GDBus to *sent_fds. */
+static gboolean send_event_form(Relay *r, const Event *ev, bool with, unsigned *sent_fds,
+                                GError **error)
+{
+        g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+        unsigned dropped = fdl ? 0 : ev->n_fds;
+        g_autoptr(GDBusMessage) m = busmsg_event(r->config->object_path, ev, fdl, dropped);
+
+        r->stats->fds_not_forwarded += dropped;
+        if (!send_message(r, m, error))
+                return FALSE;
+        *sent_fds += fdl ? ev->n_fds : 0;
+        return TRUE;
+}
+
+/* An event that goes out alone: typed, or under signal-form=event. */
+static gboolean send_one(Relay *r, Event *ev, size_t cost, bool *ret_probe, GError **error)
+{
+        bool with = ev->n_fds > 0 && fds_go(r, ret_probe);
+        unsigned sent_fds = 0;
+
         if (!ev->sig || r->config->typed_also_event) {
-                m = busmsg_event(r->config->object_path, ev, fdl, dropped);
-                if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
-                                                    NULL, error))
+                if (form_event(r) && !send_event_form(r, ev, with, &sent_fds, error))
                         return FALSE;
-                g_clear_object(&m);
-                sent_fds += fdl ? ev->n_fds : 0;
+                if (form_batch(r)) {
+                        g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+                        BusmsgItem item = { .ev = ev, .n_fds = fdl ? ev->n_fds : 0,
+                                            .fds_dropped = fdl ? 0 : ev->n_fds };
+                        g_autoptr(GDBusMessage) m =
+                                busmsg_batch(r->config->object_path, &item, 1, fdl);
+
+                        r->stats->fds_not_forwarded += item.fds_dropped;
+                        if (!send_message(r, m, error))
+                                return FALSE;
+                        sent_fds += item.n_fds;
+                        r->stats->batches++;
+                        r->stats->batched++;
+                }
         }
         if (ev->sig) {
                 /* the typed signal, from the connection that owns its name */
                 g_autoptr(GVariant) body = ev->typed ? g_variant_ref(ev->typed)
                                                      : schema_body(ev->sig, ev);
-                m = g_dbus_message_new_signal(schema_signal_path(ev->sig),
-                                              schema_signal_interface(ev->sig),
-                                              schema_signal_name(ev->sig));
+                g_autoptr(GDBusMessage) m = g_dbus_message_new_signal(
+                        schema_signal_path(ev->sig), schema_signal_interface(ev->sig),
+                        schema_signal_name(ev->sig));
+                g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+
                 g_dbus_message_set_body(m, body);
-                if (fdl) {
-                        /* an fd list rides one message: the Event (if it went) has the first */
-                        g_autoptr(GUnixFDList) own =
-                                messages_for(r, ev) == 2 ? dup_fds(r, ev) : g_object_ref(fdl);
-                        if (own) {
-                                g_dbus_message_set_unix_fd_list(m, own);
-                                sent_fds += ev->n_fds;
-                        }
-                }
-                if (!g_dbus_connection_send_message(r->conn, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
-                                                    NULL, error))
+                if (fdl)
+                        g_dbus_message_set_unix_fd_list(m, fdl);
+                if (!send_message(r, m, error))
                         return FALSE;
+                sent_fds += fdl ? ev->n_fds : 0;
         }
         queue_mark_sent(r->queue, cost, sent_fds);
         r->probing = r->probing || *ret_probe;
+        return TRUE;
+}
+
+/*
+ * The events waiting next, up to `room`, as one EventBatch (and, under
+ * signal-form=both, each as its Event first). Adaptive: it takes what is
+ * queued now and never waits for more, so a lone event goes at once as a
+ * batch of one. It stops before a typed event, before the message's
+ * descriptors would pass the bus's per-message limit or its body the
+ * message ceiling, and where a capacity would not hold GDBus's copies
+ * (*ret_held_back). *ret_n: how many it sent.
+ */
+static gboolean send_batch(Relay *r, size_t room, size_t *ret_n, bool *ret_probe,
+                           bool *ret_held_back, GError **error)
+{
+        Queue *q = r->queue;
+        unsigned forms = form_event(r) ? 2 : 1;
+        size_t limit = MIN((size_t) r->config->batch_max_events, room);
+        size_t n = 0, body = 0, bytes = 0;
+        unsigned n_fds = 0, fds_charged = 0;
+        int fds[BUSMSG_MAX_MESSAGE_FDS];
+        bool with = false, decided = false;
+        g_autoptr(GUnixFDList) fdl = NULL;
+        g_autoptr(GDBusMessage) m = NULL;
+        Event *ev;
+
+        *ret_n = 0;
+        while (n < limit && (ev = queue_unsent(q, n)) && !ev->sig) {
+                size_t cost = busmsg_cost(ev) * forms, size = busmsg_batch_size(ev);
+                BusmsgItem *item = &r->items[n];
+                unsigned want;
+
+                if (ev->n_fds > 0 && !decided) {
+                        with = fds_go(r, ret_probe);
+                        decided = true;
+                }
+                want = with ? ev->n_fds : 0;
+                if (n > 0 && (n_fds + want > BUSMSG_MAX_MESSAGE_FDS || body + size > BUSMSG_BODY_CEILING))
+                        break;
+                if (!queue_can_send_n(q, n, bytes + cost, fds_charged + want * forms)) {
+                        *ret_held_back = true;
+                        break;
+                }
+                *item = (BusmsgItem){ .ev = ev, .fd_base = n_fds };
+                if (want > 0 && dup_fds_into(r, ev, fds + n_fds)) {
+                        item->n_fds = want;
+                        n_fds += want;
+                } else if (ev->n_fds > 0) {
+                        item->fds_dropped = ev->n_fds;
+                        r->stats->fds_not_forwarded += ev->n_fds;
+                }
+                r->costs[n] = cost;
+                bytes += cost;
+                fds_charged += want * forms;
+                body += size;
+                n++;
+        }
+        if (n == 0)
+                return TRUE; /* held back: nothing fits until some are confirmed */
+        if (n_fds > 0)
+                fdl = g_unix_fd_list_new_from_array(fds, (gint) n_fds);
+        for (size_t i = 0; form_event(r) && i < n; i++) {
+                unsigned event_fds = 0;
+                if (!send_event_form(r, r->items[i].ev, with, &event_fds, error))
+                        return FALSE;
+                r->event_fds[i] = event_fds;
+        }
+        m = busmsg_batch(r->config->object_path, r->items, n, fdl);
+        if (!send_message(r, m, error))
+                return FALSE;
+        for (size_t i = 0; i < n; i++)
+                queue_mark_sent(q, r->costs[i],
+                                r->items[i].n_fds + (form_event(r) ? r->event_fds[i] : 0));
+        r->stats->batches++;
+        r->stats->batched += n;
+        r->probing = r->probing || *ret_probe;
+        *ret_n = n;
         return TRUE;
 }
 
@@ -300,24 +436,36 @@ static void relay_pump(Relay *r)
                 return;
         while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
-                /* an event sent as Event and as its typed signal costs both */
-                size_t cost = busmsg_cost(ev) * messages_for(r, ev);
-                bool probe;
+                bool probe = false;
+                size_t n = 1;
+                gboolean ok;
 
-                if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds * messages_for(r, ev) : 0)) {
-                        held_back = true; /* GDBus's copies would pass a capacity */
-                        break;
+                if (form_batch(r) && !ev->sig) {
+                        ok = send_batch(r, r->config->max_unflushed - q->in_flight, &n, &probe,
+                                        &held_back, &error);
+                } else {
+                        /* an event sent in several messages costs them all */
+                        size_t cost = busmsg_cost(ev) * messages_for(r, ev);
+                        if (!queue_can_send(q, cost,
+                                            r->can_pass_fds ? ev->n_fds * messages_for(r, ev) : 0)) {
+                                held_back = true; /* GDBus's copies would pass a capacity */
+                                break;
+                        }
+                        ok = send_one(r, ev, cost, &probe, &error);
                 }
-                if (!send_next(r, ev, cost, &probe, &error)) {
+                if (!ok) {
                         /* a closed connection: on_closed() takes over */
                         stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
                                   -1, "cannot send an event: %s", error->message);
                         break;
                 }
-                if (++r->batch >= half || probe)
+                r->to_confirm += (unsigned) n;
+                if (r->to_confirm >= half || probe)
                         request_confirm(r, probe, false);
                 if (probe)
                         return;
+                if (held_back)
+                        break;
         }
         /* The rest of the batch, when nothing else waits (latency when idle; under load
          * the half-window requests suffice) or when a capacity holds the next event back
@@ -649,6 +797,9 @@ Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCa
         r->probe_msec = FD_PROBE_MIN_MSEC;
         r->extra_own_ids = g_array_new(FALSE, FALSE, sizeof(guint));
         r->schema_objects = g_array_new(FALSE, FALSE, sizeof(guint));
+        r->items = g_new(BusmsgItem, CONFIG_BATCH_MAX_EVENTS_CEILING);
+        r->costs = g_new(size_t, CONFIG_BATCH_MAX_EVENTS_CEILING);
+        r->event_fds = g_new(unsigned, CONFIG_BATCH_MAX_EVENTS_CEILING);
         return r;
 }
 
@@ -754,5 +905,8 @@ void relay_free(Relay *r)
         g_clear_pointer(&r->extra_own_ids, g_array_unref);
         g_clear_pointer(&r->schema_objects, g_array_unref);
         g_free(r->address);
+        g_free(r->items);
+        g_free(r->costs);
+        g_free(r->event_fds);
         g_free(r);
 }

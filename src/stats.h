@@ -72,6 +72,8 @@ typedef struct {
         uint64_t accept_failures;      /* accept() failed for lack of descriptors */
         uint64_t accept_pauses;        /* listening sockets disarmed (fds or max-connections) */
         uint64_t resent;               /* events sent again after a lost connection */
+        uint64_t batches;              /* EventBatch signals sent */
+        uint64_t batched;              /* events they carried */
         RateLimit limits[_STATS_LOG_MAX];
         unsigned log_burst; /* lines per kind per interval */
         gint64 log_interval_usec;

@@ -85,6 +85,8 @@ GVariant *statsobj_stats(const Stats *s, const Queue *q, bool fds_withheld)
                               g_variant_new_uint64(s->fds_not_forwarded));
         g_variant_builder_add(&b, "{sv}", "bus-reconnects", g_variant_new_uint64(s->bus_reconnects));
         g_variant_builder_add(&b, "{sv}", "resent", g_variant_new_uint64(s->resent));
+        g_variant_builder_add(&b, "{sv}", "batches", g_variant_new_uint64(s->batches));
+        g_variant_builder_add(&b, "{sv}", "batched", g_variant_new_uint64(s->batched));
         g_variant_builder_add(&b, "{sv}", "fds-withheld", g_variant_new_boolean(fds_withheld));
         g_variant_builder_add(&b, "{sv}", "accept-failures",
                               g_variant_new_uint64(s->accept_failures));

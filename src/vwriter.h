@@ -154,6 +154,30 @@ static inline void vwriter_item_end(VWriter *w, const VFrame *f)
         vwriter_push_offset(w, w->len - f->start);
 }
 
+/* A struct of variable-sized members: vwriter_struct_begin(); each member
+ * aligned and written, recording ends[i] = w->len - f->start for every one
+ * but the last; vwriter_struct_end(ends, n). */
+static inline void vwriter_struct_begin(VWriter *w, VFrame *f)
+{
+        vwriter_align(w, 8);
+        f->start = w->len;
+        f->base = w->n_offsets;
+}
+
+/* the framing offsets of the non-last members, in reverse order */
+static inline void vwriter_struct_end(VWriter *w, const VFrame *f, const size_t *ends, size_t n)
+{
+        unsigned size = vwriter_offset_size(w->len - f->start, n);
+        char *p = vwriter_reserve(w, size * n);
+
+        for (size_t i = 0; i < n; i++) {
+                uint64_t end = ends[n - 1 - i];
+                for (unsigned b = 0; b < size; b++, end >>= 8)
+                        *p++ = (char) (end & 0xff); /* little-endian */
+        }
+        w->len += size * n;
+}
+
 /* A {sv} entry: vwriter_entry_begin(key); the variant; vwriter_entry_end(). */
 static inline void vwriter_entry_begin(VWriter *w, VFrame *f, const char *key, size_t len)
 {
