@@ -132,7 +132,8 @@ static GDBusMessage *event_filter(GDBusConnection *c, GDBusMessage *m, gboolean 
 {
         if (incoming && g_dbus_message_get_message_type(m) == G_DBUS_MESSAGE_TYPE_SIGNAL &&
             g_strcmp0(g_dbus_message_get_interface(m), "org.ingester.Ingester1") == 0 &&
-            g_strcmp0(g_dbus_message_get_member(m), "Event") == 0)
+            (g_strcmp0(g_dbus_message_get_member(m), "Event") == 0 ||
+             g_strcmp0(g_dbus_message_get_member(m), "EventBatch") == 0))
                 g_async_queue_push(user_data, g_object_ref(m));
         return m;
 }
@@ -162,10 +163,10 @@ GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub
         GDBusConnection *c = testbus_connect(bus);
 
         /* the filter sees every message with its fd list; the subscription installs the
-         * match rule on the bus */
+         * match rule on the bus (the interface's signals: Event and EventBatch) */
         *filter_id = g_dbus_connection_add_filter(c, event_filter, g_async_queue_ref(events),
                                                   (GDestroyNotify) g_async_queue_unref);
-        *sub_id = g_dbus_connection_signal_subscribe(c, NULL, "org.ingester.Ingester1", "Event",
+        *sub_id = g_dbus_connection_signal_subscribe(c, NULL, "org.ingester.Ingester1", NULL,
                                                      NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                      ignore_signal, NULL, NULL);
         /* a round trip so the match is in place before anything is sent */

@@ -40,7 +40,7 @@ typedef struct {
         char *seq_path, *dgram_path, *log_path;
         GSubprocess *proc;
         GDBusConnection *conn; /* the subscriber */
-        GAsyncQueue *events;   /* GDBusMessage*, Event signals */
+        GAsyncQueue *events;   /* GDBusMessage*, Event and EventBatch signals */
         guint sub_id, filter_id;
 } TestDaemon;
 
@@ -102,7 +102,7 @@ bool harness_name_owned(GDBusConnection *c);
 int testdaemon_stop(TestDaemon *d);
 void testdaemon_free(TestDaemon *d);
 
-/* Next Event within timeout_ms, or NULL. */
+/* Next Event or EventBatch within timeout_ms, or NULL. */
 GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
 /* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON";
  * G_MAXUINT64 when there is no such figure or no answer. */

@@ -113,6 +113,12 @@ tests_test_fairness_CFLAGS = $(TEST_CFLAGS)
 tests_test_fairness_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-fairness
 
+check_PROGRAMS += tests/test-batch
+tests_test_batch_SOURCES = tests/test-batch.c
+tests_test_batch_CFLAGS = $(TEST_CFLAGS)
+tests_test_batch_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-batch
+
 check_PROGRAMS += tests/test-lib
 tests_test_lib_SOURCES = tests/test-lib.c
 tests_test_lib_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/lib
