@@ -156,6 +156,67 @@ static void test_every_value_kind_and_descriptors_read_back(void)
         }
 }
 
+/*
+ * Under signal-form=batch the events come in EventBatch signals, under both
+ * as Event and in batches: either way one line per event, in order, with
+ * each one's own descriptors. The daemon is stopped while the events are
+ * sent, so several share a batch.
+ */
+static void check_form(const char *form)
+{
+        g_autofree char *arg = g_strdup_printf("--signal-form=%s", form);
+        const char *extra[] = { arg, NULL };
+        g_autoptr(GPtrArray) lines = NULL;
+        g_autofree char *file = g_build_filename(dir, "passed.txt", NULL);
+        pid_t pid;
+        GSubprocess *p;
+        int fd;
+
+        g_clear_pointer(&d, testdaemon_free);
+        d = testdaemon_start(&suite.bus, dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        g_assert_true(g_file_set_contents(file, "x", 1, NULL));
+        fd = open(file, O_RDONLY | O_CLOEXEC);
+        /* one more than come: the timeout says no event was printed twice */
+        p = listen_start("--count=6", "--timeout=2", NULL);
+        kill(pid, SIGSTOP);
+        for (int i = 1; i <= 5; i++) {
+                g_autofree char *j = g_strdup_printf("{\"type\":\"f\",\"i\":%d}", i);
+                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, j, strlen(j), i % 2 ? NULL : &fd,
+                                           i % 2 ? 0 : 1), 0);
+        }
+        kill(pid, SIGCONT);
+        close(fd);
+        CU_ASSERT_EQUAL(listen_finish(p, &lines), 1);
+        g_object_unref(p);
+        CU_ASSERT_EQUAL_FATAL(lines->len, 5);
+        for (guint k = 0; k < 5; k++) {
+                json_object *o = json_tokener_parse(lines->pdata[k]);
+                json_object *fds;
+                CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+                CU_ASSERT_EQUAL(json_object_get_int(member(o, "data.i")), (int) k + 1);
+                CU_ASSERT_EQUAL(json_object_get_int64(member(o, "meta.seq")), (int64_t) k + 1);
+                fds = member(o, "fds");
+                CU_ASSERT_EQUAL_FATAL(json_object_array_length(fds), (k + 1) % 2 ? 0 : 1);
+                if (json_object_array_length(fds) == 1)
+                        CU_ASSERT_STRING_EQUAL(
+                                json_object_get_string(json_object_array_get_idx(fds, 0)), file);
+                json_object_put(o);
+        }
+        CU_ASSERT_TRUE(testdaemon_stat(d, "batches") < 5); /* several shared one */
+}
+
+static void test_batch_form_one_line_per_event(void)
+{
+        check_form("batch");
+}
+
+static void test_both_forms_one_line_per_event(void)
+{
+        check_form("both");
+}
+
 static void test_type_and_match_filter(void)
 {
         g_autoptr(GPtrArray) lines = NULL;
@@ -257,6 +318,8 @@ int main(void)
                 { "every_value_kind_and_descriptors_read_back",
                   test_every_value_kind_and_descriptors_read_back },
                 { "type_and_match_filter", test_type_and_match_filter },
+                { "batch_form_one_line_per_event", test_batch_form_one_line_per_event },
+                { "both_forms_one_line_per_event", test_both_forms_one_line_per_event },
                 { "timeout_before_count_exits_1_with_what_came",
                   test_timeout_before_count_exits_1_with_what_came },
                 { "stats_and_exit_statuses", test_stats_and_exit_statuses },

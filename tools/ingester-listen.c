@@ -6,7 +6,8 @@
  *   ingester-listen [--type T]... [--match KEY=VALUE]... [--count N] [--timeout S]
  *   ingester-listen --stats
  *
- * Each Event signal (s type, a{sv} data, a{sv} meta, ah fds) becomes
+ * Each Event signal (s type, a{sv} data, a{sv} meta, ah fds), and each
+ * element of an EventBatch signal, becomes
  *   {"type":"...","data":{...},"meta":{...},"fds":[...]}
  * with doc/protocol.md's mapping run backwards (ingester-listen(1) lists it):
  * integers exactly as they are (a 't' above 2^53 too), doubles with 17
@@ -52,6 +53,7 @@ typedef struct {
         guint64 seen;
         GMainLoop *loop;
         GString *line;
+        GHashTable *last_seq; /* sender's unique name -> guint64*: the last seq printed */
         int status;
 } Listen;
 
@@ -188,26 +190,28 @@ static void json_value(GString *out, GVariant *v)
         }
 }
 
-/* What the descriptor is, as /proc/self/fd names it; the fd is closed. */
-static void json_fds(GString *out, GUnixFDList *list)
+/* What each handle's descriptor is, as /proc/self/fd names it (the
+ * message's descriptors, fds[0..n_fds-1], are closed by the caller). */
+static void json_fds(GString *out, const int *fds, int n_fds, GVariant *handles)
 {
-        int n = 0;
-        int *fds = list ? g_unix_fd_list_steal_fds(list, &n) : NULL;
+        gsize n = 0;
+        const gint32 *h = g_variant_get_fixed_array(handles, &n, sizeof(gint32));
 
         g_string_append_c(out, '[');
-        for (int i = 0; i < n; i++) {
-                char link[64], target[4096];
-                ssize_t len;
-                snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
-                len = readlink(link, target, sizeof(target) - 1);
-                target[len > 0 ? len : 0] = '\0';
+        for (gsize i = 0; i < n; i++) {
+                char link[64], target[4096] = "";
                 if (i)
                         g_string_append_c(out, ',');
+                if (h[i] < 0 || h[i] >= n_fds) {
+                        g_string_append(out, "null"); /* a handle the message has no fd for */
+                        continue;
+                }
+                snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[h[i]]);
+                ssize_t len = readlink(link, target, sizeof(target) - 1);
+                target[len > 0 ? len : 0] = '\0';
                 json_string(out, target);
-                close(fds[i]);
         }
         g_string_append_c(out, ']');
-        g_free(fds);
 }
 
 /* ---- filters ---- */
@@ -246,30 +250,33 @@ static gboolean on_count_reached(gpointer user_data)
         return G_SOURCE_REMOVE;
 }
 
-static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
-                                gpointer user_data)
+/*
+ * One event, (s a{sv} a{sv} ah), as one line; false once --count is reached.
+ * Under signal-form=both every event comes twice, as Event and in a batch,
+ * and a daemon's seq only grows on one connection: an event whose seq is
+ * not above the last one printed for its sender was printed already (a
+ * daemon that reconnects has a new unique name, so its repeats still show).
+ */
+static bool print_event(Listen *ls, const char *sender, GVariant *tuple, const int *fds,
+                        int n_fds)
 {
-        Listen *ls = user_data;
-        GVariant *body;
-        g_autoptr(GVariant) type = NULL, data = NULL, meta = NULL;
+        g_autoptr(GVariant) type = g_variant_get_child_value(tuple, 0);
+        g_autoptr(GVariant) data = g_variant_get_child_value(tuple, 1);
+        g_autoptr(GVariant) meta = g_variant_get_child_value(tuple, 2);
+        g_autoptr(GVariant) handles = g_variant_get_child_value(tuple, 3);
+        guint64 seq = 0, *last = sender ? g_hash_table_lookup(ls->last_seq, sender) : NULL;
 
-        if (ls->count && ls->seen >= ls->count)
-                return m; /* done: the main loop is quitting */
-        if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
-            g_strcmp0(g_dbus_message_get_interface(m), INTERFACE) != 0 ||
-            g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
-                return m;
-        body = g_dbus_message_get_body(m);
-        if (!body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(sa{sv}a{sv}ah)")))
-                return m;
-        type = g_variant_get_child_value(body, 0);
-        data = g_variant_get_child_value(body, 1);
-        meta = g_variant_get_child_value(body, 2);
-        if (!matches(ls, g_variant_get_string(type, NULL), data)) {
-                json_fds(g_string_truncate(ls->line, 0), g_dbus_message_get_unix_fd_list(m));
-                goto consumed; /* closes its descriptors all the same */
+        if (sender && g_variant_lookup(meta, "seq", "t", &seq)) {
+                if (last && seq <= *last)
+                        return true;
+                if (!last) {
+                        last = g_new0(guint64, 1);
+                        g_hash_table_insert(ls->last_seq, g_strdup(sender), last);
+                }
+                *last = seq;
         }
-        /* the filter runs in GDBus's worker thread: print here, in arrival order */
+        if (!matches(ls, g_variant_get_string(type, NULL), data))
+                return true;
         g_string_assign(ls->line, "{\"type\":");
         json_value(ls->line, type);
         g_string_append(ls->line, ",\"data\":");
@@ -277,16 +284,59 @@ static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean in
         g_string_append(ls->line, ",\"meta\":");
         json_value(ls->line, meta);
         g_string_append(ls->line, ",\"fds\":");
-        json_fds(ls->line, g_dbus_message_get_unix_fd_list(m));
+        json_fds(ls->line, fds, n_fds, handles);
         g_string_append(ls->line, "}\n");
         fwrite(ls->line->str, 1, ls->line->len, stdout);
-        fflush(stdout);
-        if (ls->count && ++ls->seen >= ls->count)
+        if (ls->count && ++ls->seen >= ls->count) {
                 /* not g_main_loop_quit() from this thread: before the main thread has
                  * entered g_main_loop_run() the quit would be lost (a busy machine lost
                  * it in make distcheck); a source in the main context is not */
                 g_idle_add(on_count_reached, ls);
-consumed:
+                return false;
+        }
+        return true;
+}
+
+static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
+                                gpointer user_data)
+{
+        Listen *ls = user_data;
+        const char *member = g_dbus_message_get_member(m);
+        const char *sender = g_dbus_message_get_sender(m);
+        GUnixFDList *list = g_dbus_message_get_unix_fd_list(m);
+        GVariant *body;
+        int n_fds = 0;
+        int *fds;
+
+        if (ls->count && ls->seen >= ls->count)
+                return m; /* done: the main loop is quitting */
+        if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
+            g_strcmp0(g_dbus_message_get_interface(m), INTERFACE) != 0)
+                return m;
+        body = g_dbus_message_get_body(m);
+        if (g_strcmp0(member, "Event") == 0 && body &&
+            g_variant_is_of_type(body, G_VARIANT_TYPE("(sa{sv}a{sv}ah)"))) {
+                fds = list ? g_unix_fd_list_steal_fds(list, &n_fds) : NULL;
+                print_event(ls, sender, body, fds, n_fds);
+        } else if (g_strcmp0(member, "EventBatch") == 0 && body &&
+                   g_variant_is_of_type(body, G_VARIANT_TYPE("(a(sa{sv}a{sv}ah))"))) {
+                g_autoptr(GVariant) events = g_variant_get_child_value(body, 0);
+                gsize n = g_variant_n_children(events);
+
+                fds = list ? g_unix_fd_list_steal_fds(list, &n_fds) : NULL;
+                for (gsize i = 0; i < n; i++) {
+                        g_autoptr(GVariant) ev = g_variant_get_child_value(events, i);
+                        if (!print_event(ls, sender, ev, fds, n_fds))
+                                break;
+                }
+        } else {
+                return m;
+        }
+        /* the filter runs in GDBus's worker thread: printed here, in arrival order */
+        fflush(stdout);
+        for (int i = 0; i < n_fds; i++)
+                close(fds[i]);
+        g_free(fds);
         /* handled: not also dispatched to the main thread for the subscription,
          * which only exists for its match rule (half the CPU per event) */
         g_object_unref(m);
@@ -361,6 +411,7 @@ static void listen_free(Listen *l)
                 g_string_free(g_steal_pointer(&l->line), TRUE);
         g_clear_pointer(&l->matches, g_array_unref);
         g_clear_pointer(&l->types, g_strfreev);
+        g_clear_pointer(&l->last_seq, g_hash_table_unref);
 }
 
 static void filter_done(gpointer user_data)
@@ -435,8 +486,8 @@ int main(int argc, char **argv)
         guint64 n = 0;
         int status;
 
-        g_option_context_set_summary(ctx, "Prints each org.ingester.Ingester1.Event signal as one "
-                                          "JSON object per line.");
+        g_option_context_set_summary(ctx, "Prints each event of org.ingester.Ingester1's Event and "
+                                          "EventBatch signals as one JSON object per line.");
         g_option_context_set_description(
                 ctx, "Exit status: 0 done, 1 --timeout before --count events, 2 usage error,\n"
                      "3 the bus or the daemon cannot be reached. See ingester-listen(1).");
@@ -495,10 +546,11 @@ int main(int argc, char **argv)
         g_dbus_connection_set_exit_on_close(c, FALSE);
         ls.loop = g_main_loop_new(NULL, FALSE);
         ls.line = g_string_new(NULL);
+        ls.last_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         ls.status = EXIT_DONE;
         filter_id = g_dbus_connection_add_filter(c, on_message, &ls, filter_done);
-        /* the match rule; the filter above does the work */
-        g_dbus_connection_signal_subscribe(c, NULL, INTERFACE, "Event",
+        /* the match rule (Event and EventBatch); the filter above does the work */
+        g_dbus_connection_signal_subscribe(c, NULL, INTERFACE, NULL,
                                            path ? path : "/org/ingester/Ingester1", NULL,
                                            G_DBUS_SIGNAL_FLAGS_NONE, ignore_signal, NULL, NULL);
         g_signal_connect(c, "closed", G_CALLBACK(on_closed), &ls);
