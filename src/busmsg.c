@@ -95,6 +95,7 @@ GDBusMessage *busmsg_batch(const char *object_path, const BusmsgItem *items, siz
 {
         GDBusMessage *m = g_dbus_message_new_signal(object_path, INTERFACE, "EventBatch");
         VWriter *w = vwriter_acquire();
+        g_autoptr(GVariant) body = NULL;
         VFrame array;
 
         vwriter_array_begin(w, &array);
@@ -119,7 +120,8 @@ GDBusMessage *busmsg_batch(const char *object_path, const BusmsgItem *items, siz
                 vwriter_item_end(w, &array);
         }
         vwriter_array_end(w, &array);
-        g_dbus_message_set_body(m, vwriter_finish(w, G_VARIANT_TYPE("(a(sa{sv}a{sv}ah))")));
+        body = vwriter_finish(w, G_VARIANT_TYPE("(a(sa{sv}a{sv}ah))")); /* ours, not floating */
+        g_dbus_message_set_body(m, body);
         if (fds)
                 g_dbus_message_set_unix_fd_list(m, fds);
         return m;

@@ -49,11 +49,13 @@
 typedef struct {
         char *transport, *codec, *policy, *phases, *ingesterd, *sender_tool, *schema;
         int events, senders, size, queue, rate, idle_ms, repeat;
+        int batch_max; /* ingesterd's --batch-max-events; 0: its default */
         gboolean fds;
 } Options;
 
 static Options opt = {
         .events = 200000, .senders = 4, .size = 200, .queue = 4096, .idle_ms = 5000, .repeat = 1,
+        .batch_max = 0,
 };
 
 static gint64 now_us(void)
@@ -227,21 +229,80 @@ typedef struct {
         gint paced;             /* atomic: sender 0's events seen */
         gint expected;          /* atomic; G_MAXINT until known */
         gint count;             /* atomic */
+        gint gdbus;             /* atomic: events go to the signal_subscribe() handler */
         gint64 last_us;         /* atomic via g_atomic_pointer? written by one thread */
         guint64 last_seq, gaps, out_of_order;
         guint32 *lat;           /* µs, one per event */
         gsize lat_len, lat_cap;
 } Sub;
 
+/* One event (s a{sv} a{sv} ah), from an Event body or a batch element:
+ * the same reads in every phase, so the subscriber costs the same per
+ * event whatever sent it. */
+static void sub_event(Sub *s, GVariant *tuple)
+{
+        g_autoptr(GVariant) data = g_variant_get_child_value(tuple, 1);
+        g_autoptr(GVariant) meta = g_variant_get_child_value(tuple, 2);
+        gint64 ts = 0, now = now_us();
+        guint64 seq = 0;
+        gboolean has_ts = g_variant_lookup(data, "ts", "x", &ts);
+        gboolean has_seq = g_variant_lookup(meta, "seq", "t", &seq);
+
+        if (!s->check_seq)
+                has_ts = has_seq = FALSE; /* the baselines' are constant */
+        if (s->fair) {
+                gint64 sender = -1;
+                g_variant_lookup(data, "sender", "x", &sender);
+                if (sender != 0)
+                        has_ts = FALSE;
+                else
+                        g_atomic_int_inc(&s->paced);
+        }
+        if (has_ts && s->lat_len < s->lat_cap)
+                s->lat[s->lat_len++] = (guint32) MIN(MAX(now - ts, 0), G_MAXUINT32);
+        if (has_seq) {
+                if (s->last_seq && seq != s->last_seq + 1) {
+                        if (seq > s->last_seq)
+                                s->gaps += seq - s->last_seq - 1;
+                        else
+                                s->out_of_order++;
+                }
+                s->last_seq = seq;
+        }
+        s->last_us = now_us();
+        g_atomic_int_inc(&s->count);
+}
+
+/* An Event or EventBatch body: its events. */
+static void sub_body(Sub *s, const char *member, GVariant *body)
+{
+        if (!body)
+                return;
+        if (g_str_equal(member, "Event")) {
+                sub_event(s, body);
+                return;
+        }
+        {
+                g_autoptr(GVariant) events = g_variant_get_child_value(body, 0);
+                gsize n = g_variant_n_children(events);
+                for (gsize i = 0; i < n; i++) {
+                        g_autoptr(GVariant) ev = g_variant_get_child_value(events, i);
+                        sub_event(s, ev);
+                }
+        }
+}
+
 static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
                                 gpointer user_data)
 {
         Sub *s = user_data;
+        const char *member;
         GVariant *body;
 
         if (!incoming || g_dbus_message_get_message_type(m) != G_DBUS_MESSAGE_TYPE_SIGNAL)
                 return m;
-        if (g_strcmp0(g_dbus_message_get_member(m), "ConnectionBlocked") == 0) {
+        member = g_dbus_message_get_member(m);
+        if (g_strcmp0(member, "ConnectionBlocked") == 0) {
                 /* the typed phase: its args are the hub's, no ts or seq to read */
                 body = g_dbus_message_get_body(m);
                 if (body) {
@@ -253,45 +314,44 @@ static GDBusMessage *sub_filter(GDBusConnection *c, GDBusMessage *m, gboolean in
                 g_object_unref(m);
                 return NULL;
         }
-        if (g_strcmp0(g_dbus_message_get_member(m), "Event") != 0)
+        if (g_strcmp0(member, "Event") != 0 && g_strcmp0(member, "EventBatch") != 0)
                 return m;
-        body = g_dbus_message_get_body(m);
-        /* The same reads for the baseline's signals as for the relay's, so
-         * the subscriber costs the same per signal in both phases. */
-        if (body) {
-                g_autoptr(GVariant) data = g_variant_get_child_value(body, 1);
-                g_autoptr(GVariant) meta = g_variant_get_child_value(body, 2);
-                gint64 ts = 0, now = now_us();
-                guint64 seq = 0;
-                gboolean has_ts = g_variant_lookup(data, "ts", "x", &ts);
-                gboolean has_seq = g_variant_lookup(meta, "seq", "t", &seq);
-
-                if (!s->check_seq)
-                        has_ts = has_seq = FALSE; /* the baseline's are constant */
-                if (s->fair) {
-                        gint64 sender = -1;
-                        g_variant_lookup(data, "sender", "x", &sender);
-                        if (sender != 0)
-                                has_ts = FALSE;
-                        else
-                                g_atomic_int_inc(&s->paced);
-                }
-                if (has_ts && s->lat_len < s->lat_cap)
-                        s->lat[s->lat_len++] = (guint32) MIN(MAX(now - ts, 0), G_MAXUINT32);
-                if (has_seq) {
-                        if (s->last_seq && seq != s->last_seq + 1) {
-                                if (seq > s->last_seq)
-                                        s->gaps += seq - s->last_seq - 1;
-                                else
-                                        s->out_of_order++;
-                        }
-                        s->last_seq = seq;
-                }
-        }
-        s->last_us = now_us();
-        g_atomic_int_inc(&s->count);
+        /* the GDBus subscriber's phase: signal_subscribe() dispatches it */
+        if (g_atomic_int_get(&s->gdbus))
+                return m;
+        sub_body(s, member, g_dbus_message_get_body(m));
         g_object_unref(m);
         return NULL; /* consumed here, in GDBus's worker thread */
+}
+
+/* The GDBus subscriber: what an application's signal_subscribe() handler
+ * costs, dispatched to a main loop of its own. */
+static void sub_on_signal(GDBusConnection *c, const char *sender, const char *path,
+                          const char *iface, const char *member, GVariant *params,
+                          gpointer user_data)
+{
+        Sub *s = user_data;
+
+        if (g_atomic_int_get(&s->gdbus))
+                sub_body(s, member, params);
+}
+
+typedef struct {
+        GDBusConnection *c;
+        Sub *s;
+        GMainContext *ctx;
+} SubThread;
+
+static gpointer sub_thread(gpointer user_data)
+{
+        SubThread *t = user_data;
+        g_autoptr(GMainLoop) loop = g_main_loop_new(t->ctx, FALSE);
+
+        g_main_context_push_thread_default(t->ctx);
+        g_dbus_connection_signal_subscribe(t->c, NULL, IFACE, NULL, OBJ_PATH, NULL,
+                                           G_DBUS_SIGNAL_FLAGS_NONE, sub_on_signal, t->s, NULL);
+        g_main_loop_run(loop);
+        return NULL;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -301,6 +361,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 #define MATCH_ALL "type='signal',interface='" IFACE "',member='Event'"
+#define MATCH_BATCHES "type='signal',interface='" IFACE "',member='EventBatch'"
 #define MATCH_BENCH MATCH_ALL ",arg0='bench'"
 
 static void sub_match(GDBusConnection *c, const char *method, const char *rule)
@@ -326,6 +387,14 @@ static int role_subscriber(const char *address, unsigned capacity)
         s.lat = g_new(guint32, capacity);
         g_dbus_connection_add_filter(c, sub_filter, &s, NULL);
         sub_match(c, "AddMatch", MATCH_ALL);
+        sub_match(c, "AddMatch", MATCH_BATCHES);
+        {
+                SubThread *t = g_new0(SubThread, 1);
+                t->c = c;
+                t->s = &s;
+                t->ctx = g_main_context_new();
+                g_thread_unref(g_thread_new("gdbus-subscriber", sub_thread, t));
+        }
         sub_match(c, "AddMatch", "type='signal',interface='org.terok.Shield1',member='ConnectionBlocked'");
         printf("ready\n");
         fflush(stdout);
@@ -344,6 +413,8 @@ static int role_subscriber(const char *address, unsigned capacity)
                         }
                         s.fair = fair;
                         s.check_seq = s.fair || g_str_has_prefix(line + 4, "relay");
+                        /* "run relay-gdbus": an application's handler, not the filter */
+                        g_atomic_int_set(&s.gdbus, g_str_has_prefix(line + 4, "relay-gdbus"));
                         g_atomic_int_set(&s.paced, 0);
                         s.last_seq = s.gaps = s.out_of_order = 0;
                         s.lat_len = 0;
@@ -425,37 +496,78 @@ static GVariant *baseline_body(int pad, gboolean fds)
         }
 }
 
-static int role_emitter(const char *address, unsigned count)
+/* The floor emitter's confirmation requests, as the relay makes them. */
+typedef struct {
+        unsigned unconfirmed, outstanding;
+} Window;
+
+static void on_emitter_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+        Window *w = user_data;
+        g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
+
+        w->unconfirmed -= MIN(w->unconfirmed, 256u);
+        w->outstanding--;
+}
+
+/*
+ * L (floor = FALSE): the body is built once and the same GVariant re-sent;
+ * GDBus walks a tree it has walked before. F (floor = TRUE): a new
+ * serialised body per message, as the relay must send (its events differ),
+ * with at most 512 messages unconfirmed and a GetId every 256, as the
+ * relay's window: what GDBus can do at all for distinct messages.
+ */
+static int role_emitter(const char *address, unsigned count, gboolean floor)
 {
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) c = bus_connect(address, &error);
         g_autoptr(GVariant) body = NULL;
+        g_autoptr(GBytes) serialised = NULL;
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        Window w = { 0 };
         char line[16];
         gint64 start;
 
         if (!c)
                 die("emitter: %s", error->message);
         body = baseline_body(pad_for_size(opt.size), opt.fds);
+        serialised = g_variant_get_data_as_bytes(body);
         printf("ready\n");
         fflush(stdout);
         if (!fgets(line, sizeof(line), stdin))
                 return 1;
         start = now_us();
         for (unsigned i = 0; i < count; i++) {
+                g_autoptr(GDBusMessage) m = g_dbus_message_new_signal(OBJ_PATH, IFACE, "Event");
+                g_autoptr(GVariant) fresh = NULL;
+
+                if (floor) {
+                        gsize n = 0;
+                        const void *p = g_bytes_get_data(serialised, &n);
+                        g_autoptr(GBytes) copy = g_bytes_new(p, n);
+                        fresh = g_variant_ref_sink(
+                                g_variant_new_from_bytes(g_variant_get_type(body), copy, TRUE));
+                        while (w.unconfirmed >= 512)
+                                g_main_context_iteration(NULL, TRUE);
+                }
+                g_dbus_message_set_body(m, floor ? fresh : body);
                 if (opt.fds) {
-                        g_autoptr(GDBusMessage) m = g_dbus_message_new_signal(OBJ_PATH, IFACE, "Event");
                         g_autoptr(GUnixFDList) list = g_unix_fd_list_new();
                         g_unix_fd_list_append(list, devnull, NULL);
-                        g_dbus_message_set_body(m, body);
                         g_dbus_message_set_unix_fd_list(m, list);
-                        g_dbus_connection_send_message(c, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
-                                                       NULL, NULL);
-                } else {
-                        g_dbus_connection_emit_signal(c, NULL, OBJ_PATH, IFACE, "Event", body, NULL);
+                }
+                g_dbus_connection_send_message(c, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+                if (floor && ++w.unconfirmed % 256 == 0) {
+                        w.outstanding++;
+                        g_dbus_connection_call(c, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                               "org.freedesktop.DBus", "GetId", NULL,
+                                               G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                               NULL, on_emitter_confirmed, &w);
                 }
         }
         g_dbus_connection_flush_sync(c, NULL, NULL);
+        while (w.outstanding > 0)
+                g_main_context_iteration(NULL, TRUE);
         {
                 struct rusage ru;
                 getrusage(RUSAGE_SELF, &ru); /* both threads: GDBus writes from its worker */
@@ -698,7 +810,9 @@ static void daemon_start_with(Daemon *d, const char *address, const char *sock,
         g_autofree char *addr = g_strdup_printf("--address=%s", address);
         g_autofree char *queue = g_strdup_printf("--queue-capacity=%d", opt.queue);
         g_autofree char *policy = g_strdup_printf("--policy=%s", policy_name);
+        g_autofree char *batch_max = g_strdup_printf("--batch-max-events=%d", opt.batch_max);
         const char *argv[] = { opt.ingesterd, addr, listen, listen2, queue, policy, "--max-fds=16",
+                               opt.batch_max > 0 ? batch_max : "--max-fds=16",
                                no_emit ? "--bench-no-emit" : extra, no_emit ? extra : NULL, NULL };
         gint64 deadline = now_us() + 10 * G_USEC_PER_SEC;
 
@@ -819,11 +933,12 @@ static void subscriber_collect(Child *sub, Result *r, gint64 t0, guint64 expecte
         r->rate = r->seconds > 0 ? (double) r->delivered / r->seconds : 0;
 }
 
-static Result phase_baseline(const char *address, Child *sub)
+static Result phase_baseline(const char *address, Child *sub, gboolean floor)
 {
         Result run = { 0 }, *r = &run;
         Child em = { 0 };
-        g_autofree char *role = g_strdup_printf("--role=emitter:%s:%d", address, opt.events);
+        g_autofree char *role = g_strdup_printf("--role=%s:%s:%d", floor ? "emitter-floor" : "emitter",
+                                                address, opt.events);
         gint64 t0;
 
         child_say(sub, "run baseline\n");
@@ -885,6 +1000,13 @@ static Result run_relay(const char *address, const char *dir, Child *sub, const 
 static Result phase_relay(const char *address, const char *dir, Child *sub)
 {
         return run_relay(address, dir, sub, "relay", NULL, NULL);
+}
+
+/* signal-form=batch, to the filter subscriber or to a signal_subscribe() handler */
+static Result phase_batch(const char *address, const char *dir, Child *sub, gboolean gdbus)
+{
+        return run_relay(address, dir, sub, gdbus ? "relay-gdbus" : "relay", NULL,
+                         "--signal-form=batch");
 }
 
 /* ---- fairness: a paced sender against K flooders ---- */
@@ -1151,14 +1273,15 @@ static Result phase_tool(const char *dir, gboolean use_tool)
 }
 
 /* Every run of a phase is kept; the one with the median rate is reported. */
-static GArray *runs[8];
+static const char *const phase_names[] = { "baseline", "floor", "relay", "ingest", "plain",
+                                           "lib-1", "tool", "event-pending", "typed", "batch",
+                                           "batch-gdbus" };
+static GArray *runs[G_N_ELEMENTS(phase_names)];
 
 static int phase_index(const char *name)
 {
-        static const char *const names[] = { "baseline", "relay", "ingest", "plain",
-                                             "lib-1",    "tool",  "event-pending", "typed" };
-        for (int i = 0; i < 8; i++)
-                if (g_str_equal(names[i], name))
+        for (int i = 0; i < (int) G_N_ELEMENTS(phase_names); i++)
+                if (g_str_equal(phase_names[i], name))
                         return i;
         g_assert_not_reached();
 }
@@ -1231,7 +1354,7 @@ static void print_row(const Result *r)
 {
         if (!r->ran)
                 return;
-        printf("%-10s %10.0f %9.2f %8" G_GUINT64_FORMAT "/%-8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT,
+        printf("%-11s %10.0f %9.2f %8" G_GUINT64_FORMAT "/%-8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT,
                r->name, r->rate, r->seconds, r->delivered, r->sent, r->dropped);
         if (r->p99)
                 printf(" %7u %7u %7u", r->p50, r->p99, r->max);
@@ -1288,6 +1411,23 @@ static int max_dgram_qlen(void)
         return atoi(text);
 }
 
+/* A ratio of two phases' rates, printed and kept for the JSON line. */
+typedef struct {
+        const char *num, *den, *label, *key;
+} Ratio;
+
+static const Ratio ratios[] = {
+        { "relay", "baseline", "relay / L       ", "relay_over_baseline" },
+        { "relay", "floor", "relay / F       ", "relay_over_floor" },
+        { "floor", "baseline", "F / L           ", "floor_over_baseline" },
+        { "batch", "baseline", "batch / L       ", "batch_over_baseline" },
+        { "batch-gdbus", "baseline", "batch-gdbus / L ", "batch_gdbus_over_baseline" },
+        { "batch", "relay", "batch / relay   ", "batch_over_relay" },
+        { "ingest", "plain", "ingest / plain  ", "ingest_over_plain" },
+        { "tool", "lib-1", "tool / lib-1    ", "tool_over_lib" },
+        { "typed", "event-pending", "typed / event   ", "typed_over_event" },
+};
+
 static int orchestrate(void)
 {
         int dgram_qlen = max_dgram_qlen();
@@ -1296,58 +1436,59 @@ static int orchestrate(void)
         g_autoptr(GSubprocess) bus = NULL;
         g_autoptr(GString) j = g_string_new(NULL);
         g_auto(GStrv) phases = g_strsplit(opt.phases, ",", -1);
+        const char *const *want = (const char *const *) phases;
         Child sub = { 0 };
-        Result base = { .name = "baseline" }, relay = { .name = "relay" },
-               ingest = { .name = "ingest" }, plain = { .name = "plain" },
-               lib1 = { .name = "lib-1" }, tool = { .name = "tool" },
-               pending = { .name = "event-pending" }, typedr = { .name = "typed" };
+        Result res[G_N_ELEMENTS(phase_names)] = { 0 };
         g_autofree char *role = NULL;
 
         if (!dir)
                 die("no temporary directory");
+        for (guint i = 0; i < G_N_ELEMENTS(res); i++)
+                res[i].name = phase_names[i];
         address = bus_start(&bus, dir);
         role = g_strdup_printf("--role=subscriber:%s:%d", address, opt.events);
         child_spawn(&sub, 0, role, NULL);
         child_expect(&sub, "ready");
 
         printf("ingester-bench: transport=%s codec=%s events=%d senders=%d size=%d fds=%s "
-               "policy=%s queue=%d rate=%d repeat=%d max_dgram_qlen=%d\n",
+               "policy=%s queue=%d rate=%d repeat=%d max_dgram_qlen=%d batch_max_events=%d\n",
                opt.transport, opt.codec, opt.events, opt.senders, opt.size, opt.fds ? "yes" : "no",
-               opt.policy, opt.queue, opt.rate, opt.repeat, dgram_qlen);
+               opt.policy, opt.queue, opt.rate, opt.repeat, dgram_qlen, opt.batch_max);
         fflush(stdout);
+#define RES(name) (&res[phase_index(name)])
         /* Repetitions interleave the phases, so a slow spell of the machine
          * touches all of them; each phase reports its median run. */
         for (int rep = 0; rep < opt.repeat; rep++) {
-                if (g_strv_contains((const char *const *) phases, "baseline"))
-                        keep_run(&base, phase_baseline(address, &sub));
-                if (g_strv_contains((const char *const *) phases, "relay"))
-                        keep_run(&relay, phase_relay(address, dir, &sub));
-                if (g_strv_contains((const char *const *) phases, "ingest"))
-                        keep_run(&ingest, phase_ingest(address, dir));
-                if (g_strv_contains((const char *const *) phases, "plain"))
-                        keep_run(&plain, phase_plain(dir));
-                if (g_strv_contains((const char *const *) phases, "tool")) {
-                        keep_run(&lib1, phase_tool(dir, FALSE));
-                        keep_run(&tool, phase_tool(dir, TRUE));
+                if (g_strv_contains(want, "baseline")) {
+                        keep_run(RES("baseline"), phase_baseline(address, &sub, FALSE));
+                        keep_run(RES("floor"), phase_baseline(address, &sub, TRUE));
                 }
-                if (g_strv_contains((const char *const *) phases, "typed")) {
+                if (g_strv_contains(want, "relay"))
+                        keep_run(RES("relay"), phase_relay(address, dir, &sub));
+                if (g_strv_contains(want, "batch")) {
+                        keep_run(RES("batch"), phase_batch(address, dir, &sub, FALSE));
+                        keep_run(RES("batch-gdbus"), phase_batch(address, dir, &sub, TRUE));
+                }
+                if (g_strv_contains(want, "ingest"))
+                        keep_run(RES("ingest"), phase_ingest(address, dir));
+                if (g_strv_contains(want, "plain"))
+                        keep_run(RES("plain"), phase_plain(dir));
+                if (g_strv_contains(want, "tool")) {
+                        keep_run(RES("lib-1"), phase_tool(dir, FALSE));
+                        keep_run(RES("tool"), phase_tool(dir, TRUE));
+                }
+                if (g_strv_contains(want, "typed")) {
                         if (!opt.schema)
                                 die("the typed phase needs --schema (doc/examples/org.terok.Shield1.xml)");
-                        keep_run(&pending, phase_typed(address, dir, &sub, NULL));
-                        keep_run(&typedr, phase_typed(address, dir, &sub, opt.schema));
+                        keep_run(RES("event-pending"), phase_typed(address, dir, &sub, NULL));
+                        keep_run(RES("typed"), phase_typed(address, dir, &sub, opt.schema));
                 }
         }
         /* once: its figures are latencies under a flood, not a rate to take the median of */
-        if (g_strv_contains((const char *const *) phases, "fairness"))
+        if (g_strv_contains(want, "fairness"))
                 phase_fairness(address, dir, &sub);
-        pick_median(&base);
-        pick_median(&relay);
-        pick_median(&ingest);
-        pick_median(&plain);
-        pick_median(&lib1);
-        pick_median(&tool);
-        pick_median(&pending);
-        pick_median(&typedr);
+        for (guint i = 0; i < G_N_ELEMENTS(res); i++)
+                pick_median(&res[i]);
         child_finish(&sub);
         g_subprocess_send_signal(bus, SIGTERM);
         g_subprocess_wait(bus, NULL, NULL);
@@ -1357,51 +1498,33 @@ static int orchestrate(void)
                         g_printerr("ingester-bench: could not remove %s\n", dir);
         }
 
-        printf("%-10s %10s %9s %17s %7s %7s %7s %7s %8s %6s %6s\n", "phase", "events/s", "seconds",
+        printf("%-11s %10s %9s %17s %7s %7s %7s %7s %8s %6s %6s\n", "phase", "events/s", "seconds",
                "delivered/sent", "dropped", "p50 µs", "p99 µs", "max µs", "RSS MiB", "CPU s",
                "µs/ev");
-        print_row(&base);
-        print_row(&relay);
-        print_row(&ingest);
-        print_row(&plain);
-        print_row(&lib1);
-        print_row(&tool);
-        print_row(&pending);
-        print_row(&typedr);
-        if (base.ran && relay.ran)
-                printf("relay / baseline = %.3f\n", relay.rate / base.rate);
-        if (ingest.ran && plain.ran)
-                printf("ingest / plain   = %.3f\n", ingest.rate / plain.rate);
-        if (lib1.ran && tool.ran)
-                printf("tool / lib-1     = %.3f\n", tool.rate / lib1.rate);
-        if (pending.ran && typedr.ran)
-                printf("typed / event    = %.3f (the same events, as ConnectionBlocked / as Event)\n",
-                       typedr.rate / pending.rate);
+        for (guint i = 0; i < G_N_ELEMENTS(res); i++)
+                print_row(&res[i]);
+        for (guint i = 0; i < G_N_ELEMENTS(ratios); i++)
+                if (RES(ratios[i].num)->ran && RES(ratios[i].den)->ran)
+                        printf("%s = %.3f\n", ratios[i].label,
+                               RES(ratios[i].num)->rate / RES(ratios[i].den)->rate);
+        if (RES("typed")->ran)
+                printf("(typed: the same events, as ConnectionBlocked / as Event)\n");
 
         g_string_append_printf(j,
                                "{\"transport\":\"%s\",\"codec\":\"%s\",\"events\":%d,\"senders\":%d,"
                                "\"size\":%d,\"fds\":%s,\"policy\":\"%s\",\"queue\":%d,\"rate\":%d,"
-                               "\"repeat\":%d,\"max_dgram_qlen\":%d",
+                               "\"repeat\":%d,\"max_dgram_qlen\":%d,\"batch_max_events\":%d",
                                opt.transport, opt.codec, opt.events, opt.senders, opt.size,
                                opt.fds ? "true" : "false", opt.policy, opt.queue, opt.rate,
-                               opt.repeat, dgram_qlen);
-        json_result(j, &base);
-        json_result(j, &relay);
-        json_result(j, &ingest);
-        json_result(j, &plain);
-        json_result(j, &lib1);
-        json_result(j, &tool);
-        json_result(j, &pending);
-        json_result(j, &typedr);
-        if (base.ran && relay.ran)
-                g_string_append_printf(j, ",\"relay_over_baseline\":%.3f", relay.rate / base.rate);
-        if (ingest.ran && plain.ran)
-                g_string_append_printf(j, ",\"ingest_over_plain\":%.3f", ingest.rate / plain.rate);
-        if (lib1.ran && tool.ran)
-                g_string_append_printf(j, ",\"tool_over_lib\":%.3f", tool.rate / lib1.rate);
-        if (pending.ran && typedr.ran)
-                g_string_append_printf(j, ",\"typed_over_event\":%.3f", typedr.rate / pending.rate);
-        if (g_strv_contains((const char *const *) phases, "fairness"))
+                               opt.repeat, dgram_qlen, opt.batch_max);
+        for (guint i = 0; i < G_N_ELEMENTS(res); i++)
+                json_result(j, &res[i]);
+        for (guint i = 0; i < G_N_ELEMENTS(ratios); i++)
+                if (RES(ratios[i].num)->ran && RES(ratios[i].den)->ran)
+                        g_string_append_printf(j, ",\"%s\":%.3f", ratios[i].key,
+                                               RES(ratios[i].num)->rate / RES(ratios[i].den)->rate);
+#undef RES
+        if (g_strv_contains(want, "fairness"))
                 print_fairness(j);
         g_string_append_c(j, '}');
         printf("%s\n", j->str);
@@ -1429,10 +1552,13 @@ int main(int argc, char **argv)
                 { "rate", 0, 0, G_OPTION_ARG_INT, &opt.rate,
                   "Total events/s, paced (default 0: as fast as possible)", "R" },
                 { "phases", 0, 0, G_OPTION_ARG_STRING, &opt.phases,
-                  "Comma-separated: baseline,relay,ingest,plain; also tool (ingester-send "
+                  "Comma-separated: baseline (L and F),relay,ingest,plain; also batch (the relay "
+                  "with signal-form=batch, to the filter and to a GDBus handler), tool (ingester-send "
                   "against one libingester sender), fairness (a paced sender against "
                   "--senders flooders, per policy) and typed (the Shield1 events as Event and "
                   "as ConnectionBlocked, needs --schema) (default: the first four)", "LIST" },
+                { "batch-max-events", 0, 0, G_OPTION_ARG_INT, &opt.batch_max,
+                  "ingesterd's --batch-max-events in the batch phase (default: its own)", "N" },
                 { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt.repeat,
                   "Run the phases this many times, interleaved; report medians (1)", "N" },
                 { "idle-ms", 0, 0, G_OPTION_ARG_INT, &opt.idle_ms,
@@ -1481,13 +1607,14 @@ int main(int argc, char **argv)
                                            g_ascii_strtod(f[4], NULL), n >= 6 ? f[5] : opt.transport);
                 }
                 /* bus addresses contain ':' — everything after the role name */
-                if (g_str_equal(f[0], "subscriber") || g_str_equal(f[0], "emitter")) {
+                if (g_str_equal(f[0], "subscriber") || g_str_equal(f[0], "emitter") ||
+                    g_str_equal(f[0], "emitter-floor")) {
                         const char *rest = role + strlen(f[0]) + 1;
                         const char *last = strrchr(rest, ':');
                         g_autofree char *addr = g_strndup(rest, (gsize) (last - rest));
                         unsigned k = (unsigned) strtoul(last + 1, NULL, 10);
                         return g_str_equal(f[0], "subscriber") ? role_subscriber(addr, k)
-                                                               : role_emitter(addr, k);
+                                                               : role_emitter(addr, k, g_str_equal(f[0], "emitter-floor"));
                 }
                 if (g_str_equal(f[0], "sink") && n == 3)
                         return role_sink(f[1], (unsigned) strtoul(f[2], NULL, 10));
