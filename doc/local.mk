@@ -53,10 +53,12 @@ AM_DISTCHECK_CONFIGURE_FLAGS = \
 # The example reader, as its comment says to build it: against the installed
 # header and library, found with pkg-config (make distcheck runs this).
 EXTRA_DIST += doc/examples/reader.c doc/examples/org.terok.Shield1.xml doc/examples/reader.py \
-	doc/examples/reader.sh doc/examples/reader.go doc/examples/reader.rs
+	doc/examples/reader.sh doc/examples/reader.go doc/examples/reader.rs \
+	doc/examples/subscriber.c doc/examples/subscriber.py
 exampledir = $(docdir)/examples
 example_DATA = doc/examples/reader.c doc/examples/org.terok.Shield1.xml doc/examples/reader.py \
-	doc/examples/reader.sh doc/examples/reader.go doc/examples/reader.rs
+	doc/examples/reader.sh doc/examples/reader.go doc/examples/reader.rs \
+	doc/examples/subscriber.c doc/examples/subscriber.py
 installcheck-local:
 	$(AM_V_at)tmp=$$(mktemp -d) && \
 	PKG_CONFIG_PATH="$(DESTDIR)$(libdir)/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}" && \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * statsobj.h — the daemon's figures as the bus shows them: GetStats()'s
- * dictionary (doc/protocol.md, section 4.2) and the read-only properties of
+ * dictionary (doc/protocol.md, section 4.3) and the read-only properties of
  * org.ingester.Ingester1. Reads Stats and the Queue, writes nothing; the
  * relay serves them.
  */

@@ -139,6 +139,12 @@ doc_examples_example_reader_SOURCES = doc/examples/reader.c
 doc_examples_example_reader_CPPFLAGS = -I$(top_srcdir)/src/lib
 doc_examples_example_reader_LDADD = src/lib/libingester.la
 
+# The example subscriber (both signal forms), so test-batch can run it.
+check_PROGRAMS += doc/examples/example-subscriber
+doc_examples_example_subscriber_SOURCES = doc/examples/subscriber.c
+doc_examples_example_subscriber_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+doc_examples_example_subscriber_LDADD = $(GLIB_LIBS)
+
 TESTS += tests/test-abi.sh tests/test-units.sh
 EXTRA_DIST += tests/test-abi.sh tests/test-units.sh
 

@@ -457,6 +457,68 @@ static void test_bus_restart_mid_batch_loses_nothing(void)
         stop_clean();
 }
 
+/*
+ * doc/examples/subscriber.c, built in-tree: one line per event under every
+ * form, each with its own descriptor, and under both each event once. The
+ * daemon is stopped while the events are sent, so they share batches.
+ */
+static void run_example_subscriber(const char *form)
+{
+        g_autofree char *arg = g_strdup_printf("--signal-form=%s", form);
+        g_autofree char *address = g_strdup_printf("--address=%s", suite.bus.address);
+        const char *extra[] = { arg, NULL };
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GDataInputStream) err = NULL;
+        g_autofree char *ready = NULL, *out = NULL;
+        g_auto(GStrv) lines = NULL;
+        int fd;
+
+        d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
+                             "example-subscriber", address, "--count=20", NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(p));
+        ready = g_data_input_stream_read_line(err, NULL, NULL, NULL);
+        CU_ASSERT_STRING_EQUAL(ready, "listening");
+        fd = seq_connect(d->seq_path);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
+        kill(daemon_pid(), SIGSTOP);
+        for (int i = 0; i < 20; i++)
+                send_event(fd, i, i % 3 == 0 ? 1 : 0);
+        kill(daemon_pid(), SIGCONT);
+        CU_ASSERT_TRUE(g_subprocess_communicate_utf8(p, NULL, NULL, &out, NULL, NULL));
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
+        lines = g_strsplit(out ? out : "", "\n", -1);
+        CU_ASSERT_EQUAL_FATAL(g_strv_length(lines), 21); /* and "" after the last */
+        for (int i = 0; i < 20; i++) {
+                g_autofree char *fdtext = i % 3 == 0 ? g_strdup_printf(" fd0=fd-%d-0", i)
+                                                     : g_strdup("");
+                g_autofree char *tail = g_strdup_printf(
+                        " %d {'type': <'b'>, 'i': <int64 %d>}%s", i % 3 == 0 ? 1 : 0, i, fdtext);
+                g_autofree char *head = g_strdup_printf("%d b ", i + 1);
+                const char *f = lines[i] + strlen(head);
+
+                CU_ASSERT_TRUE_FATAL(g_str_has_prefix(lines[i], head));
+                CU_ASSERT_TRUE(g_str_has_suffix(lines[i], tail));
+                /* under both, the form of each event's first copy (its Event) */
+                CU_ASSERT_TRUE(g_str_has_prefix(f, strcmp(form, "batch") == 0 ? "EventBatch "
+                                                                                : "Event "));
+        }
+        CU_ASSERT_TRUE(testdaemon_stat(d, "batches") < (strcmp(form, "event") == 0 ? 1 : 20));
+        close(fd);
+        stop_clean();
+}
+
+static void test_example_subscriber_takes_every_form(void)
+{
+        run_example_subscriber("event");
+        g_clear_pointer(&d, testdaemon_free);
+        run_example_subscriber("batch");
+        g_clear_pointer(&d, testdaemon_free);
+        run_example_subscriber("both");
+}
+
 static void test_bad_signal_form_is_refused(void)
 {
         static const char *const bad[][2] = {
@@ -501,6 +563,7 @@ int main(void)
                 { "lone_event_goes_out_at_once", test_lone_event_goes_out_at_once },
                 { "both_forms_carry_every_event", test_both_forms_carry_every_event },
                 { "bus_restart_mid_batch_loses_nothing", test_bus_restart_mid_batch_loses_nothing },
+                { "example_subscriber_takes_every_form", test_example_subscriber_takes_every_form },
                 { "bad_signal_form_is_refused", test_bad_signal_form_is_refused },
                 { NULL, NULL },
         };
