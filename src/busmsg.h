@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * busmsg.h — the Event signal as a D-Bus message: its meta dictionary, its
- * body, whether it fits under the bus's message size ceiling, and what the
- * copy GDBus keeps of it costs while it is being written.
+ * busmsg.h — the Event and EventBatch signals as D-Bus messages: the meta
+ * dictionary, the bodies, whether an event fits under the bus's message
+ * size ceiling, and what the copy GDBus keeps costs while it is written.
  *
  * Shared by the listener (which refuses, at receive time, an event the bus
  * would refuse: dbus-daemon disconnects the sender of an oversized message,

@@ -91,7 +91,7 @@ typedef struct {
         char *bus_name;
         char *object_path;
         gboolean replace;
-        unsigned max_unflushed; /* messages handed to GDBus before waiting for the write */
+        unsigned max_unflushed; /* events handed to GDBus before waiting for the write */
         GPtrArray *schema_paths;   /* char*: [bus] schemas, then --schema */
         gboolean typed_also_event; /* a typed event goes out as Event too */
         SignalForm signal_form;

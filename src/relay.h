@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * relay.h — the bus side: one GDBus connection, the Event signal, the
- * stats object, and getting back onto the bus when it goes away.
+ * relay.h — the bus side: one GDBus connection, the Event and EventBatch
+ * signals, the stats object, and getting back onto the bus when it goes
+ * away.
  *
  * GDBus never reports backpressure: g_dbus_connection_send_message() only
  * appends to an unbounded write queue. The relay therefore hands GDBus at
- * most max-unflushed messages, and learns that the bus has processed them
+ * most max-unflushed events (one message each, or several to a batch
+ * under signal-form=batch), and learns that the bus has processed them
  * from the reply to a method call sent after them; only then do their
  * events leave the queue (queue.h). A lost connection thus loses nothing
  * that was queued: its unconfirmed events are sent again after the

@@ -615,16 +615,23 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
 }
 
-/* typed-also-event=true: a typed event goes out as its signal and as Event. */
-static void test_typed_also_event(void)
+/*
+ * A typed event goes out as its signal, never batched, and with
+ * typed-also-event=true as the generic form too: Event, or under
+ * signal-form=batch an EventBatch of its own. An untyped event after it
+ * takes the generic form alone.
+ */
+static void check_typed_form(const char *form, bool also)
 {
         g_autofree char *example = example_path();
-        g_autofree char *bus = g_strdup_printf("[bus]\nschemas=%s\ntyped-also-event=true\n", example);
+        g_autofree char *bus = g_strdup_printf("[bus]\nschemas=%s\ntyped-also-event=%s\n"
+                                               "signal-form=%s\n",
+                                               example, also ? "true" : "false", form);
         g_autofree char *arg = harness_config_arg(dir, bus);
+        const char *member = strcmp(form, "batch") == 0 ? "EventBatch" : "Event";
         g_autoptr(GDBusConnection) c = NULL;
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GDBusMessage) m = NULL;
         const char *line = "{\"type\":\"container_exited\",\"container\":\"db\"}";
+        const char *plain = "{\"type\":\"untyped\"}";
         TestShield1 *proxy;
         int exited = 0, fd;
 
@@ -636,15 +643,48 @@ static void test_typed_also_event(void)
         fd = seq_connect(d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, line, strlen(line), NULL, 0), 0);
-        m = testdaemon_next_event(d, 5000); /* the generic Event */
-        CU_ASSERT_PTR_NOT_NULL(m);
+        CU_ASSERT_EQUAL(send_fd_packet(fd, plain, strlen(plain), NULL, 0), 0);
+        for (int k = also ? 0 : 1; k < 2; k++) {
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                GVariant *body;
+                g_autoptr(GVariant) ev = NULL;
+                const char *type = NULL;
+
+                CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+                CU_ASSERT_STRING_EQUAL(g_dbus_message_get_member(m), member);
+                body = g_dbus_message_get_body(m);
+                if (strcmp(member, "EventBatch") == 0) {
+                        g_autoptr(GVariant) events = g_variant_get_child_value(body, 0);
+                        CU_ASSERT_EQUAL_FATAL(g_variant_n_children(events), 1); /* its own */
+                        ev = g_variant_get_child_value(events, 0);
+                } else {
+                        ev = g_variant_ref(body);
+                }
+                g_variant_get_child(ev, 0, "&s", &type);
+                CU_ASSERT_STRING_EQUAL(type, k == 0 ? "container_exited" : "untyped");
+        }
         for (int i = 0; i < 5000 && !g_atomic_int_get(&exited); i++)
                 g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
         CU_ASSERT_EQUAL(g_atomic_int_get(&exited), 1); /* and the typed one */
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1); /* one event, two messages */
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 2), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(d, "batches"),
+                        strcmp(form, "batch") == 0 ? (also ? 2 : 1) : 0);
+        CU_ASSERT_PTR_NULL(testdaemon_next_event(d, 200)); /* nothing else */
         close(fd);
         g_object_unref(proxy);
         CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+}
+
+static void test_typed_also_event(void)
+{
+        check_typed_form("event", true);
+}
+
+static void test_typed_never_batched(void)
+{
+        check_typed_form("batch", false);
+        g_clear_pointer(&d, testdaemon_free);
+        check_typed_form("batch", true);
 }
 
 /* The schema's bus name taken: exit 3 naming it; --replace takes it. */
@@ -716,6 +756,7 @@ int main(void)
                   test_shield1_from_a_stream_to_a_codegen_subscriber },
                 { "schema_bus_name_taken_then_replaced", test_schema_bus_name_taken_then_replaced },
                 { "typed_also_event", test_typed_also_event },
+                { "typed_never_batched", test_typed_never_batched },
                 { "typed_signals_wait_for_the_name_after_a_bus_restart",
                   test_typed_signals_wait_for_the_name_after_a_bus_restart },
                 { NULL, NULL },

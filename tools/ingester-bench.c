@@ -8,20 +8,27 @@
  *   orchestrator  starts a private dbus-daemon, the subscriber, and per
  *                 phase ingesterd / the emitter / the sink and K senders;
  *                 prints a table and, last, one JSON line with every figure.
- *   subscriber    its own bus connection; counts Event signals, checks meta
- *                 "seq" for gaps, and takes send-to-receipt latency from the
+ *   subscriber    its own bus connection; counts the events of Event and
+ *                 EventBatch signals, checks meta "seq" for gaps, and takes send-to-receipt latency from the
  *                 "ts" (CLOCK_MONOTONIC, µs) each event carries.
  *   sender        libingester; sends its share of the events, paced if
  *                 --rate is given, each with a fresh ts.
- *   emitter       the baseline: bare GDBus sending the identical signal
- *                 (same signature, same members), body built once.
+ *   emitter       the baselines: bare GDBus sending the identical signal
+ *                 (same signature, same members). L: the body built once
+ *                 and re-sent. F: a new serialised body per message and
+ *                 the relay's window of 512 unconfirmed, which is what
+ *                 GDBus can do at all for distinct messages (the relay's
+ *                 floor).
  *   sink          the plain loop: receives (MSG_PEEK|MSG_TRUNC sizing, as
  *                 ingesterd does) and parses (json-c or msgpack-c) the same
  *                 packets from the same socket type, and nothing else.
  *
- * Phases: baseline (emitter -> bus -> subscriber), relay (senders ->
- * ingesterd -> bus -> subscriber), ingest (senders -> ingesterd with
- * --bench-no-emit: receive, decode, queue, discard), plain (senders -> sink).
+ * Phases: baseline (L and F: emitter -> bus -> subscriber), relay (senders
+ * -> ingesterd -> bus -> subscriber), batch (the same with
+ * --signal-form=batch, once to the subscriber's filter and once to a
+ * signal_subscribe() handler: "batch" and "batch-gdbus"), ingest (senders
+ * -> ingesterd with --bench-no-emit: receive, decode, queue, discard),
+ * plain (senders -> sink).
  * Every phase's clock starts when the orchestrator releases the senders (or
  * the emitter) and stops at the last event seen at the far end.
  */
@@ -243,17 +250,21 @@ static void sub_event(Sub *s, GVariant *tuple)
 {
         g_autoptr(GVariant) data = g_variant_get_child_value(tuple, 1);
         g_autoptr(GVariant) meta = g_variant_get_child_value(tuple, 2);
-        gint64 ts = 0, now = now_us();
-        guint64 seq = 0;
-        gboolean has_ts = g_variant_lookup(data, "ts", "x", &ts);
-        gboolean has_seq = g_variant_lookup(meta, "seq", "t", &seq);
+        /* g_variant_lookup_value(), not g_variant_lookup(): the latter
+         * serialises the whole dictionary first ("flatten", GLib 2.74), for
+         * a parsed message a tree of ~30 values, and that was the biggest
+         * cost of this subscriber (perf, doc/performance.md "Batches") */
+        g_autoptr(GVariant) vts = g_variant_lookup_value(data, "ts", G_VARIANT_TYPE_INT64);
+        g_autoptr(GVariant) vseq = g_variant_lookup_value(meta, "seq", G_VARIANT_TYPE_UINT64);
+        gint64 ts = vts ? g_variant_get_int64(vts) : 0, now = now_us();
+        guint64 seq = vseq ? g_variant_get_uint64(vseq) : 0;
+        gboolean has_ts = vts != NULL, has_seq = vseq != NULL;
 
         if (!s->check_seq)
                 has_ts = has_seq = FALSE; /* the baselines' are constant */
         if (s->fair) {
-                gint64 sender = -1;
-                g_variant_lookup(data, "sender", "x", &sender);
-                if (sender != 0)
+                g_autoptr(GVariant) vs = g_variant_lookup_value(data, "sender", G_VARIANT_TYPE_INT64);
+                if (!vs || g_variant_get_int64(vs) != 0)
                         has_ts = FALSE;
                 else
                         g_atomic_int_inc(&s->paced);
@@ -854,6 +865,7 @@ typedef struct {
         long rss_kib, hwm_kib;
         double cpu_s;
         int paced; /* fairness: the paced sender's events seen */
+        guint64 batches, batched; /* the daemon's EventBatch signals and their events */
 } Result;
 
 /* The senders' event type, when a phase wants another than "bench". */
@@ -965,6 +977,8 @@ static void daemon_figures(Daemon *d, Result *r)
         r->rss_kib = proc_status_kib(d->proc, "VmRSS:");
         r->cpu_s = (double) (proc_cpu_ticks(d->proc) - d->ticks0) / (double) sysconf(_SC_CLK_TCK);
         r->dropped = daemon_stat(d, "dropped");
+        r->batches = daemon_stat(d, "batches");
+        r->batched = daemon_stat(d, "batched");
 }
 
 /*
@@ -1367,6 +1381,8 @@ static void print_row(const Result *r)
         /* CPU: ingesterd's in relay and ingest, the bare emitter's in baseline */
         if (r->cpu_s > 0 && r->delivered > 0)
                 printf(" %6.2f %6.1f", r->cpu_s, r->cpu_s * 1e6 / (double) r->delivered);
+        if (r->batches > 0 && r->batches != G_MAXUINT64)
+                printf("  (%.1f events/batch)", (double) r->batched / (double) r->batches);
         printf("\n");
 }
 
@@ -1397,6 +1413,10 @@ static void json_result(GString *j, const Result *r)
         if (r->cpu_s > 0 && r->delivered > 0)
                 g_string_append_printf(j, ",\"cpu_s\":%.2f,\"cpu_us_per_event\":%.1f", r->cpu_s,
                                        r->cpu_s * 1e6 / (double) r->delivered);
+        if (r->batches > 0 && r->batches != G_MAXUINT64)
+                g_string_append_printf(j, ",\"batches\":%" G_GUINT64_FORMAT
+                                       ",\"events_per_batch\":%.1f",
+                                       r->batches, (double) r->batched / (double) r->batches);
         g_string_append_c(j, '}');
 }
 
