@@ -473,7 +473,8 @@ static void test_reload_moves_what_can_change_and_names_the_rest(void)
                                          "path=/run/x/a.sock\nallow-uids=1\n\n"
                                          "[listen:gone]\ntransport=dgram\npath=/run/x/g.sock\n");
         g_autofree char *v2 = write_temp(
-                "[bus]\nobject-path=/x\n\n[queue]\ncapacity=20\npolicy=drop-oldest\n\n"
+                "[bus]\nobject-path=/x\nsignal-form=batch\nbatch-max-events=7\n\n"
+                "[queue]\ncapacity=20\npolicy=drop-oldest\n\n"
                 "[limits]\nmax-fds=2\n\n[log]\nburst=3\n\n"
                 "[listen:a]\ntransport=dgram\npath=/run/x/a.sock\nmode=0660\nallow-uids=*\n"
                 "codec=msgpack\n\n[listen:new]\ntransport=dgram\npath=/run/x/n.sock\n");
@@ -494,6 +495,8 @@ static void test_reload_moves_what_can_change_and_names_the_rest(void)
         CU_ASSERT_EQUAL(c.policy, QUEUE_POLICY_DROP_OLDEST);
         CU_ASSERT_EQUAL(c.max_fds, 2);
         CU_ASSERT_EQUAL(c.log_burst, 3);
+        CU_ASSERT_EQUAL(c.signal_form, SIGNAL_FORM_BATCH);
+        CU_ASSERT_EQUAL(c.batch_max_events, 7);
         CU_ASSERT_STRING_EQUAL(c.object_path, "/org/ingester/Ingester1"); /* stays */
         CU_ASSERT_PTR_EQUAL(c.listens->pdata[0], a); /* the running listener, changed */
         CU_ASSERT_TRUE(a->allow_any);
