@@ -31,6 +31,10 @@ bench: all
 		echo "== relay vs bus, ingest vs plain: $$t $$c, 200k events, 4 senders"; \
 		$(BENCH) --transport=$$t --codec=$$c --events=200000 --repeat=$(BENCH_REPEAT) || exit 1; \
 	done; done
+	$(AM_V_at)echo "== batch: signal-form=batch against L (body built once), F (a new body per message) and the per-event relay, 200k"
+	$(AM_V_at)$(BENCH) --phases=baseline,relay,batch --events=200000 --repeat=$(BENCH_REPEAT)
+	$(AM_V_at)echo "== batch flood: 1M events, signal-form=batch (loss, peak RSS)"
+	$(AM_V_at)$(BENCH) --events=1000000 --phases=batch
 	$(AM_V_at)echo "== flood: 1M events, 4 senders, block policy (loss, peak RSS)"
 	$(AM_V_at)$(BENCH) --events=1000000 --phases=relay
 	$(AM_V_at)echo "== steady 5k events/s (latency)"
