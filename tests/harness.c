@@ -185,6 +185,14 @@ void harness_unsubscribe(GDBusConnection *c, guint sub_id, guint filter_id)
         g_object_unref(c);
 }
 
+void testdaemon_resubscribe(TestDaemon *d, TestBus *bus)
+{
+        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
+        g_dbus_connection_remove_filter(d->conn, d->filter_id);
+        g_clear_object(&d->conn);
+        d->conn = harness_subscribe(bus, d->events, &d->sub_id, &d->filter_id);
+}
+
 static void child_setup(gpointer user_data)
 {
         unsigned n = GPOINTER_TO_UINT(user_data);

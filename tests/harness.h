@@ -96,6 +96,9 @@ GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub
                                    guint *filter_id);
 /* Drops a harness_subscribe() connection (closes and unrefs it). */
 void harness_unsubscribe(GDBusConnection *c, guint sub_id, guint filter_id);
+/* The bus was restarted: drops d's subscriber connection (gone with the old
+ * bus) and subscribes again on bus, the match in place when it returns. */
+void testdaemon_resubscribe(TestDaemon *d, TestBus *bus);
 /* Whether org.ingester.Ingester1 has an owner on c's bus. */
 bool harness_name_owned(GDBusConnection *c);
 /* SIGTERM and wait; returns the exit status, or -1. */

@@ -432,10 +432,7 @@ static void test_bus_restart_mid_batch_loses_nothing(void)
         (void) unlink(sock);
         kill(daemon_pid(), SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-        g_dbus_connection_remove_filter(d->conn, d->filter_id);
-        g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        testdaemon_resubscribe(d, &suite.bus);
         kill(daemon_pid(), SIGCONT);
         g = collect(0, n, 5000);
         seen = g_new0(unsigned, n + 1);

@@ -626,10 +626,7 @@ static GArray *send_while_bus_is_down(unsigned n)
         g_usleep(300000); /* let the daemon read what it will read */
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-        g_dbus_connection_remove_filter(d->conn, d->filter_id);
-        g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        testdaemon_resubscribe(d, &suite.bus);
         kill(pid, SIGCONT);
         for (;;) {
                 g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 3000);

@@ -320,10 +320,7 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
 static void restart_bus_and_resubscribe(void)
 {
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        g_dbus_connection_signal_unsubscribe(d->conn, d->sub_id);
-        g_dbus_connection_remove_filter(d->conn, d->filter_id);
-        g_clear_object(&d->conn);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        testdaemon_resubscribe(d, &suite.bus);
         kill(daemon_pid(), SIGCONT);
 }
 
