@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#include <gio/gunixfdlist.h>
+
 #include "cunit-tap.h"
 #include "harness.h"
 
@@ -62,6 +64,52 @@ static void wait_for_log(const char *needle)
         for (int i = 0; i < 500 && testdaemon_count_in_log(d, needle) == 0; i++)
                 g_usleep(10000);
         CU_ASSERT_TRUE(testdaemon_count_in_log(d, needle) > 0);
+}
+
+/* EventBatch elements waiting to be taken one at a time (next_event()). */
+static GQueue split = G_QUEUE_INIT;
+
+/*
+ * The next event as an Event message, whichever form it came in: an
+ * EventBatch is split into one message per element, each with a list of
+ * its own descriptors (duplicates of the batch's), so that the helpers
+ * below read either form.
+ */
+static GDBusMessage *next_event(unsigned timeout_ms)
+{
+        GDBusMessage *m;
+
+        if (!g_queue_is_empty(&split))
+                return g_queue_pop_head(&split);
+        m = testdaemon_next_event(d, timeout_ms);
+        if (m && strcmp(g_dbus_message_get_member(m), "EventBatch") == 0) {
+                g_autoptr(GVariant) events = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
+                GUnixFDList *list = g_dbus_message_get_unix_fd_list(m);
+
+                for (gsize k = 0; k < g_variant_n_children(events); k++) {
+                        g_autoptr(GVariant) ev = g_variant_get_child_value(events, k);
+                        g_autoptr(GVariant) handles = g_variant_get_child_value(ev, 3);
+                        g_autoptr(GUnixFDList) own = g_unix_fd_list_new();
+                        GDBusMessage *one = g_dbus_message_new_signal(
+                                g_dbus_message_get_path(m), "org.ingester.Ingester1", "Event");
+                        gsize n = 0;
+                        const gint32 *h = g_variant_get_fixed_array(handles, &n, sizeof(gint32));
+
+                        for (gsize i = 0; i < n && list; i++) {
+                                int fd = g_unix_fd_list_get(list, h[i], NULL);
+                                CU_ASSERT_TRUE(fd >= 0);
+                                if (fd >= 0)
+                                        g_unix_fd_list_append(own, fd, NULL);
+                                close(fd);
+                        }
+                        g_dbus_message_set_body(one, ev);
+                        g_dbus_message_set_unix_fd_list(one, own);
+                        g_queue_push_tail(&split, one);
+                }
+                g_object_unref(m);
+                m = g_queue_pop_head(&split);
+        }
+        return m;
 }
 
 static const char *event_type(GDBusMessage *m)
@@ -103,7 +151,7 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
         unsigned got = 0;
 
         while ((seen ? count_seen(seen, n_seen) : got) < want) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
+                g_autoptr(GDBusMessage) m = next_event(timeout_ms);
                 gint64 i;
                 if (!m)
                         break;
@@ -818,9 +866,8 @@ static void send_fd_events(int fd, const char *type, unsigned first, unsigned n)
  * and the live subscriber gets every one; once the stopped subscriber is
  * gone, a probe gets through and events carry their fds again.
  */
-static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
+static void check_bus_refusing_fds(const char *const *extra, unsigned N)
 {
-        enum { N = 200 };
         TestBus bus = { 0 };
         g_autoptr(GSubprocess) stopped = NULL;
         g_autofree guint8 *seen = g_new0(guint8, N);
@@ -829,7 +876,7 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
         bool fds_back = false;
 
         CU_ASSERT_TRUE_FATAL(private_bus(&bus, "bus", 160));
-        d = testdaemon_start(&bus, dir, NULL, 0);
+        d = testdaemon_start(&bus, dir, extra, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(d);
         stopped = spawn_monitor(&bus);
         g_usleep(500000); /* its match rule is in place */
@@ -861,7 +908,7 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
         for (unsigned i = 0; i < 100 && !fds_back; i++) {
                 send_fd_events(fd, "after", i, 1);
                 for (;;) {
-                        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 300);
+                        g_autoptr(GDBusMessage) m = next_event(300);
                         if (!m)
                                 break;
                         if (strcmp(event_type(m), "after") == 0 && n_handles(m) == 8)
@@ -873,6 +920,22 @@ static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
         close(fd);
         g_clear_pointer(&d, testdaemon_free);
         testbus_stop(&bus);
+        g_queue_clear_full(&split, g_object_unref);
+}
+
+static void test_a_bus_that_refuses_fds_gets_events_without_them(void)
+{
+        check_bus_refusing_fds(NULL, 200);
+}
+
+/* The same with batches: the probe is a whole EventBatch, and a batch of
+ * these events (8 fds each) holds two. Half as many messages carry the
+ * same events, and the stopped subscriber's socket buffer holds 100 of
+ * them with their fds (the kernel's, not the bus's), so it takes more
+ * events before the bus's own table is full. */
+static void test_a_bus_that_refuses_fds_gets_batches_without_them(void)
+{
+        check_bus_refusing_fds((const char *const[]){ "--signal-form=batch", NULL }, 600);
 }
 
 /* A DGRAM socket bound at path, as systemd would hold it for a socket unit. */
@@ -1159,6 +1222,8 @@ int main(void)
                   test_events_the_bus_never_read_are_sent_again },
                 { "a_bus_that_refuses_fds_gets_events_without_them",
                   test_a_bus_that_refuses_fds_gets_events_without_them },
+                { "a_bus_that_refuses_fds_gets_batches_without_them",
+                  test_a_bus_that_refuses_fds_gets_batches_without_them },
                 { NULL, NULL },
         };
 
