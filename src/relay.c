@@ -225,6 +225,17 @@ static GUnixFDList *dup_fds(Relay *r, const Event *ev)
         return g_unix_fd_list_new_from_array(fds, (gint) ev->n_fds);
 }
 
+/* The descriptors one message of ev carries: duplicates when `with`, else
+ * (or when the table is full) none, counted as not forwarded. */
+static GUnixFDList *message_fds(Relay *r, const Event *ev, bool with)
+{
+        GUnixFDList *fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+
+        if (!fdl)
+                r->stats->fds_not_forwarded += ev->n_fds;
+        return fdl;
+}
+
 /* The forms an event goes out in (config.h, SignalForm). */
 static bool form_event(const Relay *r)
 {
@@ -272,11 +283,10 @@ static gboolean send_message(Relay *r, GDBusMessage *m, GError **error)
 static gboolean send_event_form(Relay *r, const Event *ev, bool with, unsigned *sent_fds,
                                 GError **error)
 {
-        g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
-        unsigned dropped = fdl ? 0 : ev->n_fds;
-        g_autoptr(GDBusMessage) m = busmsg_event(r->config->object_path, ev, fdl, dropped);
+        g_autoptr(GUnixFDList) fdl = message_fds(r, ev, with);
+        g_autoptr(GDBusMessage) m =
+                busmsg_event(r->config->object_path, ev, fdl, fdl ? 0 : ev->n_fds);
 
-        r->stats->fds_not_forwarded += dropped;
         if (!send_message(r, m, error))
                 return FALSE;
         *sent_fds += fdl ? ev->n_fds : 0;
@@ -293,13 +303,12 @@ static gboolean send_one(Relay *r, Event *ev, size_t cost, bool *ret_probe, GErr
                 if (form_event(r) && !send_event_form(r, ev, with, &sent_fds, error))
                         return FALSE;
                 if (form_batch(r)) {
-                        g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+                        g_autoptr(GUnixFDList) fdl = message_fds(r, ev, with);
                         BusmsgItem item = { .ev = ev, .n_fds = fdl ? ev->n_fds : 0,
                                             .fds_dropped = fdl ? 0 : ev->n_fds };
                         g_autoptr(GDBusMessage) m =
                                 busmsg_batch(r->config->object_path, &item, 1, fdl);
 
-                        r->stats->fds_not_forwarded += item.fds_dropped;
                         if (!send_message(r, m, error))
                                 return FALSE;
                         sent_fds += item.n_fds;
@@ -314,7 +323,7 @@ static gboolean send_one(Relay *r, Event *ev, size_t cost, bool *ret_probe, GErr
                 g_autoptr(GDBusMessage) m = g_dbus_message_new_signal(
                         schema_signal_path(ev->sig), schema_signal_interface(ev->sig),
                         schema_signal_name(ev->sig));
-                g_autoptr(GUnixFDList) fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
+                g_autoptr(GUnixFDList) fdl = message_fds(r, ev, with);
 
                 g_dbus_message_set_body(m, body);
                 if (fdl)
