@@ -454,9 +454,9 @@ static void relay_pump(Relay *r)
                                         &held_back, &error);
                 } else {
                         /* an event sent in several messages costs them all */
-                        size_t cost = busmsg_cost(ev) * messages_for(r, ev);
-                        if (!queue_can_send(q, cost,
-                                            r->can_pass_fds ? ev->n_fds * messages_for(r, ev) : 0)) {
+                        unsigned messages = messages_for(r, ev);
+                        size_t cost = busmsg_cost(ev) * messages;
+                        if (!queue_can_send(q, cost, r->can_pass_fds ? ev->n_fds * messages : 0)) {
                                 held_back = true; /* GDBus's copies would pass a capacity */
                                 break;
                         }

@@ -517,38 +517,63 @@ static void test_example_subscriber_takes_every_form(void)
         run_example_subscriber("both");
 }
 
+/* ingesterd --check-config with one more argument: its exit status, and
+ * whether its stderr holds want_err (NULL: not looked at). */
+static void check_config(const char *arg, int want_status, const char *want_err)
+{
+        g_autofree char *listen = g_strdup_printf("--listen=seqpacket:%s/run/s.sock", dir);
+        g_autoptr(GSubprocess) p = g_subprocess_new(
+                G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
+                "ingesterd", "--check-config", listen, arg, NULL);
+        g_autofree char *err = NULL;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, NULL);
+        if (g_subprocess_get_exit_status(p) != want_status)
+                printf("# %s: exit %d, want %d: %s", arg, g_subprocess_get_exit_status(p),
+                       want_status, err ? err : "");
+        CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), want_status);
+        if (want_err)
+                CU_ASSERT_PTR_NOT_NULL(err && strstr(err, want_err));
+}
+
+/* Each bad value refused with its key named, the edges of the range taken. */
 static void test_bad_signal_form_is_refused(void)
 {
-        static const char *const bad[][2] = {
-                { "--signal-form=batches", "--signal-form: 'batches' is not a signal form" },
-                { "--batch-max-events=0", "--batch-max-events" },
-                { "--batch-max-events=4097", "--batch-max-events" },
-        };
+        g_autofree char *bad_form = harness_config_arg(dir, "[bus]\nsignal-form=sometimes\n");
+        g_autofree char *bad_max = NULL, *good = NULL;
 
-        for (unsigned k = 0; k < G_N_ELEMENTS(bad); k++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(GSubprocess) p = g_subprocess_new(
-                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                        "ingesterd", "--check-config", bad[k][0], NULL);
-                g_autofree char *err = NULL;
+        check_config("--signal-form=batches", 2, "--signal-form: 'batches' is not a signal form");
+        check_config("--batch-max-events=0", 2, "--batch-max-events");
+        check_config("--batch-max-events=4097", 2, "--batch-max-events");
+        check_config(bad_form, 2, "[bus] signal-form: 'sometimes'");
+        bad_max = harness_config_arg(dir, "[bus]\nbatch-max-events=4097\n");
+        check_config(bad_max, 2, "[bus] batch-max-events");
+        check_config("--batch-max-events=1", 0, NULL);
+        check_config("--batch-max-events=4096", 0, NULL);
+        check_config("--signal-form=both", 0, NULL);
+        good = harness_config_arg(dir, "[bus]\nsignal-form=batch\nbatch-max-events=4096\n");
+        check_config(good, 0, NULL);
+}
 
-                CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-                g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, NULL);
-                CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 2);
-                CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[k][1]));
-        }
-        {
-                g_autofree char *conf =
-                        harness_config_arg(dir, "[bus]\nsignal-form=sometimes\n");
-                g_autoptr(GSubprocess) p = g_subprocess_new(
-                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
-                        "ingesterd", "--check-config", conf, NULL);
-                g_autofree char *err = NULL;
+/* batch-max-events=1, the lower edge: queued events still go one per batch. */
+static void test_batch_of_at_most_one(void)
+{
+        const char *extra[] = { "--signal-form=batch", "--batch-max-events=1", NULL };
+        int fd;
+        Got g;
 
-                g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, NULL);
-                CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 2);
-                CU_ASSERT_PTR_NOT_NULL(strstr(err, "[bus] signal-form: 'sometimes'"));
-        }
+        d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        fd = send_while_stopped(20, every_tenth_one, true);
+        g = collect(0, 19, 5000);
+        check_events(g.batched, 19, 1, every_tenth_one);
+        CU_ASSERT_EQUAL(g.max_elements, 1);
+        CU_ASSERT_EQUAL(g.batches, 19);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        got_clear(&g);
+        close(fd);
+        stop_clean();
 }
 
 int main(void)
@@ -562,6 +587,7 @@ int main(void)
                 { "both_forms_carry_every_event", test_both_forms_carry_every_event },
                 { "bus_restart_mid_batch_loses_nothing", test_bus_restart_mid_batch_loses_nothing },
                 { "example_subscriber_takes_every_form", test_example_subscriber_takes_every_form },
+                { "batch_of_at_most_one", test_batch_of_at_most_one },
                 { "bad_signal_form_is_refused", test_bad_signal_form_is_refused },
                 { NULL, NULL },
         };

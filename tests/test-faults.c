@@ -97,9 +97,8 @@ static GDBusMessage *next_event(unsigned timeout_ms)
 
                         for (gsize i = 0; i < n && list; i++) {
                                 int fd = g_unix_fd_list_get(list, h[i], NULL);
-                                CU_ASSERT_TRUE(fd >= 0);
-                                if (fd >= 0)
-                                        g_unix_fd_list_append(own, fd, NULL);
+                                CU_ASSERT_TRUE_FATAL(fd >= 0);
+                                g_unix_fd_list_append(own, fd, NULL); /* appends a duplicate */
                                 close(fd);
                         }
                         g_dbus_message_set_body(one, ev);
