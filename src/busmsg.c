@@ -23,8 +23,8 @@
 /* meta a{sv}, written directly in serialised form (vwriter.h explains why) */
 static void write_meta(VWriter *w, const Event *ev, unsigned fds_dropped)
 {
-        const char *transport = transport_name(ev->transport);
-        const char *codec = codec_format_name(ev->codec);
+        const char *transport = transport_name(ev->meta.transport);
+        const char *codec = codec_format_name(ev->meta.codec);
         VFrame array;
         VMember m;
 
@@ -36,11 +36,11 @@ static void write_meta(VWriter *w, const Event *ev, unsigned fds_dropped)
         } while (0)
 
         vwriter_array_begin(w, &array);
-        MEMBER("seq", "t", vwriter_uint64(w, ev->seq));
-        MEMBER("received-usec", "x", vwriter_int64(w, ev->received_usec));
-        MEMBER("pid", "i", vwriter_int32(w, ev->pid));
-        MEMBER("uid", "u", vwriter_uint32(w, ev->uid));
-        MEMBER("gid", "u", vwriter_uint32(w, ev->gid));
+        MEMBER("seq", "t", vwriter_uint64(w, event_seq(ev)));
+        MEMBER("received-usec", "x", vwriter_int64(w, ev->meta.received_usec));
+        MEMBER("pid", "i", vwriter_int32(w, ev->meta.pid));
+        MEMBER("uid", "u", vwriter_uint32(w, ev->meta.uid));
+        MEMBER("gid", "u", vwriter_uint32(w, ev->meta.gid));
         MEMBER("transport", "s", vwriter_string(w, transport, strlen(transport)));
         MEMBER("codec", "s", vwriter_string(w, codec, strlen(codec)));
         if (fds_dropped)

@@ -14,7 +14,7 @@
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
-#include "queue.h"
+#include "event.h"
 
 /*
  * dbus-daemon's default max_message_size: 32 MiB (bus/config-parser.c sets

@@ -81,19 +81,6 @@ void listen_spec_free(ListenSpec *s)
         g_free(s);
 }
 
-static gboolean transport_from_name(const char *name, Transport *ret)
-{
-        if (strcmp(name, "dgram") == 0)
-                *ret = TRANSPORT_DGRAM;
-        else if (strcmp(name, "seqpacket") == 0)
-                *ret = TRANSPORT_SEQPACKET;
-        else if (strcmp(name, "stream") == 0)
-                *ret = TRANSPORT_STREAM;
-        else
-                return FALSE;
-        return TRUE;
-}
-
 ListenSpec *listen_spec_parse(const char *arg, GError **error)
 {
         const char *colon = strchr(arg, ':');

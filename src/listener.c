@@ -1,101 +1,89 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * listener.c — accept, recvmsg, credentials, fds, shutdown (see listener.h).
+ * listener.c — the daemon's sockets at run time (see listener.h): accept,
+ * connections, pause and resume, shutdown, and the one drain loop.
  *
- * The receive path, per packet:
+ * The loop serves a DGRAM socket or one connection at a time: it asks the
+ * transport's reader (reader.h: a packet, or a stream's line) for the next
+ * unit and hands each to intake (intake.h), which queues it or refuses it.
+ * What comes back to the listener is what only the listener can do: answer
+ * an acknowledged connection, stop reading a source whose lane is at its
+ * share, and drop a connection that hung up. It never decides whether an
+ * event is good, and never talks to the bus.
  *
- *  1. recv(fd, NULL, 0, MSG_PEEK|MSG_TRUNC) returns the size of the next
- *     packet without reading it (systemd's next_datagram_size_fd()).
- *     FIONREAD/SIOCINQ is no substitute: on SOCK_SEQPACKET it returns the
- *     bytes of all queued packets together.
- *  2. recvmsg() with MSG_CMSG_CLOEXEC and a control buffer sized for the
- *     kernel's maximum (SCM_MAX_FD descriptors plus credentials), so that
- *     MSG_CTRUNC only ever means the kernel or a security module withheld
- *     something. A packet over max-event-size is received into a zero-length
- *     buffer: the kernel discards its bytes, and nothing of its size is
- *     ever allocated. Its fds still arrive and are closed.
- *  3. Every fd that arrived is closed on every refusal path; an accepted
- *     event owns its fds until the bus has confirmed it.
- *
- * A zero-length SEQPACKET read means either a zero-length packet or the
- * peer's hang-up: one with control data is a packet, else see
- * peer_seqpacket_hung_up().
- *
- * Every callback here (socket watches, the accept retry timer) runs in the
- * default main context, the daemon's only thread that touches a Listener.
+ * Every callback here (socket watches, idle sources, the accept retry
+ * timer) runs in the default main context, the daemon's only thread that
+ * touches a Listener.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "busmsg.h"
 #include "answers.h"
-#include "largefd.h"
+#include "intake.h"
 #include "linebuf.h"
 #include "listener.h"
-#include "listener-private.h"
 #include "peer.h"
-#include "schema.h"
+#include "reader.h"
 #include "util.h"
 
 /* How long accept() rests after EMFILE/ENFILE before it is tried again
  * (sooner when a connection closes and frees a descriptor). */
 #define ACCEPT_RETRY_MSEC 250
 
-/* ---- receive ---- */
+/* ---- connections and their answers ---- */
+
+typedef struct Endpoint Endpoint;
+typedef struct Conn Conn;
 
 /*
- * An event whose type has a typed signal must fit it (schema_check()): else
- * it is refused as schema-mismatch, logged with the signal and the arg, and
- * not emitted at all. Returns whether it may be queued.
+ * A connection: its socket, its lane, its intake state (credentials and
+ * acknowledgements), its line buffer (stream) and its unwritten answers.
  */
-static bool typed(Listener *l, Event *event, const char *where)
-{
-        const char *type = g_variant_get_string(event->type, NULL);
-        const SchemaSignal *sig = schemas_lookup(l->config->schemas, type);
-        const char *arg = NULL, *why = NULL;
+struct Conn {
+        Endpoint *ep;
+        int fd;
+        guint watch;
+        IntakeSource src; /* its SO_PEERCRED, its lane, its acknowledgements */
+        bool blocked;     /* block policy: its lane is at its share (l->blocked_conns) */
+        bool stream;      /* SOCK_STREAM: lines, framed in `lines` */
+        LineBuf lines;
+        guint idle;       /* stream: complete lines are buffered, to be taken without a read */
+        Answers answers;
+};
 
-        if (!sig)
-                return true;
-        event->typed = schema_build(sig, event, &arg, &why);
-        if (event->typed) {
-                event->sig = sig;
-                /* its tree of children, which GDBus marshals from: about as much again */
-                event->bytes += g_variant_get_size(event->data);
-                if (schema_uses_seq(sig))
-                        g_clear_pointer(&event->typed, g_variant_unref); /* built when picked */
-                return true;
-        }
-        l->stats->rejected[STATS_R_SCHEMA_MISMATCH]++;
-        stats_log(l->stats, (StatsLog) (STATS_LOG_REJECT + STATS_R_SCHEMA_MISMATCH),
-                  G_LOG_LEVEL_INFO, "schema-mismatch", event->pid, event->uid,
-                  "rejected packet on %s from pid=%d uid=%u: schema-mismatch: a \"%s\" event "
-                  "for %s.%s: arg %s %s",
-                  where, (int) event->pid, (unsigned) event->uid, type,
-                  schema_signal_interface(sig), schema_signal_name(sig), arg, why);
-        return false;
-}
+struct Endpoint {
+        Listener *l;
+        const ListenSpec *spec;
+        BoundSocket sock;
+        IntakeSource src;  /* DGRAM: the socket's intake state */
+        guint watch;
+        guint retry_timer; /* re-arms accept() after the descriptors ran out */
+        bool starved;      /* accept() failed with EMFILE/ENFILE: wait for the timer */
+        bool input_done;   /* shutting down: nothing more can arrive, all read */
+        Lane *blocked_on;  /* DGRAM, block policy: the lane at its share (l->blocked_eps) */
+        GPtrArray *conns; /* Conn*, connected transports only */
+};
 
-/* The sender's budget (queue_lane_admit()); logs the interval that ended. */
-static bool rate_admit(Listener *l, Lane *lane)
-{
-        uint64_t suppressed;
-        bool ok;
+struct Listener {
+        const Config *config;
+        Queue *queue;
+        Stats *stats;
+        Intake intake;
+        ListenerCallbacks cb;
+        gpointer user_data;
+        GPtrArray *endpoints; /* Endpoint* */
+        bool paused;
+        bool stopping; /* listener_stop_input() was called */
+        GPtrArray *blocked_conns; /* Conn* whose lane is at its share */
+        GPtrArray *blocked_eps;   /* Endpoint* waiting for a DGRAM lane */
+        char *buf; /* max-event-size bytes, reused for every packet */
+};
 
-        if (l->queue->rate_burst == 0 || l->queue->rate_interval_usec <= 0)
-                return true; /* off (the default): no clock read per packet */
-        ok = queue_lane_admit(l->queue, lane, g_get_monotonic_time(), &suppressed);
-
-        if (suppressed > 0)
-                stats_log(l->stats, STATS_LOG_RATE_LIMITED, G_LOG_LEVEL_INFO, "rate-limited",
-                          lane->pid, lane->uid,
-                          "rate limit: suppressed %" G_GUINT64_FORMAT
-                          " events from pid=%d uid=%u on %s (over %u per %.3g s)",
-                          suppressed, (int) lane->pid, (unsigned) lane->uid, lane->where,
-                          l->queue->rate_burst, (double) l->queue->rate_interval_usec / 1e6);
-        return ok;
-}
+static void conn_watch(Conn *c);
+static void endpoint_arm(Endpoint *ep);
+static void check_input_done(Listener *l);
 
 /* The connection's answers drained below half: read it again. */
 static void on_answers_room(void *user_data)
@@ -117,13 +105,6 @@ static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
         }
 }
 
-/* An event attempt on an acknowledged connection was refused. */
-void ack_refused(Conn *c, StatsReason r)
-{
-        if (c && c->ack)
-                conn_ack(c, ++c->ack_next, "refused", stats_reason_name(r));
-}
-
 /* The queue's word on an acknowledged event: on the bus, or dropped. */
 static void on_event_done(Lane *lane, const Event *ev, bool emitted, void *user_data)
 {
@@ -132,218 +113,20 @@ static void on_event_done(Lane *lane, const Event *ev, bool emitted, void *user_
 
         if (!c)
                 return;
-        g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, ev->seq);
+        g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, event_seq(ev));
         conn_ack(c, ev->ack_n, emitted ? "ok" : "dropped", emitted ? seq : NULL);
 }
 
-/* "!ack": from now on every event attempt on c is answered. */
-void conn_ack_enable(Conn *c)
+/* ---- receive ---- */
+
+static bool queue_blocks(const Listener *l)
 {
-        c->ack = true;
-        c->lane->ack_sink = c;
+        return l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue);
 }
 
-ReadResult refuse(Listener *l, Conn *conn, StatsReason r, int *fds, unsigned n_fds,
-                  const struct ucred *cred, const char *where)
-{
-        close_many(fds, n_fds);
-        stats_reject(l->stats, r, cred->pid, cred->uid, where);
-        ack_refused(conn, r);
-        return READ_DONE;
-}
-
-static ReadResult read_one(Listener *l, Endpoint *ep, Conn *conn, int fd, Lane **ret_lane)
-{
-        const Config *cfg = l->config;
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(struct ucred)) +
-                         CMSG_SPACE(sizeof(int) * CONFIG_SCM_MAX_FD)];
-        } control;
-        int fds[CONFIG_SCM_MAX_FD];
-        struct ucred cred = { .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
-        bool has_cred = false, too_large;
-        struct iovec iov;
-        struct msghdr msg = { 0 };
-        unsigned n_fds;
-        ssize_t size, n;
-        const char *where = ep->spec->path;
-
-        /* 1. size the packet without reading it */
-        do
-                size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-        while (size < 0 && errno == EINTR);
-        if (size < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                        return READ_AGAIN;
-                if (conn)
-                        return READ_HANGUP; /* ECONNRESET and friends */
-                stats_log(l->stats, STATS_LOG_RECV_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                          "recv on %s: %s", where, g_strerror(errno));
-                return READ_AGAIN;
-        }
-
-        /* 2. read it, or only its control data when it is too large */
-        too_large = (size_t) size > cfg->max_event_size;
-        iov.iov_base = l->buf;
-        iov.iov_len = too_large ? 0 : (size_t) size;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = &control;
-        msg.msg_controllen = sizeof(control);
-        do
-                n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                        return READ_AGAIN;
-                return conn ? READ_HANGUP : READ_AGAIN;
-        }
-        /* SEQPACKET: nothing read and no control data is the hang-up, or an empty
-         * packet; an empty packet with a descriptor is a large event (largefd.h) */
-        if (n == 0 && conn && msg.msg_controllen == 0 && peer_seqpacket_hung_up(fd))
-                return READ_HANGUP;
-        l->stats->packets++;
-        n_fds = peer_collect_cmsgs(&msg, fds, G_N_ELEMENTS(fds), &cred, &has_cred);
-        if (conn) {
-                cred = conn->cred; /* SO_PEERCRED: the kernel's word at connect time */
-                has_cred = true;
-                if (n_fds == 0 && !too_large && is_ack_control(l->buf, (size_t) n)) {
-                        conn_ack_enable(conn); /* a control packet, not an event */
-                        return READ_DONE;
-                }
-        }
-
-        /* 3. refusals: close what came with the packet, count, log */
-#define REFUSE(r) return refuse(l, conn, (r), fds, n_fds, &cred, where)
-
-        if (msg.msg_flags & MSG_CTRUNC)
-                /* the kernel (or an LSM) withheld descriptors or credentials: never pass on an
-                 * event with part of its fds */
-                REFUSE(STATS_R_FDS_TRUNCATED);
-        if (too_large || (msg.msg_flags & MSG_TRUNC))
-                REFUSE(STATS_R_TOO_LARGE);
-        if (largefd_kind(l->buf, (size_t) n, n_fds) != LARGEFD_NONE) {
-                /* the payload is in the first descriptor; the event's own come after it */
-                g_autofree char *large = NULL;
-                size_t len = 0;
-                StatsReason r = largefd_read(fds[0], cfg->max_large_event_size, &large, &len);
-                if (r != 0)
-                        REFUSE(r);
-                safe_close(fds[0]);
-                return take_event(l, ep, conn, cred, has_cred, large, len, fds + 1, n_fds - 1,
-                                  ret_lane);
-        }
-#undef REFUSE
-        return take_event(l, ep, conn, cred, has_cred, l->buf, (size_t) n, fds, n_fds, ret_lane);
-}
-
-/*
- * One event's bytes (a packet, or a stream's line) with its descriptors and
- * credentials: checked, decoded and queued, or refused. The descriptors are
- * the event's or closed, on every path.
- */
-ReadResult take_event(Listener *l, Endpoint *ep, Conn *conn, struct ucred cred,
-                             bool has_cred, const char *bytes, size_t n, int *fds,
-                             unsigned n_fds, Lane **ret_lane)
-{
-        const Config *cfg = l->config;
-        const char *where = ep->spec->path;
-        CodecEvent ev = { 0 };
-        CodecReason reason;
-        Event *event;
-        Lane *lane;
-
-#define REFUSE(r) return refuse(l, conn, (r), fds, n_fds, &cred, where)
-
-        if (!conn && (!has_cred || peer_unattributed(&cred))) {
-                /* not "uid 65534 is not allowed": there is no such sender to look for */
-                cred = (struct ucred){ .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
-                REFUSE(STATS_R_NO_CREDENTIALS);
-        }
-        if (!conn && !peer_allowed(ep->spec, cred.uid, cred.gid))
-                REFUSE(STATS_R_NOT_ALLOWED);
-        if (n_fds > cfg->max_fds)
-                REFUSE(STATS_R_TOO_MANY_FDS);
-
-        lane = conn ? conn->lane
-                    : queue_lane_dgram(l->queue, ep, cred.pid, cred.uid, cred.gid, where);
-        if (!rate_admit(l, lane)) {
-                /* counted, not logged one by one: rate_admit() says how many per interval */
-                close_many(fds, n_fds);
-                l->stats->rejected[STATS_R_RATE_LIMITED]++;
-                ack_refused(conn, STATS_R_RATE_LIMITED);
-                return READ_DONE;
-        }
-
-        reason = codec_decode(&cfg->limits, ep->spec->codec, bytes, n, &ev);
-        if (reason != CODEC_OK)
-                REFUSE((StatsReason) reason);
-#undef REFUSE
-
-        event = event_new(ev.type, ev.data, n_fds ? g_new(int, n_fds) : NULL, n_fds);
-        if (n_fds)
-                memcpy(event->fds, fds, n_fds * sizeof(int));
-        if (!busmsg_fits(cfg->object_path, event)) {
-                /* it decoded, but its message would pass the bus's ceiling: the bus would
-                 * disconnect the relay for it */
-                event_free(event); /* closes its fds */
-                return refuse(l, conn, STATS_R_TOO_LARGE, NULL, 0, &cred, where);
-        }
-        event->received_usec = g_get_real_time();
-        event->pid = cred.pid;
-        event->uid = cred.uid;
-        event->gid = cred.gid;
-        event->transport = ep->spec->transport;
-        event->codec = ev.format;
-        if (cfg->schemas && !typed(l, event, where)) {
-                event_free(event); /* closes its fds */
-                ack_refused(conn, STATS_R_SCHEMA_MISMATCH);
-                return READ_DONE;
-        }
-        if (conn && conn->ack)
-                event->ack_n = ++conn->ack_next;
-        l->stats->received++;
-        if (G_UNLIKELY(stats_debug_enabled()))
-                g_debug("event from pid=%d uid=%u on %s: %zu bytes, %u fds",
-                        (int) cred.pid, (unsigned) cred.uid, where, (size_t) n, n_fds);
-        l->stats->dropped += queue_push(l->queue, lane, event);
-        if (l->cb.queued)
-                l->cb.queued(l->user_data);
-        if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_lane_at_share(l->queue, lane)) {
-                *ret_lane = lane;
-                return READ_BLOCKED;
-        }
-        return READ_DONE;
-}
-
-static void conn_free(Conn *c)
-{
-        Listener *l = c->ep->l;
-
-        if (c->watch)
-                g_source_remove(c->watch);
-        if (c->idle)
-                g_source_remove(c->idle);
-        answers_deinit(&c->answers);
-        c->lane->ack_sink = NULL; /* its events' ends go unanswered now */
-        linebuf_deinit(&c->lines);
-        if (c->blocked)
-                g_ptr_array_remove_fast(l->blocked_conns, c);
-        queue_lane_detach(l->queue, c->lane); /* what it sent stays queued */
-        safe_close(c->fd);
-        g_free(c);
-}
-
-static void endpoint_arm(Endpoint *ep);
-static void check_input_done(Listener *l);
-
-static bool at_connection_limit(const Listener *l)
-{
-        return !l->stopping && l->stats->connections >= l->config->max_connections;
-}
-
-void listener_block(Endpoint *ep, Conn *conn, Lane *lane)
+/* Block policy: the lane this source feeds is at its share; stop reading the
+ * connection (conn), or the DGRAM socket (ep), until listener_space() finds room. */
+static void listener_block(Endpoint *ep, Conn *conn, Lane *lane)
 {
         Listener *l = ep->l;
 
@@ -360,70 +143,172 @@ void listener_block(Endpoint *ep, Conn *conn, Lane *lane)
         }
 }
 
+/* One unit to intake, and what its verdict asks of the listener. Returns
+ * false when the source must not be read any more for now (blocked). */
+static bool take(Endpoint *ep, Conn *c, IntakeUnit *u)
+{
+        Listener *l = ep->l;
+        IntakeVerdict v;
+
+        switch (intake_take(&l->intake, c ? &c->src : &ep->src, u, &v)) {
+        case INTAKE_CONTROL:
+                queue_lane_set_ack_sink(l->queue, c->src.lane, c); /* answers go to c */
+                return true;
+        case INTAKE_REFUSED:
+                if (v.ack_n)
+                        conn_ack(c, v.ack_n, "refused", stats_reason_name(v.reason));
+                return true;
+        case INTAKE_QUEUED:
+                if (l->cb.queued)
+                        l->cb.queued(l->user_data);
+                return true;
+        case INTAKE_BLOCKED:
+                if (l->cb.queued)
+                        l->cb.queued(l->user_data);
+                listener_block(ep, c, v.lane);
+                return false;
+        }
+        g_assert_not_reached();
+}
+
+/* The next unit of a source: a packet of the socket or connection, or a line. */
+static ReaderResult next_unit(Endpoint *ep, Conn *c, int *fds, IntakeUnit *u)
+{
+        Listener *l = ep->l;
+        unsigned n_strays;
+        bool stray;
+        ReaderResult r;
+
+        if (!c || !c->stream)
+                return reader_packet(c ? c->fd : ep->sock.fd, c != NULL, l->buf,
+                                     l->config->max_event_size, fds, u);
+        r = reader_stream(c->fd, &c->lines, u, fds, &n_strays, &stray);
+        if (stray)
+                intake_stream_fds(&l->intake, &c->src, fds, n_strays);
+        return r;
+}
+
 /* A connection ended: its slot and its descriptor are free (listener_fds_freed()). */
-void endpoint_drop_conn(Endpoint *ep, Conn *c)
+static void endpoint_drop_conn(Endpoint *ep, Conn *c)
 {
         Listener *l = ep->l;
 
-        l->stats->connections--;
-        g_ptr_array_remove_fast(ep->conns, c); /* frees */
+        stats_connection_closed(l->stats);
+        g_ptr_array_remove_fast(ep->conns, c); /* frees c and its sources */
         listener_fds_freed(l);
         check_input_done(l);
 }
 
-/* Reads up to `batch` packets; returns FALSE when the source must go. */
-static gboolean drain_fd(Endpoint *ep, Conn *conn, int fd)
+static gboolean on_conn_idle(gpointer user_data);
+
+/* Complete lines are buffered and the socket may have nothing more to say:
+ * take them from an idle callback rather than wait for it. */
+static void conn_kick(Conn *c)
+{
+        if (c->stream && !c->idle && linebuf_has_line(&c->lines))
+                c->idle = g_idle_add(on_conn_idle, c);
+}
+
+/*
+ * The one drain loop: up to `batch` units of a DGRAM socket (c NULL) or of a
+ * connection, each handed to intake. A complete line is delivered even when
+ * the hang-up follows at once. Returns FALSE when the source must go: the
+ * connection is gone (and freed), or the source is no longer watched
+ * (paused, blocked, its answers full, or shut down and read to the end).
+ */
+static gboolean drain(Endpoint *ep, Conn *c)
 {
         Listener *l = ep->l;
 
         for (unsigned i = 0; i < l->config->batch; i++) {
-                ReadResult r;
-                Lane *lane = NULL;
+                int fds[READER_MAX_FDS];
+                IntakeUnit u;
 
-                if (l->queue->policy == QUEUE_POLICY_BLOCK && queue_is_full(l->queue)) {
+                if (queue_blocks(l)) {
                         listener_pause(l); /* the kernel now pushes back on the senders */
-                        return G_SOURCE_REMOVE;
+                        return FALSE;
                 }
-                if (conn && conn->answers.full)
-                        return G_SOURCE_REMOVE; /* conn_ack() removed its watch */
-                r = read_one(l, ep, conn, fd, &lane);
-                if (r == READ_BLOCKED) {
-                        listener_block(ep, conn, lane);
-                        return G_SOURCE_REMOVE;
-                }
-                if (r == READ_AGAIN) {
-                        if (!conn && l->stopping) {
+                if (c && c->answers.full)
+                        return FALSE; /* conn_ack() removed its watch */
+                switch (next_unit(ep, c, fds, &u)) {
+                case READER_MORE:
+                        continue;
+                case READER_FAILED:
+                        stats_log(l->stats, STATS_LOG_RECV_FAILED, G_LOG_LEVEL_WARNING, NULL, -1,
+                                  -1, "recv on %s: %s", ep->spec->path, g_strerror(errno));
+                        return TRUE;
+                case READER_AGAIN:
+                        if (!c && l->stopping) {
                                 /* shut down for reading: nothing can arrive any more (and
                                  * the socket polls readable for good) */
                                 ep->input_done = true;
                                 check_input_done(l);
-                                return G_SOURCE_REMOVE;
+                                return FALSE;
                         }
+                        return TRUE;
+                case READER_LAST:
+                        (void) take(ep, c, &u);
+                        endpoint_drop_conn(ep, c);
+                        return FALSE;
+                case READER_HANGUP:
+                        endpoint_drop_conn(ep, c);
+                        return FALSE;
+                case READER_UNIT:
+                        if (!take(ep, c, &u))
+                                return FALSE;
                         break;
                 }
-                if (r == READ_HANGUP) {
-                        conn->watch = 0; /* removed by returning G_SOURCE_REMOVE */
-                        endpoint_drop_conn(ep, conn);
-                        return G_SOURCE_REMOVE;
-                }
         }
-        return G_SOURCE_CONTINUE;
+        if (c)
+                conn_kick(c); /* the batch is used up */
+        return TRUE;
+}
+
+static gboolean on_conn_idle(gpointer user_data)
+{
+        Conn *c = user_data;
+
+        c->idle = 0;
+        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused)
+                drain(c->ep, c); /* what it stops, it stops itself */
+        return G_SOURCE_REMOVE;
+}
+
+static void conn_free(Conn *c)
+{
+        Listener *l = c->ep->l;
+
+        if (c->watch)
+                g_source_remove(c->watch);
+        if (c->idle)
+                g_source_remove(c->idle);
+        answers_deinit(&c->answers);
+        queue_lane_set_ack_sink(l->queue, c->src.lane, NULL); /* its events' ends go unanswered now */
+        linebuf_deinit(&c->lines);
+        if (c->blocked)
+                g_ptr_array_remove_fast(l->blocked_conns, c);
+        queue_lane_detach(l->queue, c->src.lane); /* what it sent stays queued */
+        safe_close(c->fd);
+        g_free(c);
+}
+
+static bool at_connection_limit(const Listener *l)
+{
+        return !l->stopping && stats_connections(l->stats) >= l->config->max_connections;
 }
 
 static gboolean on_conn_readable(gint fd, GIOCondition cond, gpointer user_data)
 {
         Conn *c = user_data;
 
-        /* G_SOURCE_REMOVE: c hung up and is freed, or the listener paused */
-        if (c->stream)
-                return listener_stream_drain(c->ep, c) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-        return drain_fd(c->ep, c, fd);
+        /* G_SOURCE_REMOVE: c hung up and is freed, or is no longer watched */
+        return drain(c->ep, c);
 }
 
-void conn_watch(Conn *c)
+static void conn_watch(Conn *c)
 {
         c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
-        listener_stream_kick(c);
+        conn_kick(c);
 }
 
 static gboolean on_accept_retry(gpointer user_data)
@@ -461,7 +346,7 @@ static AcceptResult accept_one(Endpoint *ep)
                  * sleeps, a non-blocking one gets EAGAIN once the backlog is full) until a
                  * connection ends (doc/protocol.md §1.4). */
                 endpoint_disarm(ep);
-                l->stats->accept_pauses++;
+                stats_count_accept_pause(l->stats);
                 return ACCEPT_STOP;
         }
         fd = accept4(ep->sock.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -473,8 +358,7 @@ static AcceptResult accept_one(Endpoint *ep)
                         return ACCEPT_MORE;
                 if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
                         /* the connection stays in the backlog; do not spin on it */
-                        l->stats->accept_failures++;
-                        l->stats->accept_pauses++;
+                        stats_count_accept_failure(l->stats); /* and a pause */
                         stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL,
                                   -1, -1,
                                   "cannot accept connections on %s: %s; trying again in %u ms "
@@ -506,15 +390,15 @@ static AcceptResult accept_one(Endpoint *ep)
         c = g_new0(Conn, 1);
         c->ep = ep;
         c->fd = steal_fd(&fd);
-        c->cred = cred;
-        c->lane = queue_lane_attach(l->queue, ep->spec->transport, cred.pid, cred.uid, cred.gid,
-                                    ep->spec->path);
+        intake_source_init(&c->src, ep->spec,
+                           queue_lane_attach(l->queue, ep->spec->transport, cred.pid, cred.uid,
+                                             cred.gid, ep->spec->path),
+                           &cred);
         c->stream = ep->spec->transport == TRANSPORT_STREAM;
         linebuf_init(&c->lines, l->config->max_event_size);
         answers_init(&c->answers, c->fd, c->stream, on_answers_room, c);
         g_ptr_array_add(ep->conns, c);
-        l->stats->connections++;
-        l->stats->connections_accepted++;
+        stats_connection_opened(l->stats);
         if (!l->paused)
                 conn_watch(c);
         return ACCEPT_MORE;
@@ -543,7 +427,7 @@ static gboolean on_endpoint_readable(gint fd, GIOCondition cond, gpointer user_d
                 }
                 return G_SOURCE_CONTINUE;
         }
-        if (drain_fd(ep, NULL, fd) == G_SOURCE_REMOVE) {
+        if (drain(ep, NULL) == G_SOURCE_REMOVE) {
                 ep->watch = 0;
                 return G_SOURCE_REMOVE;
         }
@@ -575,12 +459,14 @@ static void endpoint_free(Endpoint *ep)
         g_free(ep);
 }
 
-Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
-                       const ListenerCallbacks *cb, gpointer user_data, GError **error)
+Listener *listener_new(const Config *config, const struct Schemas *schemas, Queue *queue,
+                       Stats *stats, const ListenerCallbacks *cb, gpointer user_data,
+                       GError **error)
 {
         g_autoptr(Listener) l = g_new0(Listener, 1);
 
         l->config = config;
+        intake_init(&l->intake, config, schemas, queue, stats);
         l->queue = queue;
         l->stats = stats;
         l->cb = *cb;
@@ -595,6 +481,7 @@ Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
                 Endpoint *ep = g_new0(Endpoint, 1);
                 ep->l = l;
                 ep->spec = config->listens->pdata[i];
+                intake_source_init(&ep->src, ep->spec, NULL, NULL);
                 ep->sock.fd = -1;
                 ep->sock.path = ep->spec->path;
                 ep->conns = g_ptr_array_new_with_free_func((GDestroyNotify) conn_free);
@@ -666,11 +553,11 @@ void listener_space(Listener *l)
 
         for (guint i = l->blocked_conns->len; i-- > 0;) {
                 Conn *c = l->blocked_conns->pdata[i];
-                if (!any && !queue_lane_has_room(q, c->lane))
+                if (!any && !queue_lane_has_room(q, c->src.lane))
                         continue;
                 g_ptr_array_remove_index_fast(l->blocked_conns, i);
                 c->blocked = false;
-                queue_lane_block(q, c->lane, false);
+                queue_lane_block(q, c->src.lane, false);
                 if (!l->paused && !c->watch && !c->answers.full)
                         conn_watch(c);
         }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * listener.h — the daemon's sockets at run time: accepting SEQPACKET
- * connections and reading packets into the queue (socket.h binds them).
+ * listener.h — the daemon's sockets at run time: accepting connections and
+ * reading packets and lines into intake (intake.h), which queues them
+ * (socket.h binds the sockets, reader.h reads them).
  *
  * It owns the socket paths it binds (and unlinks them only while their
  * inode is still the one it bound), every connection, and every fd that
@@ -24,6 +25,7 @@
 #include "stats.h"
 
 typedef struct Listener Listener;
+struct Schemas; /* schema.h: the typed signals events are checked against (may be NULL) */
 
 typedef struct {
         /* an event was queued (the relay's kick) */
@@ -36,8 +38,9 @@ typedef struct {
  * Binds (or adopts, for systemd-passed fds) every socket of config->listens.
  * Nothing is read until listener_resume().
  */
-Listener *listener_new(const Config *config, Queue *queue, Stats *stats,
-                       const ListenerCallbacks *cb, gpointer user_data, GError **error);
+Listener *listener_new(const Config *config, const struct Schemas *schemas, Queue *queue,
+                       Stats *stats, const ListenerCallbacks *cb, gpointer user_data,
+                       GError **error);
 
 /* Stop / start watching the sockets (block policy). */
 void listener_pause(Listener *l);

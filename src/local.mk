@@ -15,6 +15,8 @@ src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(S
 src_libingesterd_core_la_SOURCES += \
 	src/stats.h \
 	src/stats.c \
+	src/event.h \
+	src/event.c \
 	src/queue.h \
 	src/queue.c \
 	src/config.h \
@@ -34,8 +36,10 @@ src_libingesterd_core_la_SOURCES += \
 	src/linebuf.h \
 	src/linebuf.c \
 	src/listener.h \
-	src/listener-private.h \
-	src/listener-stream.c \
+	src/intake.h \
+	src/intake.c \
+	src/reader.h \
+	src/reader.c \
 	src/listener.c \
 	src/relay.h \
 	src/relay.c \

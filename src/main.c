@@ -69,7 +69,7 @@ static void notify_status(Daemon *d)
                 " emitted, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT
                 " rejected, %zu queued, %u connections",
                 d->stopping ? "stopping: " : "", d->stats.received, d->stats.emitted,
-                d->stats.dropped, stats_rejected_total(&d->stats), d->queue.len,
+                d->queue.dropped, stats_rejected_total(&d->stats), d->queue.len,
                 d->stats.connections);
         notify(state);
 }
@@ -175,8 +175,7 @@ static void begin_shutdown(Daemon *d, const char *why)
 /* The limits the running queue and log take from the configuration. */
 static void apply_limits(Daemon *d)
 {
-        d->stats.log_burst = d->config.log_burst;
-        d->stats.log_interval_usec = (gint64) d->config.log_interval_sec * G_USEC_PER_SEC;
+        stats_set_log_limits(&d->stats, d->config.log_burst, d->config.log_interval_sec);
         queue_set_limits(&d->queue, d->config.queue_capacity, d->config.queue_capacity_bytes,
                          config_fd_budget(&d->config), d->config.policy);
         /* a lane may always hold the relay's window and a read batch: one sender alone
@@ -290,8 +289,8 @@ static int daemon_run(Daemon *d)
         g_unix_signal_add(SIGTERM, on_signal, d);
         g_unix_signal_add(SIGINT, on_signal, d);
         g_unix_signal_add(SIGHUP, on_sighup, d);
-        d->listener = listener_new(&d->config, &d->queue, &d->stats, &listener_callbacks, d,
-                                   &error);
+        d->listener = listener_new(&d->config, &d->schemas, &d->queue, &d->stats,
+                                   &listener_callbacks, d, &error);
         if (d->listener)
                 d->relay = relay_new(&d->config, &d->queue, &d->stats, &callbacks, d);
         if (!d->listener || !relay_start(d->relay, &error)) {
@@ -315,7 +314,7 @@ static int daemon_run(Daemon *d)
         g_main_loop_run(d->loop);
         g_message("stopped: %" G_GUINT64_FORMAT " events received, %" G_GUINT64_FORMAT
                   " emitted, %" G_GUINT64_FORMAT " dropped, %zu left in the queue",
-                  d->stats.received, d->stats.emitted, d->stats.dropped, d->queue.len);
+                  d->stats.received, d->stats.emitted, d->queue.dropped, d->queue.len);
         return EXIT_OK;
 }
 

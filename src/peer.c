@@ -1,9 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* peer.c — who sent a packet, and what came with it (see peer.h). */
-#include <poll.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <linux/sockios.h>
+/* peer.c — who may send, and credentials that name nobody (see peer.h). */
 
 #include "peer.h"
 #include "util.h"
@@ -50,54 +46,4 @@ bool peer_unattributed(const struct ucred *c)
                 ogid = (gid_t) overflow_id("/proc/sys/kernel/overflowgid");
         }
         return c->pid == 0 && c->uid == ouid && c->gid == ogid;
-}
-
-/*
- * recv() returned 0 on a SEQPACKET connection: a zero-length packet, or the
- * peer hung up? The kernel reports both alike. If the peer has not shut down
- * (no POLLRDHUP), it was a packet. If it has, SIOCINQ tells whether packets
- * with data are still queued behind it: then it was a zero-length packet
- * too, and the rest must still be read. Otherwise it is the hang-up (a
- * zero-length packet sent just before closing is indistinguishable from it,
- * and is not counted).
- */
-bool peer_seqpacket_hung_up(int fd)
-{
-        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-        int queued = 0;
-
-        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP)))
-                return false;
-        if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0)
-                return false;
-        return true;
-}
-
-/* Every fd of every SCM_RIGHTS message, in order; credentials if present. */
-unsigned peer_collect_cmsgs(struct msghdr *msg, int *fds, unsigned cap, struct ucred *cred,
-                              bool *has_cred)
-{
-        unsigned n = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-                if (c->cmsg_level != SOL_SOCKET)
-                        continue;
-                if (c->cmsg_type == SCM_RIGHTS) {
-                        unsigned k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                        const unsigned char *data = CMSG_DATA(c);
-                        for (unsigned i = 0; i < k; i++) {
-                                int fd;
-                                memcpy(&fd, data + i * sizeof(int), sizeof(int));
-                                if (n < cap)
-                                        fds[n++] = fd;
-                                else
-                                        safe_close(fd); /* cannot happen: buffer is kernel-max */
-                        }
-                } else if (c->cmsg_type == SCM_CREDENTIALS &&
-                           c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-                        memcpy(cred, CMSG_DATA(c), sizeof(*cred));
-                        *has_cred = true;
-                }
-        }
-        return n;
 }

@@ -5,31 +5,6 @@
 #include "queue.h"
 #include "util.h"
 
-Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds)
-{
-        Event *ev = g_new0(Event, 1);
-
-        ev->type = type;
-        ev->data = data;
-        ev->fds = fds;
-        ev->n_fds = n_fds;
-        ev->bytes = QUEUE_EVENT_OVERHEAD + g_variant_get_size(data) + g_variant_get_size(type) +
-                    n_fds * sizeof(int);
-        return ev;
-}
-
-void event_free(Event *ev)
-{
-        if (!ev)
-                return;
-        g_clear_pointer(&ev->type, g_variant_unref);
-        g_clear_pointer(&ev->data, g_variant_unref);
-        g_clear_pointer(&ev->typed, g_variant_unref);
-        close_many(ev->fds, ev->n_fds);
-        g_free(ev->fds);
-        g_free(ev);
-}
-
 /* ---- rings ---- */
 
 #define RING_INITIAL 8U
@@ -248,6 +223,12 @@ void queue_lane_detach(Queue *q, Lane *lane)
         lane_settle(q, lane);
 }
 
+void queue_lane_set_ack_sink(Queue *q, Lane *lane, void *sink)
+{
+        (void) q;
+        lane->ack_sink = sink;
+}
+
 Lane *queue_lane_dgram(Queue *q, const void *owner, pid_t pid, uid_t uid, gid_t gid,
                        const char *where)
 {
@@ -372,7 +353,7 @@ static void charge(Queue *q, Lane *lane, Event *ev)
         if (!lane_active(lane))
                 q->n_active++;
         idle_remove(q, lane);
-        ev->lane = lane;
+        ev->q.lane = lane;
         lane->events++;
         lane->bytes += ev->bytes;
         lane->fds += ev->n_fds;
@@ -386,18 +367,18 @@ static void charge(Queue *q, Lane *lane, Event *ev)
 /* What GDBus's copy of an in-flight event cost the queue is released. */
 static void uncharge_sent(Queue *q, Event *ev)
 {
-        q->bytes -= ev->sent_bytes;
-        q->fds -= ev->sent_fds;
-        ev->lane->bytes -= ev->sent_bytes;
-        ev->lane->fds -= ev->sent_fds;
-        ev->sent_bytes = 0;
-        ev->sent_fds = 0;
+        q->bytes -= ev->q.sent_bytes;
+        q->fds -= ev->q.sent_fds;
+        ev->q.lane->bytes -= ev->q.sent_bytes;
+        ev->q.lane->fds -= ev->q.sent_fds;
+        ev->q.sent_bytes = 0;
+        ev->q.sent_fds = 0;
 }
 
 /* ev leaves the queue; its lane may go with it (lane_settle()). */
 static void uncharge(Queue *q, Event *ev)
 {
-        Lane *lane = ev->lane;
+        Lane *lane = ev->q.lane;
 
         uncharge_sent(q, ev);
         q->len--;
@@ -406,7 +387,7 @@ static void uncharge(Queue *q, Event *ev)
         lane->events--;
         lane->bytes -= ev->bytes;
         lane->fds -= ev->n_fds;
-        ev->lane = NULL;
+        ev->q.lane = NULL;
         if (lane->events == 0) {
                 if (!lane->attached)
                         q->n_active--;
@@ -456,7 +437,7 @@ static void drop(Queue *q, Lane *lane, Event *ev)
         q->dropped++;
         if (ev->ack_n && lane->ack_sink && q->done)
                 q->done(lane, ev, false, q->done_data);
-        if (ev->lane)
+        if (ev->q.lane)
                 uncharge(q, ev);
         event_free(ev);
 }
@@ -485,7 +466,7 @@ size_t queue_push(Queue *q, Lane *lane, Event *ev)
                 dropped++;
         }
         charge(q, lane, ev);
-        ev->ahead = q->seq - q->out.len; /* every picked event after it is ahead of it */
+        ev->q.ahead = q->seq - q->out.len; /* every picked event after it is ahead of it */
         ring_push_back(&lane->waiting, ev);
         if (lane->waiting.len == 1)
                 g_queue_push_tail_link(&q->rr, &lane->rr_link);
@@ -520,8 +501,8 @@ Event *queue_unsent(Queue *q, size_t k)
         g_queue_unlink(&q->rr, &lane->rr_link);
         if (lane->waiting.len > 0)
                 g_queue_push_tail_link(&q->rr, &lane->rr_link);
-        ev->seq = ++q->seq;
-        lane->max_wait = MAX(lane->max_wait, ev->seq - 1 - ev->ahead);
+        ev->q.seq = ++q->seq;
+        lane->max_wait = MAX(lane->max_wait, ev->q.seq - 1 - ev->q.ahead);
         ring_push_back(&q->out, ev);
         return ev;
 }
@@ -542,12 +523,12 @@ void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)
         Event *ev = queue_next_unsent(q);
 
         g_assert(ev);
-        ev->sent_bytes = sent_bytes;
-        ev->sent_fds = sent_fds;
+        ev->q.sent_bytes = sent_bytes;
+        ev->q.sent_fds = sent_fds;
         q->bytes += sent_bytes;
         q->fds += sent_fds;
-        ev->lane->bytes += sent_bytes;
-        ev->lane->fds += sent_fds;
+        ev->q.lane->bytes += sent_bytes;
+        ev->q.lane->fds += sent_fds;
         q->in_flight++;
 }
 
@@ -559,9 +540,9 @@ size_t queue_confirm(Queue *q, size_t n)
         for (done = 0; done < n; done++) {
                 Event *ev = ring_pop_front(&q->out);
                 q->in_flight--;
-                ev->lane->emitted++;
-                if (ev->ack_n && ev->lane->ack_sink && q->done)
-                        q->done(ev->lane, ev, true, q->done_data);
+                ev->q.lane->emitted++;
+                if (ev->ack_n && ev->q.lane->ack_sink && q->done)
+                        q->done(ev->q.lane, ev, true, q->done_data);
                 uncharge(q, ev);
                 event_free(ev);
         }
@@ -634,17 +615,4 @@ bool queue_policy_from_name(const char *name, QueuePolicy *ret)
                         return true;
                 }
         return false;
-}
-
-const char *transport_name(Transport t)
-{
-        switch (t) {
-        case TRANSPORT_DGRAM:
-                return "dgram";
-        case TRANSPORT_SEQPACKET:
-                return "seqpacket";
-        case TRANSPORT_STREAM:
-                return "stream";
-        }
-        return NULL;
 }

@@ -20,12 +20,14 @@
  * the lane that last grew past its share is not over it any more).
  *
  * What is counted is what an event really costs the process, not its
- * payload: `bytes` is the event's footprint (struct, GVariant instances,
- * allocator headers, the ring slot; QUEUE_EVENT_OVERHEAD, measured) plus,
+ * payload: `bytes` is the event's footprint (event.h, Event.bytes) plus,
  * while it is in flight, the copy GDBus keeps of its message; `fds` is the
  * descriptors its events hold plus the duplicates handed to GDBus. Both are
  * bounded, so neither memory nor the descriptor table can be exhausted by a
  * stalled bus (doc/protocol.md, "Queue").
+ *
+ * The queue writes only its own bookkeeping of an event (Event.q); the
+ * event itself is event.c's.
  *
  * Pure data structure: no I/O, no GLib main loop; int/enum returns.
  */
@@ -36,6 +38,7 @@
 #include <sys/types.h>
 
 #include "codec.h"
+#include "event.h"
 
 typedef enum {
         QUEUE_POLICY_BLOCK = 0, /* the listener stops reading while the queue is full */
@@ -43,60 +46,8 @@ typedef enum {
         QUEUE_POLICY_DROP_OLDEST,
 } QueuePolicy;
 
-typedef enum {
-        TRANSPORT_DGRAM = 0,
-        TRANSPORT_SEQPACKET,
-        TRANSPORT_STREAM, /* newline-delimited JSON on SOCK_STREAM */
-} Transport;
-
-/* A transport whose senders connect (SEQPACKET, stream): one lane per connection. */
-static inline bool transport_is_connected(Transport t)
-{
-        return t != TRANSPORT_DGRAM;
-}
-
-/*
- * What one queued event costs beyond its serialised type and data, in
- * bytes: the Event struct, two GVariant instances with their GBytes, the
- * allocator's headers and rounding, and two ring slots (rings grow by
- * doubling). Measured with mallinfo2() over 100 000 decoded events of 20 to
- * 4000 bytes (glibc 2.36, GLib 2.74): 316-320 bytes above the serialised
- * sizes, whatever the size; doc/performance.md.
- */
-#define QUEUE_EVENT_OVERHEAD 400U
-
 /* How many of the busiest senders GetStats lists (queue_busiest()). */
 #define QUEUE_BUSIEST_MAX 8U
-
-typedef struct Lane Lane;
-struct SchemaSignal; /* schema.h */
-
-typedef struct {
-        uint64_t seq;          /* assigned when the scheduler picks it: the bus order */
-        int64_t received_usec; /* CLOCK_REALTIME */
-        pid_t pid;
-        uid_t uid;
-        gid_t gid;
-        Transport transport;
-        CodecFormat codec;
-        GVariant *type; /* s */
-        GVariant *data; /* a{sv} */
-        int *fds;
-        unsigned n_fds;
-        size_t bytes;      /* its footprint (queue.h) */
-        size_t sent_bytes; /* in flight: what GDBus's copy of its message costs */
-        unsigned sent_fds; /* in flight: the duplicates GDBus holds */
-        Lane *lane;        /* while queued */
-        const struct SchemaSignal *sig; /* its type's typed signal (schema.h), or NULL */
-        GVariant *typed; /* that signal's body, built at receive (NULL: at send) */
-        uint64_t ack_n;  /* its number on an acknowledged connection (0: none) */
-        uint64_t ahead;    /* queued: the seq of the last event out of the queue then */
-} Event;
-
-/* Takes ownership of type, data and fds (may be NULL when n_fds == 0). */
-Event *event_new(GVariant *type, GVariant *data, int *fds, unsigned n_fds);
-void event_free(Event *ev);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Event, event_free)
 
 /* A growable ring of events (FIFO with both ends); queue.c's. */
 typedef struct {
@@ -203,6 +154,10 @@ Lane *queue_lane_attach(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid,
                         const char *where);
 void queue_lane_detach(Queue *q, Lane *lane);
 
+/* Where the ends of this lane's acknowledged events are reported (the
+ * listener's connection; NULL: nowhere any more). */
+void queue_lane_set_ack_sink(Queue *q, Lane *lane, void *sink);
+
 /* The lane of a datagram from (pid, uid) on the listener `owner`: found,
  * made, an idle one reused, or the shared one. */
 Lane *queue_lane_dgram(Queue *q, const void *owner, pid_t pid, uid_t uid, gid_t gid,
@@ -295,4 +250,3 @@ size_t queue_busiest(const Queue *q, const Lane **out, size_t n);
 const char *queue_policy_name(QueuePolicy p);
 /* Returns false when name is not a policy. */
 bool queue_policy_from_name(const char *name, QueuePolicy *ret);
-const char *transport_name(Transport t);

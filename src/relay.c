@@ -131,7 +131,7 @@ static void settle_after_close(Relay *r)
         if (!r->settling || r->confirms > 0)
                 return;
         r->settling = false;
-        r->stats->resent += r->queue->in_flight;
+        stats_count_resent(r->stats, r->queue->in_flight);
         queue_unsend_all(r->queue);
         r->to_confirm = 0;
 }
@@ -151,7 +151,7 @@ static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
         }
         r->confirms--;
         if (reply) {
-                r->stats->emitted += queue_confirm(r->queue, b->count);
+                stats_count_emitted(r->stats, queue_confirm(r->queue, b->count));
                 if (b->probe && r->probing) {
                         r->probing = false;
                         r->fds_suspect = false;
@@ -204,10 +204,10 @@ static bool dup_fds_into(Relay *r, const Event *ev, int *out)
                         for (unsigned j = 0; j < i; j++)
                                 close(out[j]);
                         stats_log(r->stats, STATS_LOG_DUP_FAILED, G_LOG_LEVEL_WARNING,
-                                  "fds-not-forwarded", ev->pid, ev->uid,
+                                  "fds-not-forwarded", ev->meta.pid, ev->meta.uid,
                                   "cannot duplicate an event's descriptors (%s): event %" G_GUINT64_FORMAT
                                   " goes out without them",
-                                  g_strerror(err), ev->seq);
+                                  g_strerror(err), event_seq(ev));
                         return false;
                 }
         }
@@ -232,7 +232,7 @@ static GUnixFDList *message_fds(Relay *r, const Event *ev, bool with)
         GUnixFDList *fdl = with && ev->n_fds > 0 ? dup_fds(r, ev) : NULL;
 
         if (!fdl)
-                r->stats->fds_not_forwarded += ev->n_fds;
+                stats_count_fds_not_forwarded(r->stats, ev->n_fds);
         return fdl;
 }
 
@@ -312,8 +312,7 @@ static gboolean send_one(Relay *r, Event *ev, size_t cost, bool *ret_probe, GErr
                         if (!send_message(r, m, error))
                                 return FALSE;
                         sent_fds += item.n_fds;
-                        r->stats->batches++;
-                        r->stats->batched++;
+                        stats_count_batch(r->stats, 1);
                 }
         }
         if (ev->sig) {
@@ -383,7 +382,7 @@ static gboolean send_batch(Relay *r, size_t room, size_t *ret_n, bool *ret_probe
                         n_fds += want;
                 } else if (ev->n_fds > 0) {
                         item->fds_dropped = ev->n_fds;
-                        r->stats->fds_not_forwarded += ev->n_fds;
+                        stats_count_fds_not_forwarded(r->stats, ev->n_fds);
                 }
                 r->costs[n] = cost;
                 bytes += cost;
@@ -407,8 +406,7 @@ static gboolean send_batch(Relay *r, size_t room, size_t *ret_n, bool *ret_probe
         for (size_t i = 0; i < n; i++)
                 queue_mark_sent(q, r->costs[i],
                                 r->items[i].n_fds + (form_event(r) ? r->event_fds[i] : 0));
-        r->stats->batches++;
-        r->stats->batched += n;
+        stats_count_batch(r->stats, n);
         r->probing = r->probing || *ret_probe;
         *ret_n = n;
         return TRUE;
@@ -421,7 +419,7 @@ static void discard_all(Relay *r)
 
         while ((ev = queue_pop(r->queue))) {
                 event_free(ev);
-                r->stats->emitted++;
+                stats_count_emitted(r->stats, 1);
         }
         if (r->cb.space)
                 r->cb.space(r->user_data);
@@ -613,7 +611,7 @@ static void schedule_reconnect(Relay *r)
 static bool fds_unconfirmed(const Relay *r)
 {
         for (size_t i = 0; i < r->queue->in_flight; i++)
-                if (queue_peek(r->queue, i)->sent_fds > 0)
+                if (queue_peek(r->queue, i)->q.sent_fds > 0)
                         return true;
         return false;
 }
@@ -780,7 +778,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
                 schedule_reconnect(r);
                 return;
         }
-        r->stats->bus_reconnects++;
+        stats_count_reconnect(r->stats);
 }
 
 static void relay_connect_async(Relay *r)

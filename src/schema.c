@@ -612,21 +612,21 @@ static GVariant *meta_value(const SchemaArg *a, const Event *ev)
 {
         switch (a->meta) {
         case META_PID:
-                return g_variant_new_int32(ev->pid);
+                return g_variant_new_int32(ev->meta.pid);
         case META_UID:
-                return g_variant_new_uint32(ev->uid);
+                return g_variant_new_uint32(ev->meta.uid);
         case META_GID:
-                return g_variant_new_uint32(ev->gid);
+                return g_variant_new_uint32(ev->meta.gid);
         case META_SEQ:
-                return g_variant_new_uint64(ev->seq);
+                return g_variant_new_uint64(event_seq(ev));
         case META_RECEIVED_USEC:
-                return g_variant_new_int64(ev->received_usec);
+                return g_variant_new_int64(ev->meta.received_usec);
         case META_TRANSPORT:
-                return g_variant_new_string(transport_name(ev->transport));
+                return g_variant_new_string(transport_name(ev->meta.transport));
         case META_CODEC:
                 break;
         }
-        return g_variant_new_string(codec_format_name(ev->codec));
+        return g_variant_new_string(codec_format_name(ev->meta.codec));
 }
 
 /* An arg that does not come from the event's data: a new reference, or NULL with *why. */

@@ -25,7 +25,7 @@
 #include <gio/gio.h>
 #include <stdbool.h>
 
-#include "queue.h"
+#include "event.h"
 
 typedef struct SchemaSignal SchemaSignal;
 

@@ -28,6 +28,12 @@ void stats_init(Stats *s)
         s->log_interval_usec = 10 * G_USEC_PER_SEC;
 }
 
+void stats_set_log_limits(Stats *s, unsigned burst, unsigned interval_sec)
+{
+        s->log_burst = burst;
+        s->log_interval_usec = (gint64) interval_sec * G_USEC_PER_SEC;
+}
+
 const char *stats_reason_name(StatsReason r)
 {
         if ((unsigned) r < _CODEC_REASON_MAX)

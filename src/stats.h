@@ -2,8 +2,10 @@
 /*
  * stats.h — the daemon's counters, and its rate-limited, structured log.
  *
- * One Stats per daemon, owned by main.c; every module increments it, the
- * relay publishes it on the bus (GetStats, properties). Nothing here does
+ * One Stats per daemon, owned by main.c; every module counts through the
+ * stats_count_*() functions below (only this module writes a field), and
+ * statsobj.c publishes it on the bus (GetStats, properties). What the
+ * queue decides (drops, depth) is counted by the queue only (queue.h). Nothing here does
  * I/O other than logging. Reasons of the listener (transport-level
  * refusals) extend the codec's, so one table of names covers both.
  *
@@ -61,9 +63,8 @@ typedef struct {
 typedef struct {
         gint64 started_usec; /* monotonic */
         uint64_t packets;    /* every packet read, good or bad */
-        uint64_t received;   /* accepted events (= emitted + dropped + queued) */
+        uint64_t received;   /* accepted events (= emitted + the queue's dropped + queued) */
         uint64_t emitted;    /* confirmed by the bus */
-        uint64_t dropped;            /* by the overflow policy */
         uint64_t fds_not_forwarded;  /* descriptors an event went out without */
         uint64_t bus_reconnects;
         uint64_t rejected[_STATS_REASON_MAX];
@@ -80,6 +81,82 @@ typedef struct {
 } Stats;
 
 void stats_init(Stats *s);
+
+/* The counters, written only through these (the fields are read by anyone). */
+static inline void stats_count_unit(Stats *s)
+{
+        s->packets++; /* a packet or a line, good or bad */
+}
+
+static inline void stats_count_received(Stats *s)
+{
+        s->received++;
+}
+
+/* A refusal counted without a line of its own (the caller logs its way). */
+static inline void stats_count_reject(Stats *s, StatsReason r)
+{
+        s->rejected[r]++;
+}
+
+static inline void stats_count_emitted(Stats *s, uint64_t n)
+{
+        s->emitted += n;
+}
+
+static inline void stats_count_resent(Stats *s, uint64_t n)
+{
+        s->resent += n;
+}
+
+static inline void stats_count_fds_not_forwarded(Stats *s, uint64_t n)
+{
+        s->fds_not_forwarded += n;
+}
+
+/* One EventBatch signal of n events. */
+static inline void stats_count_batch(Stats *s, uint64_t n)
+{
+        s->batches++;
+        s->batched += n;
+}
+
+static inline void stats_count_reconnect(Stats *s)
+{
+        s->bus_reconnects++;
+}
+
+static inline void stats_connection_opened(Stats *s)
+{
+        s->connections++;
+        s->connections_accepted++;
+}
+
+static inline void stats_connection_closed(Stats *s)
+{
+        s->connections--;
+}
+
+static inline unsigned stats_connections(const Stats *s)
+{
+        return s->connections;
+}
+
+/* A listening socket was disarmed: at max-connections ... */
+static inline void stats_count_accept_pause(Stats *s)
+{
+        s->accept_pauses++;
+}
+
+/* ... or because accept() found no descriptor (which disarms it too). */
+static inline void stats_count_accept_failure(Stats *s)
+{
+        s->accept_failures++;
+        s->accept_pauses++;
+}
+
+/* [log] burst and interval (a reload). */
+void stats_set_log_limits(Stats *s, unsigned burst, unsigned interval_sec);
 const char *stats_reason_name(StatsReason r);
 uint64_t stats_rejected_total(const Stats *s);
 

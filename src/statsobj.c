@@ -58,7 +58,7 @@ GVariant *statsobj_stats(const Stats *s, const Queue *q, bool fds_withheld)
         g_variant_builder_add(&b, "{sv}", "packets", g_variant_new_uint64(s->packets));
         g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(s->received));
         g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(s->emitted));
-        g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(s->dropped));
+        g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(q->dropped));
         g_variant_builder_add(&b, "{sv}", "rejected", rejected_by_reason(s));
         g_variant_builder_add(&b, "{sv}", "rejected-total",
                               g_variant_new_uint64(stats_rejected_total(s)));
@@ -105,7 +105,7 @@ GVariant *statsobj_property(const Stats *s, const Queue *q, const char *prop, GE
         if (strcmp(prop, "Emitted") == 0)
                 return g_variant_new_uint64(s->emitted);
         if (strcmp(prop, "Dropped") == 0)
-                return g_variant_new_uint64(s->dropped);
+                return g_variant_new_uint64(q->dropped);
         if (strcmp(prop, "Rejected") == 0)
                 return g_variant_new_uint64(stats_rejected_total(s));
         if (strcmp(prop, "QueueDepth") == 0)

@@ -10,9 +10,9 @@
 /* An event tagged with its sender's number i in received_usec. */
 static Event *tagged(int64_t i)
 {
-        Event *e = event_new(g_variant_ref_sink(g_variant_new_string("t")),
+        Event *e = event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string("t")),
                              g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), NULL, 0);
-        e->received_usec = i;
+        e->meta.received_usec = i;
         return e;
 }
 
@@ -24,9 +24,9 @@ static int64_t emit_one(Queue *q, uint64_t *ret_seq)
 
         if (!e)
                 return -1;
-        tag = e->received_usec;
+        tag = e->meta.received_usec;
         if (ret_seq)
-                *ret_seq = e->seq;
+                *ret_seq = e->q.seq;
         queue_mark_sent(q, 0, 0);
         CU_ASSERT_EQUAL(queue_confirm(q, 1), 1);
         return tag;
@@ -97,7 +97,7 @@ static void test_seq_is_bus_order_and_resend_keeps_it(void)
                 queue_push(&q, b, tagged(20 + i));
         }
         for (int i = 0; i < 4; i++) {
-                seqs[i] = queue_next_unsent(&q)->seq;
+                seqs[i] = queue_next_unsent(&q)->q.seq;
                 queue_mark_sent(&q, 0, 0);
                 CU_ASSERT_EQUAL(seqs[i], (uint64_t) i + 1);
         }
@@ -105,10 +105,10 @@ static void test_seq_is_bus_order_and_resend_keeps_it(void)
         CU_ASSERT_EQUAL(q.in_flight, 0);
         for (int i = 0; i < 4; i++) {
                 Event *e = queue_next_unsent(&q);
-                CU_ASSERT_EQUAL(e->seq, seqs[i]);
+                CU_ASSERT_EQUAL(e->q.seq, seqs[i]);
                 queue_mark_sent(&q, 0, 0);
         }
-        CU_ASSERT_EQUAL(queue_next_unsent(&q)->seq, 5);
+        CU_ASSERT_EQUAL(queue_next_unsent(&q)->q.seq, 5);
         CU_ASSERT_EQUAL(queue_confirm(&q, 4), 4);
         queue_lane_detach(&q, a);
         queue_lane_detach(&q, b);

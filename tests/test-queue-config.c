@@ -14,7 +14,7 @@
 
 static Event *ev(void)
 {
-        return event_new(g_variant_ref_sink(g_variant_new_string("t")),
+        return event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string("t")),
                          g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), NULL, 0);
 }
 
@@ -104,11 +104,11 @@ static void test_fifo_order_and_wraparound(void)
         queue_init(&q, 3, 1 << 20, 1024, QUEUE_POLICY_BLOCK);
         for (int64_t i = 1; i <= 10; i++) {
                 Event *e = ev(), *out;
-                e->received_usec = i;
+                e->meta.received_usec = i;
                 queue_push(&q, NULL, e);
                 out = queue_pop(&q);
-                CU_ASSERT_EQUAL(out->received_usec, i);
-                CU_ASSERT_EQUAL(out->seq, (uint64_t) i); /* given when it is picked */
+                CU_ASSERT_EQUAL(out->meta.received_usec, i);
+                CU_ASSERT_EQUAL(out->q.seq, (uint64_t) i); /* given when it is picked */
                 event_free(out);
         }
         CU_ASSERT_PTR_NULL(queue_pop(&q));
@@ -118,13 +118,13 @@ static void test_fifo_order_and_wraparound(void)
 static void test_event_free_closes_its_fds(void)
 {
         int p[2];
-        int *fds = g_new(int, 2);
+        int fds[2];
         Event *e;
 
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         fds[0] = p[0];
         fds[1] = p[1];
-        e = event_new(g_variant_ref_sink(g_variant_new_string("")),
+        e = event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string("")),
                       g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), fds, 2);
         event_free(e);
         CU_ASSERT_EQUAL(fcntl(p[0], F_GETFD), -1);
@@ -133,10 +133,10 @@ static void test_event_free_closes_its_fds(void)
 
 static Event *ev_with_fds(unsigned n)
 {
-        int *fds = g_new(int, n);
+        int fds[CONFIG_SCM_MAX_FD];
         for (unsigned i = 0; i < n; i++)
                 fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        return event_new(g_variant_ref_sink(g_variant_new_string("t")),
+        return event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string("t")),
                          g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")), fds, n);
 }
 
@@ -207,20 +207,20 @@ static void test_ring_grows_in_order(void)
         queue_init(&q, 1000, G_MAXSIZE / 4, 1024, QUEUE_POLICY_BLOCK);
         for (int64_t i = 0; i < 30; i++) {
                 Event *e = ev();
-                e->received_usec = i;
+                e->meta.received_usec = i;
                 queue_push(&q, NULL, e);
         }
         CU_ASSERT_TRUE(q.shared_lane->waiting.size < 1000);
         event_free(queue_pop(&q)); /* move the head off slot 0 before growing */
         for (int64_t i = 30; i < 1000; i++) {
                 Event *e = ev();
-                e->received_usec = i;
+                e->meta.received_usec = i;
                 queue_push(&q, NULL, e);
         }
         CU_ASSERT_TRUE(q.shared_lane->waiting.size >= 999);
         for (int64_t i = 1; i < 1000; i++) {
                 Event *e = queue_pop(&q);
-                CU_ASSERT_EQUAL_FATAL(e->received_usec, i);
+                CU_ASSERT_EQUAL_FATAL(e->meta.received_usec, i);
                 event_free(e);
         }
         queue_deinit(&q);
@@ -262,7 +262,7 @@ static Event *event_of_bytes(size_t n)
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&b, "{sv}", "b",
                               g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, buf, n, 1));
-        return event_new(g_variant_ref_sink(g_variant_new_string("big")),
+        return event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string("big")),
                          g_variant_ref_sink(g_variant_builder_end(&b)), NULL, 0);
 }
 
@@ -294,16 +294,16 @@ static Event *event_with_string(unsigned i, size_t len, unsigned n_fds)
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&b, "{sv}", "i", g_variant_new_int64(i));
         g_variant_builder_add(&b, "{sv}", "s", g_variant_new_string(text));
-        e = event_new(g_variant_ref_sink(g_variant_new_string(i % 2 ? "odd" : "")),
+        e = event_new(&(EventMeta){ 0 }, g_variant_ref_sink(g_variant_new_string(i % 2 ? "odd" : "")),
                       g_variant_ref_sink(g_variant_builder_end(&b)), NULL, 0);
         e->n_fds = n_fds; /* only counted here: the handles are what is compared */
-        e->seq = 1000 + i;
-        e->received_usec = 1764000000000000 + i;
-        e->pid = (pid_t) (100 + i);
-        e->uid = 1000;
-        e->gid = 1000;
-        e->transport = TRANSPORT_SEQPACKET;
-        e->codec = CODEC_FORMAT_JSON;
+        e->q.seq = 1000 + i;
+        e->meta.received_usec = 1764000000000000 + i;
+        e->meta.pid = (pid_t) (100 + i);
+        e->meta.uid = 1000;
+        e->meta.gid = 1000;
+        e->meta.transport = TRANSPORT_SEQPACKET;
+        e->meta.codec = CODEC_FORMAT_JSON;
         return e;
 }
 
@@ -316,12 +316,12 @@ static GVariant *batch_reference(Event **evs, const BusmsgItem *items, size_t n)
         for (size_t k = 0; k < n; k++) {
                 GVariantBuilder meta, handles;
                 g_variant_builder_init(&meta, G_VARIANT_TYPE_VARDICT);
-                g_variant_builder_add(&meta, "{sv}", "seq", g_variant_new_uint64(evs[k]->seq));
+                g_variant_builder_add(&meta, "{sv}", "seq", g_variant_new_uint64(evs[k]->q.seq));
                 g_variant_builder_add(&meta, "{sv}", "received-usec",
-                                      g_variant_new_int64(evs[k]->received_usec));
-                g_variant_builder_add(&meta, "{sv}", "pid", g_variant_new_int32(evs[k]->pid));
-                g_variant_builder_add(&meta, "{sv}", "uid", g_variant_new_uint32(evs[k]->uid));
-                g_variant_builder_add(&meta, "{sv}", "gid", g_variant_new_uint32(evs[k]->gid));
+                                      g_variant_new_int64(evs[k]->meta.received_usec));
+                g_variant_builder_add(&meta, "{sv}", "pid", g_variant_new_int32(evs[k]->meta.pid));
+                g_variant_builder_add(&meta, "{sv}", "uid", g_variant_new_uint32(evs[k]->meta.uid));
+                g_variant_builder_add(&meta, "{sv}", "gid", g_variant_new_uint32(evs[k]->meta.gid));
                 g_variant_builder_add(&meta, "{sv}", "transport", g_variant_new_string("seqpacket"));
                 g_variant_builder_add(&meta, "{sv}", "codec", g_variant_new_string("json"));
                 if (items[k].fds_dropped)

@@ -119,11 +119,10 @@ static Event *event_of(const char *json, unsigned n_fds)
                         CODEC_OK);
         for (unsigned i = 0; i < n_fds; i++)
                 fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        e = event_new(ev.type, ev.data, fds, n_fds);
-        e->pid = 42;
-        e->uid = 1000;
-        e->seq = 9;
-        e->transport = TRANSPORT_STREAM;
+        e = event_new(&(EventMeta){ .pid = 42, .uid = 1000, .transport = TRANSPORT_STREAM }, ev.type,
+                      ev.data, fds, n_fds);
+        g_free(fds);
+        e->q.seq = 9;
         return e;
 }
 

@@ -71,7 +71,7 @@ static void take(const char *line, size_t len, size_t max)
         g_assert_null(memchr(line, '\n', len));
         if (codec_decode(&limits, CODEC_FORMAT_JSON, line, len, &ev) != CODEC_OK)
                 return;
-        e = event_new(ev.type, ev.data, NULL, 0);
+        e = event_new(&(EventMeta){ 0 }, ev.type, ev.data, NULL, 0);
         sig = schemas_lookup(&schemas, g_variant_get_string(e->type, NULL));
         if (sig) {
                 GVariant *body = schema_build(sig, e, &arg, &why);
