@@ -55,6 +55,12 @@ tests_test_queue_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_queue_config_LDADD = $(TEST_LIBS)
 TESTS += tests/test-queue-config
 
+check_PROGRAMS += tests/test-intake
+tests_test_intake_SOURCES = tests/test-intake.c
+tests_test_intake_CFLAGS = $(TEST_CFLAGS)
+tests_test_intake_LDADD = $(TEST_LIBS)
+TESTS += tests/test-intake
+
 check_PROGRAMS += tests/test-lanes
 tests_test_lanes_SOURCES = tests/test-lanes.c
 tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
