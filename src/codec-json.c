@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "codec.h"
+#include "codec-internal.h"
 #include "vwriter.h"
 
 static bool is_ws(char c)

@@ -24,7 +24,7 @@
 #include <msgpack.h>
 #include <string.h>
 
-#include "codec.h"
+#include "codec-internal.h"
 #include "vwriter.h"
 
 typedef struct {

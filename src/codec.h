@@ -102,15 +102,3 @@ const char *codec_format_name(CodecFormat f);
 
 /* Limits are valid? Returns NULL, or a static message naming the bad field. */
 const char *codec_limits_check(const CodecLimits *limits);
-
-/* Internal, shared by codec-json.c and codec-msgpack.c. */
-typedef struct VWriter VWriter;
-CodecReason codec_decode_json(const CodecLimits *limits, const char *buf, size_t len,
-                              CodecEvent *ret);
-CodecReason codec_decode_msgpack(const CodecLimits *limits, const char *buf, size_t len,
-                                 CodecEvent *ret);
-/* Checks one key or string value: length, NUL, UTF-8. */
-CodecReason codec_check_string(const CodecLimits *limits, const char *s, size_t len);
-/* Finishes a decoded event from the writer and the "type" member's bytes. */
-void codec_event_take(CodecEvent *ret, CodecFormat format, VWriter *w, const char *type,
-                      size_t type_len);

@@ -3,7 +3,9 @@ noinst_LTLIBRARIES += src/libingesterd-core.la
 src_libingesterd_core_la_SOURCES = \
 	src/util.h \
 	src/codec.h \
+	src/codec-internal.h \
 	src/codec.c \
+	src/codec-detect.c \
 	src/codec-json.c \
 	src/codec-msgpack.c \
 	src/vwriter.h \
