@@ -190,9 +190,20 @@ gboolean socket_bind(const ListenSpec *spec, int receive_buffer, unsigned backlo
                             "cannot bind %s: %s", spec->path, g_strerror(e));
                 return FALSE;
         }
+        /* The inode we unlink at exit is the one lstat() finds now, by path: nobody
+         * else can have put another file there since bind(), as the directory is
+         * ours and writable by nobody else (prepare_directory()). Still, what we
+         * record must be a socket of ours, or we would later unlink a stranger's
+         * file as our own. */
         if (lstat(spec->path, &st) < 0) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s",
                             spec->path, g_strerror(errno));
+                return FALSE;
+        }
+        if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+                g_set_error(error, LISTENER_ERROR, LISTENER_ERROR_UNSAFE_PATH,
+                            "%s changed under us after bind(): not our socket any more",
+                            spec->path);
                 return FALSE;
         }
         ret->owned = true;
