@@ -15,6 +15,10 @@ src_libingesterd_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(
 src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm
 
 src_libingesterd_core_la_SOURCES += \
+	src/reason.h \
+	src/reason.c \
+	src/log.h \
+	src/log.c \
 	src/stats.h \
 	src/stats.c \
 	src/event.h \

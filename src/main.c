@@ -175,7 +175,7 @@ static void begin_shutdown(Daemon *d, const char *why)
 /* The limits the running queue and log take from the configuration. */
 static void apply_limits(Daemon *d)
 {
-        stats_set_log_limits(&d->stats, d->config.log_burst, d->config.log_interval_sec);
+        log_set_limits(d->config.log_burst, d->config.log_interval_sec);
         queue_set_limits(&d->queue, d->config.queue_capacity, d->config.queue_capacity_bytes,
                          config_fd_budget(&d->config), d->config.policy);
         /* a lane may always hold the relay's window and a read batch: one sender alone

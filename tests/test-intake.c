@@ -40,7 +40,7 @@ static void setup(void)
 
         config_init(&f.config);
         stats_init(&f.stats);
-        stats_set_log_limits(&f.stats, 1000, 1);
+        log_set_limits(1000, 1);
         queue_init(&f.queue, 64, 1 << 20, 64, QUEUE_POLICY_DROP_NEWEST);
         schemas_init(&f.schemas);
         intake_init(&f.intake, &f.config, &f.schemas, &f.queue, &f.stats);

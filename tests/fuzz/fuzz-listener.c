@@ -92,7 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         g_ptr_array_add(config.listens, listen_spec_new(TRANSPORT_DGRAM, dgram_path));
         g_ptr_array_add(config.listens, listen_spec_new(TRANSPORT_SEQPACKET, seq_path));
         stats_init(&stats);
-        stats_set_log_limits(&stats, 1, 3600);
+        log_set_limits(1, 3600);
         queue_init(&queue, 64, 1 << 20, 256, QUEUE_POLICY_DROP_OLDEST);
         listener = listener_new(&config, NULL, &queue, &stats, &cb, NULL, &error);
         g_assert_no_error(error);
