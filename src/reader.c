@@ -118,8 +118,13 @@ ReaderResult reader_packet(int fd, bool connected, char *buf, size_t max, int *f
                 return connected ? READER_HANGUP : READER_AGAIN;
         }
         /* SEQPACKET: nothing read and no control data is the hang-up, or an empty
-         * packet; an empty packet with a descriptor is a large event (largefd.h) */
-        if (n == 0 && connected && msg.msg_controllen == 0 && seqpacket_hung_up(fd))
+         * packet; an empty packet with a descriptor is a large event (largefd.h).
+         * Only when the peek found nothing either: a packet over the limit is
+         * also read as 0 bytes (into a 0-byte buffer, MSG_TRUNC), and when its
+         * sender closed right after sending it, the hang-up follows it in the
+         * queue; taking that read for the hang-up lost the packet uncounted. */
+        if (n == 0 && size == 0 && !(msg.msg_flags & MSG_TRUNC) && connected &&
+            msg.msg_controllen == 0 && seqpacket_hung_up(fd))
                 return READER_HANGUP;
         *u = (IntakeUnit){
                 .bytes = too_large ? NULL : buf,

@@ -61,6 +61,12 @@ tests_test_intake_CFLAGS = $(TEST_CFLAGS)
 tests_test_intake_LDADD = $(TEST_LIBS)
 TESTS += tests/test-intake
 
+check_PROGRAMS += tests/test-books
+tests_test_books_SOURCES = tests/test-books.c
+tests_test_books_CFLAGS = $(TEST_CFLAGS)
+tests_test_books_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-books
+
 check_PROGRAMS += tests/test-lanes
 tests_test_lanes_SOURCES = tests/test-lanes.c
 tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
