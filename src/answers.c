@@ -7,9 +7,11 @@
 
 #include "answers.h"
 
-void answers_init(Answers *a, int fd, bool stream, void (*room)(void *), void *user_data)
+void answers_init(Answers *a, int fd, bool stream, void (*room)(void *),
+                  void (*written)(void *), void *user_data)
 {
-        *a = (Answers){ .fd = fd, .stream = stream, .room = room, .user_data = user_data };
+        *a = (Answers){ .fd = fd, .stream = stream, .room = room, .written = written,
+                        .user_data = user_data };
         g_queue_init(&a->pending);
 }
 
@@ -63,6 +65,8 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer user_data)
 
         a->out_watch = 0; /* flush() adds it again when it must */
         flush(a);
+        if (!answers_pending(a) && a->written)
+                a->written(a->user_data); /* last: it may free a */
         return G_SOURCE_REMOVE;
 }
 

@@ -7,7 +7,9 @@
  * What the socket does not take at once waits here, and goes when it is
  * writable. At ANSWERS_MAX unwritten the owner is told to stop reading the
  * connection (full), and told again (room) once half have gone: a sender
- * that never reads its answers stops only itself.
+ * that never reads its answers stops only itself. Once the socket has
+ * taken every answer that had to wait, the owner hears it (written): a
+ * half-closed connection then has nothing left to do.
  */
 #pragma once
 
@@ -25,11 +27,19 @@ typedef struct {
         size_t off;        /* stream: bytes of the first already written */
         guint out_watch;   /* waiting for the socket to take more */
         bool full;         /* ANSWERS_MAX pending: the owner stopped reading */
-        void (*room)(void *user_data); /* full no longer */
+        void (*room)(void *user_data);    /* full no longer */
+        void (*written)(void *user_data); /* every answer that had to wait is written */
         void *user_data;
 } Answers;
 
-void answers_init(Answers *a, int fd, bool stream, void (*room)(void *), void *user_data);
+void answers_init(Answers *a, int fd, bool stream, void (*room)(void *),
+                  void (*written)(void *), void *user_data);
+
+/* Answers not yet written. */
+static inline bool answers_pending(const Answers *a)
+{
+        return !g_queue_is_empty((GQueue *) &a->pending);
+}
 void answers_deinit(Answers *a);
 
 /* Queues one answer and writes what it can. Returns true when it made the

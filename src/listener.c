@@ -51,6 +51,12 @@ struct Conn {
         LineBuf lines;
         guint idle;       /* stream: complete lines are buffered, to be taken without a read */
         Answers answers;
+        uint64_t answered; /* answers given (of src.ack_next attempts) */
+        /* The peer shut down its write side: nothing more to read, but the
+         * answers it is owed are still written (doc/protocol.md 1.7) */
+        bool hung_up;
+        guint gone_watch;  /* hung up: the peer's full close (POLLHUP) */
+        guint finish_idle; /* hung up and nothing more owed: drop it */
 };
 
 struct Endpoint {
@@ -84,14 +90,53 @@ struct Listener {
 static void conn_watch(Conn *c);
 static void endpoint_arm(Endpoint *ep);
 static void check_input_done(Listener *l);
+static void endpoint_drop_conn(Endpoint *ep, Conn *c);
+
+/* Whether the connection may be read (and is not already watched): not
+ * paused, not at its share, its answers not full, and not hung up. */
+static bool conn_may_read(const Conn *c)
+{
+        return !c->watch && !c->ep->l->paused && !c->blocked && !c->answers.full &&
+               !c->hung_up;
+}
+
+/* Answers the connection is still owed: attempts not answered yet, or
+ * answered but not yet written. */
+static bool conn_owes(const Conn *c)
+{
+        return (c->src.ack && c->answered < c->src.ack_next) || answers_pending(&c->answers);
+}
+
+static gboolean on_conn_finish(gpointer user_data)
+{
+        Conn *c = user_data;
+
+        c->finish_idle = 0;
+        endpoint_drop_conn(c->ep, c);
+        return G_SOURCE_REMOVE;
+}
+
+/* A hung-up connection that is owed nothing more goes, from an idle source:
+ * the callers are in the middle of the queue's or the answers' work. */
+static void conn_check_finished(Conn *c)
+{
+        if (c->hung_up && !c->finish_idle && !conn_owes(c))
+                c->finish_idle = g_idle_add(on_conn_finish, c);
+}
 
 /* The connection's answers drained below half: read it again. */
 static void on_answers_room(void *user_data)
 {
         Conn *c = user_data;
 
-        if (!c->ep->l->paused && !c->blocked && !c->watch)
+        if (conn_may_read(c))
                 conn_watch(c);
+}
+
+/* Every answer is written. */
+static void on_answers_written(void *user_data)
+{
+        conn_check_finished(user_data);
 }
 
 /* One answer; at ANSWERS_MAX unwritten the connection is not read until they
@@ -99,10 +144,12 @@ static void on_answers_room(void *user_data)
  * notices. */
 static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
 {
+        c->answered++;
         if (answers_push(&c->answers, n, what, detail)) {
                 g_clear_handle_id(&c->watch, g_source_remove);
                 g_clear_handle_id(&c->idle, g_source_remove);
         }
+        conn_check_finished(c);
 }
 
 /* The queue's word on an acknowledged event: on the bus, or dropped. */
@@ -201,6 +248,35 @@ static void endpoint_drop_conn(Endpoint *ep, Conn *c)
 
 static gboolean on_conn_idle(gpointer user_data);
 
+/* The peer gave up its half too: what it is owed can no longer be written. */
+static gboolean on_conn_gone(gint fd, GIOCondition cond, gpointer user_data)
+{
+        Conn *c = user_data;
+
+        c->gone_watch = 0;
+        endpoint_drop_conn(c->ep, c);
+        return G_SOURCE_REMOVE;
+}
+
+/*
+ * The peer shut down its write side (or closed). A connection owed answers
+ * stays open for them, not read any more, until they are written or the
+ * peer closes its side too: a sender that half-closes and then reads (what
+ * socat does when its input ends) gets every answer. Others go at once.
+ */
+static void conn_hung_up(Endpoint *ep, Conn *c)
+{
+        if (!conn_owes(c)) {
+                endpoint_drop_conn(ep, c);
+                return;
+        }
+        c->hung_up = true;
+        g_clear_handle_id(&c->watch, g_source_remove);
+        g_clear_handle_id(&c->idle, g_source_remove);
+        c->gone_watch = g_unix_fd_add(c->fd, G_IO_HUP | G_IO_ERR, on_conn_gone, c);
+        check_input_done(ep->l); /* its input is done */
+}
+
 /* Complete lines are buffered and the socket may have nothing more to say:
  * take them from an idle callback rather than wait for it. */
 static void conn_kick(Conn *c)
@@ -248,10 +324,10 @@ static gboolean drain(Endpoint *ep, Conn *c)
                         return TRUE;
                 case READER_LAST:
                         (void) take(ep, c, &u);
-                        endpoint_drop_conn(ep, c);
+                        conn_hung_up(ep, c);
                         return FALSE;
                 case READER_HANGUP:
-                        endpoint_drop_conn(ep, c);
+                        conn_hung_up(ep, c);
                         return FALSE;
                 case READER_UNIT:
                         if (!take(ep, c, &u))
@@ -269,7 +345,7 @@ static gboolean on_conn_idle(gpointer user_data)
         Conn *c = user_data;
 
         c->idle = 0;
-        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused)
+        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused && !c->hung_up)
                 drain(c->ep, c); /* what it stops, it stops itself */
         return G_SOURCE_REMOVE;
 }
@@ -278,10 +354,10 @@ static void conn_free(Conn *c)
 {
         Listener *l = c->ep->l;
 
-        if (c->watch)
-                g_source_remove(c->watch);
-        if (c->idle)
-                g_source_remove(c->idle);
+        g_clear_handle_id(&c->watch, g_source_remove);
+        g_clear_handle_id(&c->idle, g_source_remove);
+        g_clear_handle_id(&c->gone_watch, g_source_remove);
+        g_clear_handle_id(&c->finish_idle, g_source_remove);
         answers_deinit(&c->answers);
         queue_lane_set_ack_sink(l->queue, c->src.lane, NULL); /* its events' ends go unanswered now */
         linebuf_deinit(&c->lines);
@@ -396,7 +472,7 @@ static AcceptResult accept_one(Endpoint *ep)
                            &cred);
         c->stream = ep->spec->transport == TRANSPORT_STREAM;
         linebuf_init(&c->lines, l->config->max_event_size);
-        answers_init(&c->answers, c->fd, c->stream, on_answers_room, c);
+        answers_init(&c->answers, c->fd, c->stream, on_answers_room, on_answers_written, c);
         g_ptr_array_add(ep->conns, c);
         stats_connection_opened(l->stats);
         if (!l->paused)
@@ -520,7 +596,7 @@ void listener_resume(Listener *l)
                 endpoint_arm(ep);
                 for (guint k = 0; k < ep->conns->len; k++) {
                         Conn *c = ep->conns->pdata[k];
-                        if (!c->watch && !c->blocked && !c->answers.full)
+                        if (conn_may_read(c))
                                 conn_watch(c);
                 }
         }
@@ -558,7 +634,7 @@ void listener_space(Listener *l)
                 g_ptr_array_remove_index_fast(l->blocked_conns, i);
                 c->blocked = false;
                 queue_lane_block(q, c->src.lane, false);
-                if (!l->paused && !c->watch && !c->answers.full)
+                if (conn_may_read(c))
                         conn_watch(c);
         }
         for (guint i = l->blocked_eps->len; i-- > 0;) {
@@ -600,8 +676,11 @@ static void check_input_done(Listener *l)
                 return;
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
-                if (!ep->input_done || ep->conns->len > 0)
+                if (!ep->input_done)
                         return;
+                for (guint k = 0; k < ep->conns->len; k++)
+                        if (!((Conn *) ep->conns->pdata[k])->hung_up)
+                                return; /* still to be read (a hung-up one only writes) */
         }
         l->stopping = false; /* report once */
         if (l->cb.input_done)
