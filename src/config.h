@@ -97,7 +97,6 @@ typedef struct {
         SignalForm signal_form;
         unsigned batch_max_events; /* events per EventBatch signal */
         gboolean check_config;     /* --check-config: check, report, exit */
-        const struct Schemas *schemas; /* loaded by main (schema.h); NULL before */
 
         size_t max_event_size;
         size_t max_large_event_size; /* an event passed as a memfd (largefd.h) */

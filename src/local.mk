@@ -47,6 +47,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/reader.h \
 	src/reader.c \
 	src/listener.c \
+	src/busconn.h \
+	src/busconn.c \
 	src/relay.h \
 	src/relay.c \
 	src/busmsg.h \

@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "busconn.h"
 #include "config.h"
 #include "listener.h"
 #include "relay.h"
@@ -262,7 +263,7 @@ static int exit_status_for(const GError *error)
 {
         if (error->domain == G_OPTION_ERROR || error->domain == G_KEY_FILE_ERROR)
                 return EXIT_USAGE;
-        if (g_error_matches(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN))
+        if (g_error_matches(error, BUSCONN_ERROR, BUSCONN_ERROR_NAME_TAKEN))
                 return EXIT_NAME_TAKEN;
         if (error->domain == LISTENER_ERROR)
                 return EXIT_SOCKET;
@@ -292,7 +293,7 @@ static int daemon_run(Daemon *d)
         d->listener = listener_new(&d->config, &d->schemas, &d->queue, &d->stats,
                                    &listener_callbacks, d, &error);
         if (d->listener)
-                d->relay = relay_new(&d->config, &d->queue, &d->stats, &callbacks, d);
+                d->relay = relay_new(&d->config, &d->schemas, &d->queue, &d->stats, &callbacks, d);
         if (!d->listener || !relay_start(d->relay, &error)) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 return exit_status_for(error);
@@ -366,7 +367,6 @@ int main(int argc, char **argv)
                         return status;
                 }
         }
-        d.config.schemas = &d.schemas;
 
         stats_init(&d.stats);
         /* the fd capacity, and the rest again, from apply_limits() */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * relay.c — GDBus emission, bounded and confirmed by the bus; reconnect
- * with backoff; the stats object (see relay.h for why emission is shaped
- * this way).
+ * relay.c — GDBus emission, bounded and confirmed by the bus (see relay.h
+ * for why emission is shaped this way): the window, the batches, the
+ * confirmations, and the descriptor probe. Getting onto the bus and staying
+ * there is busconn.c's; the relay hears from it when the connection is
+ * usable (up) and when it is gone (down).
  *
  * Emission runs from an idle source at the listener's priority: the
  * listener kicks it after queueing, so each main-loop iteration reads a
@@ -18,41 +20,26 @@
  * read when it closed the connection was lost although "flushed".
  *
  * Every callback here runs in the default main context (the daemon's
- * thread), including GDBus's async results and the "closed" signal, which
- * GDBus emits from the context the connection was created in. Every async
- * call gets the relay's GCancellable, cancelled in relay_free(); a
- * callback that sees G_IO_ERROR_CANCELLED touches nothing.
+ * thread), including GDBus's async results. Every async call gets the
+ * relay's GCancellable, cancelled in relay_free(); a callback that sees
+ * G_IO_ERROR_CANCELLED touches nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "busconn.h"
 #include "busmsg.h"
-#include "ingester-iface.h"
 #include "relay.h"
 #include "schema.h"
 #include "statsobj.h"
 #include "util.h"
 
-#define RECONNECT_MIN_MSEC 100
-#define RECONNECT_MAX_MSEC 5000
-/* A connection that lived this long resets the backoff; one that dies
- * sooner (a bus that throws us off right after we claimed the name) does
- * not, so it is not retried ten times a second. */
-#define RECONNECT_STABLE_USEC (5 * G_USEC_PER_SEC)
 /* After the bus reset us with descriptors in flight, how long events go
  * without them before one is tried with them again (doubling up to max). */
 #define FD_PROBE_MIN_MSEC 1000
 #define FD_PROBE_MAX_MSEC 60000
-
-G_DEFINE_QUARK(ingester - relay - error - quark, relay_error)
-
-typedef enum {
-        NAME_PENDING,
-        NAME_OWNED,
-        NAME_LOST,
-} NameState;
 
 struct Relay {
         const Config *config;
@@ -61,19 +48,10 @@ struct Relay {
         RelayCallbacks cb;
         gpointer user_data;
         GCancellable *cancel;
+        BusConn *bus;
+        StatsObj statsobj; /* what the daemon's object shows (busconn exports it) */
 
-        char *address;
-        GDBusConnection *conn;
-        char *guid; /* of the bus instance conn is on */
-        gint64 connected_usec;
-        gulong closed_handler;
-        guint own_id;
-        guint object_id;
-        GArray *extra_own_ids;   /* guint: the schemas' bus names (schema.h) */
-        GArray *schema_objects;  /* guint: their interfaces, exported */
-        unsigned names_owned;    /* of 1 + the schemas' names */
-        char *refused_name;      /* the name the bus gave to another, or refused */
-        NameState name;
+        GDBusConnection *conn; /* busconn's, while it is up and every name ours */
         bool can_pass_fds;
 
         guint pump_idle;
@@ -88,9 +66,6 @@ struct Relay {
         bool probing;     /* one went out with them; its confirmation decides */
         unsigned probe_msec;
         gint64 probe_at;
-
-        guint reconnect_timer;
-        unsigned backoff_msec;
 
         bool draining; /* relay_drain(): report when the queue is empty */
 
@@ -107,7 +82,6 @@ typedef struct {
 } ConfirmBatch;
 
 static void relay_pump(Relay *r);
-static void relay_connect_async(Relay *r);
 
 /* ---- emission ---- */
 
@@ -439,7 +413,7 @@ static void relay_pump(Relay *r)
         }
         /* after a reconnect, wait until the old connection's requests have all reported;
          * while a descriptor probe is out, wait for its verdict */
-        if (!r->conn || r->name != NAME_OWNED || r->settling || r->probing)
+        if (!r->conn || r->settling || r->probing)
                 return;
         while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
@@ -496,118 +470,6 @@ void relay_kick(Relay *r)
                 r->pump_idle = g_idle_add_full(G_PRIORITY_DEFAULT, on_pump_idle, r, NULL);
 }
 
-/* ---- the stats object (statsobj.c) ---- */
-
-static void on_method_call(GDBusConnection *conn, const char *sender, const char *path,
-                           const char *iface, const char *method, GVariant *params,
-                           GDBusMethodInvocation *inv, gpointer user_data)
-{
-        Relay *r = user_data;
-
-        if (strcmp(method, "GetStats") == 0) {
-                g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})",
-                                                                       statsobj_stats(r->stats, r->queue,
-                                                                                      r->fds_suspect)));
-                return;
-        }
-        g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
-                                              "no method %s", method);
-}
-
-static GVariant *on_get_property(GDBusConnection *conn, const char *sender, const char *path,
-                                 const char *iface, const char *prop, GError **error,
-                                 gpointer user_data)
-{
-        Relay *r = user_data;
-
-        return statsobj_property(r->stats, r->queue, prop, error);
-}
-
-static const GDBusInterfaceVTable vtable = {
-        .method_call = on_method_call,
-        .get_property = on_get_property,
-};
-
-/* ---- connection and name ---- */
-
-/* 1 + the schemas' bus names: every one must be ours before anything goes out. */
-static unsigned names_wanted(const Relay *r)
-{
-        return 1 + (r->config->schemas ? r->config->schemas->bus_names->len : 0);
-}
-
-static void on_name_acquired(GDBusConnection *conn, const char *name, gpointer user_data)
-{
-        Relay *r = user_data;
-
-        g_message("owning %s on %s", name, r->address);
-        if (++r->names_owned < names_wanted(r))
-                return;
-        r->name = NAME_OWNED;
-        relay_kick(r);
-}
-
-static void on_name_lost(GDBusConnection *conn, const char *name, gpointer user_data)
-{
-        Relay *r = user_data;
-        NameState before = r->name;
-
-        if (conn == NULL || g_dbus_connection_is_closed(conn))
-                return; /* the connection went away: on_closed() handles it */
-        g_free(r->refused_name);
-        r->refused_name = g_strdup(name);
-        r->name = NAME_LOST;
-        if (before == NAME_OWNED && r->cb.name_lost) {
-                g_message("lost %s to another owner", name);
-                r->cb.name_lost(r->user_data);
-        }
-}
-
-/* @release: hand the name back with g_bus_unown_name(). Not when quitting:
- * see relay_free(). */
-static void drop_connection(Relay *r, bool release)
-{
-        if (!r->conn)
-                return;
-        if (release)
-                g_clear_handle_id(&r->own_id, g_bus_unown_name);
-        r->own_id = 0;
-        for (guint i = 0; i < r->extra_own_ids->len; i++)
-                if (release)
-                        g_bus_unown_name(g_array_index(r->extra_own_ids, guint, i));
-        g_array_set_size(r->extra_own_ids, 0);
-        r->names_owned = 0;
-        if (r->object_id) {
-                g_dbus_connection_unregister_object(r->conn, r->object_id);
-                r->object_id = 0;
-        }
-        for (guint i = 0; i < r->schema_objects->len; i++)
-                g_dbus_connection_unregister_object(r->conn,
-                                                    g_array_index(r->schema_objects, guint, i));
-        g_array_set_size(r->schema_objects, 0);
-        g_clear_signal_handler(&r->closed_handler, r->conn);
-        g_clear_object(&r->conn);
-        r->settling = true;
-        settle_after_close(r);
-}
-
-static gboolean on_reconnect_timer(gpointer user_data)
-{
-        Relay *r = user_data;
-
-        r->reconnect_timer = 0;
-        relay_connect_async(r);
-        return G_SOURCE_REMOVE;
-}
-
-static void schedule_reconnect(Relay *r)
-{
-        if (r->reconnect_timer)
-                return;
-        r->reconnect_timer = g_timeout_add(r->backoff_msec, on_reconnect_timer, r);
-        r->backoff_msec = MIN(r->backoff_msec * 2, RECONNECT_MAX_MSEC);
-}
-
 static bool fds_unconfirmed(const Relay *r)
 {
         for (size_t i = 0; i < r->queue->in_flight; i++)
@@ -616,27 +478,36 @@ static bool fds_unconfirmed(const Relay *r)
         return false;
 }
 
-/* Main context (GDBus emits "closed" in the context the connection was made in). */
-static void on_closed(GDBusConnection *conn, gboolean remote_peer_vanished, GError *error,
-                      gpointer user_data)
+/* Main context: busconn's connection is closing. What GDBus held goes back to
+ * waiting once every confirmation requested on it has reported. */
+static void on_bus_down(const char *why, gpointer user_data)
 {
         Relay *r = user_data;
 
-        stats_log(r->stats, STATS_LOG_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                  "lost the bus connection (%s); %zu events queued, reconnecting",
-                  error ? error->message : "closed", r->queue->len);
-        if (g_get_monotonic_time() - r->connected_usec >= RECONNECT_STABLE_USEC)
-                r->backoff_msec = RECONNECT_MIN_MSEC;
+        log_limited(LOG_KIND_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                    "lost the bus connection (%s); %zu events queued, reconnecting", why,
+                    r->queue->len);
         g_clear_pointer(&r->reset_guid, g_free);
         if (fds_unconfirmed(r))
-                r->reset_guid = g_strdup(r->guid);
+                r->reset_guid = g_strdup(busconn_guid(r->bus));
         if (r->probing) {
                 r->probing = false;
                 r->probe_msec = MIN(r->probe_msec * 2, FD_PROBE_MAX_MSEC);
         }
-        drop_connection(r, true);
-        r->name = NAME_PENDING;
-        schedule_reconnect(r);
+        r->conn = NULL;
+        r->settling = true;
+        settle_after_close(r);
+}
+
+/* Main context: another instance took a name over (--replace): nothing more goes
+ * out from here. */
+static void on_bus_name_lost(gpointer user_data)
+{
+        Relay *r = user_data;
+
+        r->conn = NULL;
+        if (r->cb.name_lost)
+                r->cb.name_lost(r->user_data);
 }
 
 /* The same bus instance closed us while messages with descriptors were
@@ -646,7 +517,7 @@ static void on_closed(GDBusConnection *conn, gboolean remote_peer_vanished, GErr
  * guid) starts clean. */
 static void judge_descriptors(Relay *r)
 {
-        bool same = r->reset_guid && g_strcmp0(r->reset_guid, r->guid) == 0;
+        bool same = r->reset_guid && g_strcmp0(r->reset_guid, busconn_guid(r->bus)) == 0;
 
         g_clear_pointer(&r->reset_guid, g_free);
         if (!same) {
@@ -659,140 +530,32 @@ static void judge_descriptors(Relay *r)
                 g_warning("the bus at %s closed the connection while messages with descriptors "
                           "were unconfirmed: events go out without their fds (meta fds-dropped) "
                           "until one gets through with them",
-                          r->address);
+                          busconn_address(r->bus));
         }
         r->probe_at = g_get_monotonic_time() + (gint64) r->probe_msec * 1000;
 }
 
-/* A schema's methods and properties: declared, so introspection and codegen
- * see them, but a hub's methods need a service of their own. */
-static void on_schema_method_call(GDBusConnection *conn, const char *sender, const char *path,
-                                  const char *iface, const char *method, GVariant *params,
-                                  GDBusMethodInvocation *inv, gpointer user_data)
+/* Main context: connected, and every name is ours. */
+static void on_bus_up(GDBusConnection *conn, gpointer user_data)
 {
-        g_dbus_method_invocation_return_dbus_error(
-                inv, "org.freedesktop.DBus.Error.NotSupported",
-                "ingesterd relays this interface's signals; its methods are not served here");
-}
-
-static GVariant *on_schema_get_property(GDBusConnection *conn, const char *sender,
-                                        const char *path, const char *iface, const char *prop,
-                                        GError **error, gpointer user_data)
-{
-        g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
-                    "ingesterd relays this interface's signals; its properties are not served");
-        return NULL;
-}
-
-static gboolean on_schema_set_property(GDBusConnection *conn, const char *sender,
-                                       const char *path, const char *iface, const char *prop,
-                                       GVariant *value, GError **error, gpointer user_data)
-{
-        g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
-                    "ingesterd relays this interface's signals; its properties are not served");
-        return FALSE;
-}
-
-static const GDBusInterfaceVTable schema_vtable = {
-        .method_call = on_schema_method_call,
-        .get_property = on_schema_get_property,
-        .set_property = on_schema_set_property,
-};
-
-/* Every schema's interfaces at their paths, so introspection shows them. */
-static gboolean export_schemas(Relay *r, GDBusConnection *conn, GError **error)
-{
-        const Schemas *s = r->config->schemas;
-
-        for (guint i = 0; s && i < s->nodes->len; i++) {
-                GDBusNodeInfo *node = s->nodes->pdata[i];
-                for (GDBusInterfaceInfo **iface = node->interfaces; iface && *iface; iface++) {
-                        guint id = g_dbus_connection_register_object(conn, node->path, *iface,
-                                                                     &schema_vtable, r, NULL,
-                                                                     error);
-                        if (!id)
-                                return FALSE;
-                        g_array_append_val(r->schema_objects, id);
-                }
-        }
-        return TRUE;
-}
-
-static gboolean setup_connection(Relay *r, GDBusConnection *conn, GError **error)
-{
-        GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
-                                   G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
-
-        r->conn = g_object_ref(conn);
-        g_free(r->guid);
-        r->guid = g_strdup(g_dbus_connection_get_guid(conn));
-        r->connected_usec = g_get_monotonic_time();
-        judge_descriptors(r);
-        g_dbus_connection_set_exit_on_close(conn, FALSE);
-        r->can_pass_fds =
-                (g_dbus_connection_get_capabilities(conn) & G_DBUS_CAPABILITY_FLAGS_UNIX_FD_PASSING) != 0;
-        if (!r->can_pass_fds)
-                g_message("the bus connection cannot pass file descriptors: events go out without "
-                          "them (meta fds-dropped)");
-        r->closed_handler = g_signal_connect(conn, "closed", G_CALLBACK(on_closed), r);
-        r->object_id = g_dbus_connection_register_object(
-                conn, r->config->object_path,
-                (GDBusInterfaceInfo *) &org_ingester_ingester1_interface, &vtable, r, NULL, error);
-        if (!r->object_id)
-                return FALSE;
-        if (!export_schemas(r, conn, error))
-                return FALSE;
-        if (r->config->replace)
-                flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
-        r->name = NAME_PENDING;
-        r->names_owned = 0;
-        r->own_id = g_bus_own_name_on_connection(conn, r->config->bus_name, flags, on_name_acquired,
-                                                 on_name_lost, r, NULL);
-        for (guint i = 0; r->config->schemas && i < r->config->schemas->bus_names->len; i++) {
-                guint id = g_bus_own_name_on_connection(conn, r->config->schemas->bus_names->pdata[i],
-                                                        flags, on_name_acquired, on_name_lost, r,
-                                                        NULL);
-                g_array_append_val(r->extra_own_ids, id);
-        }
-        return TRUE;
-}
-
-/* Main context. */
-static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GDBusConnection) conn = g_dbus_connection_new_for_address_finish(res, &error);
         Relay *r = user_data;
 
-        if (!conn && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                return; /* the relay is gone */
-        if (!conn) {
-                stats_log(r->stats, STATS_LOG_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                          "cannot reach the bus at %s: %s", r->address, error->message);
-                schedule_reconnect(r);
-                return;
-        }
-        if (!setup_connection(r, conn, &error)) {
-                g_warning("cannot set up the bus connection: %s", error->message);
-                drop_connection(r, true);
-                schedule_reconnect(r);
-                return;
-        }
-        stats_count_reconnect(r->stats);
+        r->conn = conn;
+        r->can_pass_fds = busconn_can_pass_fds(r->bus);
+        judge_descriptors(r);
+        relay_kick(r);
 }
 
-static void relay_connect_async(Relay *r)
+Relay *relay_new(const Config *config, const struct Schemas *schemas, Queue *queue,
+                 Stats *stats, const RelayCallbacks *cb, gpointer user_data)
 {
-        g_dbus_connection_new_for_address(r->address,
-                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                          NULL, r->cancel, on_connected, r);
-}
-
-Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCallbacks *cb,
-                 gpointer user_data)
-{
+        static const BusConnCallbacks bus_callbacks = {
+                .up = on_bus_up,
+                .down = on_bus_down,
+                .name_lost = on_bus_name_lost,
+        };
         Relay *r = g_new0(Relay, 1);
+        BusConnObject object = { &statsobj_vtable, &r->statsobj };
 
         r->config = config;
         r->queue = queue;
@@ -800,10 +563,9 @@ Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCa
         r->cb = *cb;
         r->user_data = user_data;
         r->cancel = g_cancellable_new();
-        r->backoff_msec = RECONNECT_MIN_MSEC;
+        r->statsobj = (StatsObj){ .stats = stats, .queue = queue, .fds_withheld = &r->fds_suspect };
+        r->bus = busconn_new(config, schemas, stats, &object, &bus_callbacks, r);
         r->probe_msec = FD_PROBE_MIN_MSEC;
-        r->extra_own_ids = g_array_new(FALSE, FALSE, sizeof(guint));
-        r->schema_objects = g_array_new(FALSE, FALSE, sizeof(guint));
         r->items = g_new(BusmsgItem, CONFIG_BATCH_MAX_EVENTS_CEILING);
         r->costs = g_new(size_t, CONFIG_BATCH_MAX_EVENTS_CEILING);
         r->event_fds = g_new(unsigned, CONFIG_BATCH_MAX_EVENTS_CEILING);
@@ -812,65 +574,7 @@ Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCa
 
 gboolean relay_start(Relay *r, GError **error)
 {
-        g_autoptr(GDBusConnection) conn = NULL;
-
-        if (strcmp(r->config->bus_address, "session") == 0 ||
-            strcmp(r->config->bus_address, "system") == 0) {
-                GBusType type = strcmp(r->config->bus_address, "system") == 0 ? G_BUS_TYPE_SYSTEM
-                                                                              : G_BUS_TYPE_SESSION;
-                r->address = g_dbus_address_get_for_bus_sync(type, NULL, error);
-                if (!r->address)
-                        return FALSE;
-        } else {
-                r->address = g_strdup(r->config->bus_address);
-        }
-        conn = g_dbus_connection_new_for_address_sync(
-                r->address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, r->cancel, error);
-        if (!conn) {
-                g_prefix_error(error, "cannot connect to the bus at %s: ", r->address);
-                return FALSE;
-        }
-        if (!setup_connection(r, conn, error))
-                return FALSE;
-        while (r->name == NAME_PENDING && r->conn)
-                g_main_context_iteration(NULL, TRUE);
-        if (!r->conn) {
-                /* The bus went away while the name was being granted: not a refusal.
-                 * on_closed() has scheduled the reconnect; start, and queue meanwhile.
-                 * (test-fairness stopped the bus right after the bus had granted the
-                 * name, and the daemon exited 3 saying the name was taken.) */
-                g_message("the bus went away while starting; reconnecting to %s", r->address);
-                return TRUE;
-        }
-        if (r->name != NAME_OWNED) {
-                g_autoptr(GVariant) owner = NULL;
-                if (r->conn)
-                        owner = g_dbus_connection_call_sync(
-                                r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                "org.freedesktop.DBus", "GetNameOwner",
-                                g_variant_new("(s)", r->refused_name ? r->refused_name
-                                                                     : r->config->bus_name),
-                                G_VARIANT_TYPE("(s)"),
-                                G_DBUS_CALL_FLAGS_NONE, 5000, r->cancel, NULL);
-                if (r->conn && !owner)
-                        /* nobody has it, yet we did not get it: the bus's policy said no */
-                        g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
-                                    "the bus does not let uid %u own %s: on the system bus its "
-                                    "policy (dbus-1/system.d/org.ingester.Ingester1.conf) lets "
-                                    "only the ingester user own it",
-                                    (unsigned) geteuid(),
-                                    r->refused_name ? r->refused_name : r->config->bus_name);
-                else
-                        g_set_error(error, RELAY_ERROR, RELAY_ERROR_NAME_TAKEN,
-                                    "the name %s is owned by another connection (use --replace "
-                                    "to take it over)",
-                                    r->refused_name ? r->refused_name : r->config->bus_name);
-                return FALSE;
-        }
-        return TRUE;
+        return busconn_start(r->bus, error);
 }
 
 void relay_drain(Relay *r)
@@ -882,7 +586,7 @@ void relay_drain(Relay *r)
 
 const char *relay_address(const Relay *r)
 {
-        return r->address;
+        return busconn_address(r->bus);
 }
 
 void relay_free(Relay *r)
@@ -891,27 +595,9 @@ void relay_free(Relay *r)
                 return;
         g_cancellable_cancel(r->cancel);
         g_clear_handle_id(&r->pump_idle, g_source_remove);
-        g_clear_handle_id(&r->reconnect_timer, g_source_remove);
-        if (r->conn) {
-                /* Written, then closed: the bus releases our name with the
-                 * connection. g_bus_unown_name() is not called here. After a
-                 * --replace the name is no longer ours and GLib 2.74 would
-                 * still send ReleaseName (needs_release stays set on
-                 * NameLost); on the closed connection that call fails with a
-                 * g_warning. Closing first was not enough: CI saw the warning
-                 * once in ~20 runs. The owner record GLib keeps is reachable
-                 * from its own table and goes with the process. */
-                g_dbus_connection_flush_sync(r->conn, NULL, NULL);
-                g_dbus_connection_close_sync(r->conn, NULL, NULL);
-        }
-        drop_connection(r, false);
+        g_clear_pointer(&r->bus, busconn_free);
         g_clear_object(&r->cancel);
-        g_free(r->guid);
         g_free(r->reset_guid);
-        g_free(r->refused_name);
-        g_clear_pointer(&r->extra_own_ids, g_array_unref);
-        g_clear_pointer(&r->schema_objects, g_array_unref);
-        g_free(r->address);
         g_free(r->items);
         g_free(r->costs);
         g_free(r->event_fds);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * relay.h — the bus side: one GDBus connection, the Event and EventBatch
- * signals, the stats object, and getting back onto the bus when it goes
- * away.
+ * relay.h — the bus side of the queue: the Event, EventBatch and typed
+ * signals, bounded and confirmed by the bus (the connection, the names and
+ * the reconnect are busconn.h's, which the relay owns).
  *
  * GDBus never reports backpressure: g_dbus_connection_send_message() only
  * appends to an unbounded write queue. The relay therefore hands GDBus at
@@ -34,23 +34,18 @@ typedef struct {
         void (*drained)(gpointer user_data);
 } RelayCallbacks;
 
-Relay *relay_new(const Config *config, Queue *queue, Stats *stats, const RelayCallbacks *cb,
-                 gpointer user_data);
+struct Schemas; /* schema.h: the typed signals and their bus names (may be NULL) */
+Relay *relay_new(const Config *config, const struct Schemas *schemas, Queue *queue,
+                 Stats *stats, const RelayCallbacks *cb, gpointer user_data);
 void relay_free(Relay *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Relay, relay_free)
 
 /*
- * Connects, exports the stats object and claims the name; iterates the
- * default main context until the name is ours. Fails when the bus cannot
- * be reached or (RELAY_ERROR_NAME_TAKEN) the name is owned by another
- * connection and --replace was not given or not allowed.
+ * Connects, exports the objects and claims the names (busconn_start());
+ * iterates the default main context until the names are ours. Fails when
+ * the bus cannot be reached or (BUSCONN_ERROR_NAME_TAKEN) a name is owned
+ * by another connection and --replace was not given or not allowed.
  */
-#define RELAY_ERROR (relay_error_quark())
-typedef enum {
-        RELAY_ERROR_NAME_TAKEN,
-        RELAY_ERROR_FAILED,
-} RelayError;
-GQuark relay_error_quark(void);
 gboolean relay_start(Relay *r, GError **error);
 
 /* New events are queued: emit them soon. */

@@ -17,7 +17,10 @@
 #include "socket.h"
 #include "util.h"
 
-G_DEFINE_QUARK(ingester - listener - error - quark, listener_error)
+GQuark listener_error_quark(void)
+{
+        return g_quark_from_static_string("ingester-listener-error-quark");
+}
 
 
 /* The socket's directory: created 0700 (0711 when the socket is for others

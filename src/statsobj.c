@@ -125,3 +125,34 @@ GVariant *statsobj_property(const Stats *s, const Queue *q, const char *prop, GE
         return NULL;
 }
 
+
+/* Main context (GDBus dispatches to the context the object was registered in). */
+static void on_method_call(GDBusConnection *conn, const char *sender, const char *path,
+                           const char *iface, const char *method, GVariant *params,
+                           GDBusMethodInvocation *inv, gpointer user_data)
+{
+        const StatsObj *o = user_data;
+
+        if (strcmp(method, "GetStats") == 0) {
+                g_dbus_method_invocation_return_value(
+                        inv, g_variant_new("(@a{sv})",
+                                           statsobj_stats(o->stats, o->queue, *o->fds_withheld)));
+                return;
+        }
+        g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                              "no method %s", method);
+}
+
+static GVariant *on_get_property(GDBusConnection *conn, const char *sender, const char *path,
+                                 const char *iface, const char *prop, GError **error,
+                                 gpointer user_data)
+{
+        const StatsObj *o = user_data;
+
+        return statsobj_property(o->stats, o->queue, prop, error);
+}
+
+const GDBusInterfaceVTable statsobj_vtable = {
+        .method_call = on_method_call,
+        .get_property = on_get_property,
+};
