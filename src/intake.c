@@ -37,7 +37,7 @@ static uint64_t next_ack(IntakeSource *src)
 }
 
 /* A refusal counted without its own log line (the caller logs it its way). */
-static IntakeResult refused_quietly(IntakeSource *src, StatsReason r, int *fds, unsigned n_fds,
+static IntakeResult refused_quietly(IntakeSource *src, Reason r, int *fds, unsigned n_fds,
                                     IntakeVerdict *ret)
 {
         close_many(fds, n_fds);
@@ -47,7 +47,7 @@ static IntakeResult refused_quietly(IntakeSource *src, StatsReason r, int *fds, 
 }
 
 /* A refusal: what came with it is closed, the reason counted and logged. */
-static IntakeResult refuse(Intake *in, IntakeSource *src, StatsReason r, int *fds,
+static IntakeResult refuse(Intake *in, IntakeSource *src, Reason r, int *fds,
                            unsigned n_fds, const struct ucred *cred, IntakeVerdict *ret)
 {
         stats_reject(in->stats, r, cred->pid, cred->uid, src->spec->path);
@@ -80,8 +80,8 @@ static bool typed(Intake *in, Event *event, const char *where)
                         return true;
                 }
         }
-        stats_count_reject(in->stats, STATS_R_SCHEMA_MISMATCH);
-        stats_log(in->stats, (StatsLog) (STATS_LOG_REJECT + STATS_R_SCHEMA_MISMATCH),
+        stats_count_reject(in->stats, REASON_SCHEMA_MISMATCH);
+        log_limited((LogKind) (LOG_KIND_REJECT + REASON_SCHEMA_MISMATCH),
                   G_LOG_LEVEL_INFO, "schema-mismatch", event->meta.pid, event->meta.uid,
                   "rejected packet on %s from pid=%d uid=%u: schema-mismatch: a \"%s\" event "
                   "for %s.%s: arg %s %s",
@@ -101,7 +101,7 @@ static bool rate_admit(Intake *in, Lane *lane)
                 return true; /* off (the default): no clock read per packet */
         ok = queue_lane_admit(q, lane, g_get_monotonic_time(), &suppressed);
         if (suppressed > 0)
-                stats_log(in->stats, STATS_LOG_RATE_LIMITED, G_LOG_LEVEL_INFO, "rate-limited",
+                log_limited(LOG_KIND_RATE_LIMITED, G_LOG_LEVEL_INFO, "rate-limited",
                           lane->pid, lane->uid,
                           "rate limit: suppressed %" G_GUINT64_FORMAT
                           " events from pid=%d uid=%u on %s (over %u per %.3g s)",
@@ -129,24 +129,24 @@ static IntakeResult take_event(Intake *in, IntakeSource *src, struct ucred cred,
         if (!lane && (!has_cred || peer_unattributed(&cred))) {
                 /* not "uid 65534 is not allowed": there is no such sender to look for */
                 cred = (struct ucred){ .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
-                return refuse(in, src, STATS_R_NO_CREDENTIALS, fds, n_fds, &cred, ret);
+                return refuse(in, src, REASON_NO_CREDENTIALS, fds, n_fds, &cred, ret);
         }
         if (!lane && !peer_allowed(src->spec, cred.uid, cred.gid))
-                return refuse(in, src, STATS_R_NOT_ALLOWED, fds, n_fds, &cred, ret);
+                return refuse(in, src, REASON_NOT_ALLOWED, fds, n_fds, &cred, ret);
         if (n_fds > cfg->max_fds)
-                return refuse(in, src, STATS_R_TOO_MANY_FDS, fds, n_fds, &cred, ret);
+                return refuse(in, src, REASON_TOO_MANY_FDS, fds, n_fds, &cred, ret);
 
         if (!lane)
                 lane = queue_lane_dgram(in->queue, src, cred.pid, cred.uid, cred.gid, where);
         if (!rate_admit(in, lane)) {
                 /* counted, not logged one by one: rate_admit() says how many per interval */
-                stats_count_reject(in->stats, STATS_R_RATE_LIMITED);
-                return refused_quietly(src, STATS_R_RATE_LIMITED, fds, n_fds, ret);
+                stats_count_reject(in->stats, REASON_RATE_LIMITED);
+                return refused_quietly(src, REASON_RATE_LIMITED, fds, n_fds, ret);
         }
 
         reason = codec_decode(&cfg->limits, src->spec->codec, bytes, n, &ev);
         if (reason != CODEC_OK)
-                return refuse(in, src, (StatsReason) reason, fds, n_fds, &cred, ret);
+                return refuse(in, src, (Reason) reason, fds, n_fds, &cred, ret);
 
         meta = (EventMeta){
                 .received_usec = g_get_real_time(),
@@ -161,15 +161,15 @@ static IntakeResult take_event(Intake *in, IntakeSource *src, struct ucred cred,
                 /* it decoded, but its message would pass the bus's ceiling: the bus would
                  * disconnect the relay for it */
                 event_free(event); /* closes its fds */
-                return refuse(in, src, STATS_R_TOO_LARGE, NULL, 0, &cred, ret);
+                return refuse(in, src, REASON_TOO_LARGE, NULL, 0, &cred, ret);
         }
         if (in->schemas && !typed(in, event, where)) {
                 event_free(event); /* closes its fds */
-                return refused_quietly(src, STATS_R_SCHEMA_MISMATCH, NULL, 0, ret);
+                return refused_quietly(src, REASON_SCHEMA_MISMATCH, NULL, 0, ret);
         }
         event_set_ack(event, next_ack(src));
         stats_count_received(in->stats);
-        if (G_UNLIKELY(stats_debug_enabled()))
+        if (G_UNLIKELY(log_debug_enabled()))
                 g_debug("event from pid=%d uid=%u on %s: %zu bytes, %u fds", (int) cred.pid,
                         (unsigned) cred.uid, where, n, n_fds);
         (void) queue_push(in->queue, lane, event); /* what it drops, the queue counts */
@@ -202,18 +202,18 @@ IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVer
         case INTAKE_FLAW_CTRUNC:
                 /* the kernel (or an LSM) withheld descriptors or credentials: never pass on
                  * an event with part of its fds */
-                return refuse(in, src, STATS_R_FDS_TRUNCATED, u->fds, u->n_fds, &cred, ret);
+                return refuse(in, src, REASON_FDS_TRUNCATED, u->fds, u->n_fds, &cred, ret);
         case INTAKE_FLAW_TOO_LARGE:
-                return refuse(in, src, STATS_R_TOO_LARGE, u->fds, u->n_fds, &cred, ret);
+                return refuse(in, src, REASON_TOO_LARGE, u->fds, u->n_fds, &cred, ret);
         case INTAKE_FLAW_PARTIAL:
-                return refuse(in, src, (StatsReason) CODEC_E_TRUNCATED, u->fds, u->n_fds, &cred,
+                return refuse(in, src, (Reason) CODEC_E_TRUNCATED, u->fds, u->n_fds, &cred,
                               ret);
         }
         if (largefd_kind(u->bytes, u->len, u->n_fds) != LARGEFD_NONE) {
                 /* the payload is in the first descriptor; the event's own come after it */
                 g_autofree char *large = NULL;
                 size_t len = 0;
-                StatsReason r = largefd_read(u->fds[0], in->config->max_large_event_size, &large,
+                Reason r = largefd_read(u->fds[0], in->config->max_large_event_size, &large,
                                              &len);
                 if (r != 0)
                         return refuse(in, src, r, u->fds, u->n_fds, &cred, ret);
@@ -227,6 +227,6 @@ IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVer
 void intake_stream_fds(Intake *in, const IntakeSource *src, int *fds, unsigned n_fds)
 {
         close_many(fds, n_fds);
-        stats_reject(in->stats, STATS_R_FDS_ON_STREAM, src->cred.pid, src->cred.uid,
+        stats_reject(in->stats, REASON_FDS_ON_STREAM, src->cred.pid, src->cred.uid,
                      src->spec->path);
 }

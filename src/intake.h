@@ -89,7 +89,7 @@ typedef enum {
 } IntakeResult;
 
 typedef struct {
-        StatsReason reason; /* INTAKE_REFUSED */
+        Reason reason; /* INTAKE_REFUSED */
         uint64_t ack_n;     /* INTAKE_REFUSED on an acknowledged source: the answer's number */
         Lane *lane;         /* INTAKE_QUEUED, INTAKE_BLOCKED: the event's lane */
 } IntakeVerdict;

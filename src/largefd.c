@@ -19,7 +19,7 @@ LargeFdKind largefd_kind(const char *buf, size_t len, unsigned n_fds)
         return LARGEFD_NONE;
 }
 
-StatsReason largefd_read(int fd, size_t max, char **ret, size_t *ret_len)
+Reason largefd_read(int fd, size_t max, char **ret, size_t *ret_len)
 {
         struct stat st;
         size_t size, got = 0;
@@ -27,27 +27,27 @@ StatsReason largefd_read(int fd, size_t max, char **ret, size_t *ret_len)
 
         /* shmem only: F_GET_SEALS answers for memfds and tmpfs files alone */
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_GET_SEALS) < 0)
-                return STATS_R_LARGE_NOT_MEMFD;
+                return REASON_LARGE_NOT_MEMFD;
         if (st.st_size <= 0)
-                return (StatsReason) CODEC_E_EMPTY;
+                return (Reason) CODEC_E_EMPTY;
         if ((guint64) st.st_size > max)
-                return STATS_R_LARGE_TOO_LARGE;
+                return REASON_LARGE_TOO_LARGE;
         size = (size_t) st.st_size;
         buf = g_try_malloc(size);
         if (!buf)
-                return STATS_R_LARGE_TOO_LARGE;
+                return REASON_LARGE_TOO_LARGE;
         while (got < size) {
                 ssize_t n = pread(fd, buf + got, size - got, (off_t) got);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
                         g_free(buf);
-                        return STATS_R_LARGE_UNREADABLE;
+                        return REASON_LARGE_UNREADABLE;
                 }
                 if (n == 0) {
                         /* it shrank while it was read */
                         g_free(buf);
-                        return (StatsReason) CODEC_E_TRUNCATED;
+                        return (Reason) CODEC_E_TRUNCATED;
                 }
                 got += (size_t) n;
         }

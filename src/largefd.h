@@ -38,8 +38,8 @@ LargeFdKind largefd_kind(const char *buf, size_t len, unsigned n_fds);
 
 /*
  * Reads the payload from fd (not closed here) into *ret (g_free() it).
- * Returns 0, or the refusal reason: STATS_R_LARGE_NOT_MEMFD,
- * STATS_R_LARGE_TOO_LARGE (over max), the codec's empty, truncated (it
- * shrank while read) or STATS_R_LARGE_UNREADABLE.
+ * Returns 0, or the refusal reason: REASON_LARGE_NOT_MEMFD,
+ * REASON_LARGE_TOO_LARGE (over max), the codec's empty, truncated (it
+ * shrank while read) or REASON_LARGE_UNREADABLE.
  */
-StatsReason largefd_read(int fd, size_t max, char **ret, size_t *ret_len);
+Reason largefd_read(int fd, size_t max, char **ret, size_t *ret_len);

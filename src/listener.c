@@ -203,7 +203,7 @@ static bool take(Endpoint *ep, Conn *c, IntakeUnit *u)
                 return true;
         case INTAKE_REFUSED:
                 if (v.ack_n)
-                        conn_ack(c, v.ack_n, "refused", stats_reason_name(v.reason));
+                        conn_ack(c, v.ack_n, "refused", reason_name(v.reason));
                 return true;
         case INTAKE_QUEUED:
                 if (l->cb.queued)
@@ -310,7 +310,7 @@ static gboolean drain(Endpoint *ep, Conn *c)
                 case READER_MORE:
                         continue;
                 case READER_FAILED:
-                        stats_log(l->stats, STATS_LOG_RECV_FAILED, G_LOG_LEVEL_WARNING, NULL, -1,
+                        log_limited(LOG_KIND_RECV_FAILED, G_LOG_LEVEL_WARNING, NULL, -1,
                                   -1, "recv on %s: %s", ep->spec->path, g_strerror(errno));
                         return TRUE;
                 case READER_AGAIN:
@@ -435,7 +435,7 @@ static AcceptResult accept_one(Endpoint *ep)
                 if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
                         /* the connection stays in the backlog; do not spin on it */
                         stats_count_accept_failure(l->stats); /* and a pause */
-                        stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL,
+                        log_limited(LOG_KIND_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL,
                                   -1, -1,
                                   "cannot accept connections on %s: %s; trying again in %u ms "
                                   "or when a connection closes",
@@ -447,17 +447,17 @@ static AcceptResult accept_one(Endpoint *ep)
                                         g_timeout_add(ACCEPT_RETRY_MSEC, on_accept_retry, ep);
                         return ACCEPT_STOP;
                 }
-                stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                log_limited(LOG_KIND_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                           "accept on %s: %s", ep->spec->path, g_strerror(e));
                 return ACCEPT_EMPTY;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-                stats_log(l->stats, STATS_LOG_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                log_limited(LOG_KIND_ACCEPT_FAILED, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                           "SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
                 return ACCEPT_MORE;
         }
         if (!peer_allowed(ep->spec, cred.uid, cred.gid)) {
-                stats_reject(l->stats, STATS_R_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
+                stats_reject(l->stats, REASON_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
                 return ACCEPT_MORE;
         }
         if (l->stopping)

@@ -327,7 +327,7 @@ int main(int argc, char **argv)
         int status;
 
         signal(SIGPIPE, SIG_IGN);
-        stats_install_log_writer();
+        log_install_writer();
         d.args = g_strdupv(argv);
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||

@@ -132,7 +132,7 @@ static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
                         g_message("the bus takes descriptors again: events carry their fds");
                 }
         } else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED)) {
-                stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                log_limited(LOG_KIND_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                           "the bus did not confirm %u events: %s", b->count, error->message);
         }
         g_free(b);
@@ -177,7 +177,7 @@ static bool dup_fds_into(Relay *r, const Event *ev, int *out)
                         int err = errno;
                         for (unsigned j = 0; j < i; j++)
                                 close(out[j]);
-                        stats_log(r->stats, STATS_LOG_DUP_FAILED, G_LOG_LEVEL_WARNING,
+                        log_limited(LOG_KIND_DUP_FAILED, G_LOG_LEVEL_WARNING,
                                   "fds-not-forwarded", ev->meta.pid, ev->meta.uid,
                                   "cannot duplicate an event's descriptors (%s): event %" G_GUINT64_FORMAT
                                   " goes out without them",
@@ -436,7 +436,7 @@ static void relay_pump(Relay *r)
                 }
                 if (!ok) {
                         /* a closed connection: on_closed() takes over */
-                        stats_log(r->stats, STATS_LOG_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
+                        log_limited(LOG_KIND_BUS_WRITE, G_LOG_LEVEL_WARNING, NULL, -1,
                                   -1, "cannot send an event: %s", error->message);
                         break;
                 }

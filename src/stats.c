@@ -17,7 +17,7 @@ uint64_t stats_rejected_total(const Stats *s)
         return total;
 }
 
-void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *where)
+void stats_reject(Stats *s, Reason r, pid_t pid, uid_t uid, const char *where)
 {
         const char *name = reason_name(r);
 

@@ -18,36 +18,6 @@
 #include "log.h"
 #include "reason.h"
 
-/*
- * Until the branches that still use them are merged: the old names of the
- * reasons (reason.h) and of the log (log.h).
- */
-typedef Reason StatsReason;
-#define STATS_R_TOO_LARGE REASON_TOO_LARGE
-#define STATS_R_FDS_TRUNCATED REASON_FDS_TRUNCATED
-#define STATS_R_TOO_MANY_FDS REASON_TOO_MANY_FDS
-#define STATS_R_NOT_ALLOWED REASON_NOT_ALLOWED
-#define STATS_R_NO_CREDENTIALS REASON_NO_CREDENTIALS
-#define STATS_R_RATE_LIMITED REASON_RATE_LIMITED
-#define STATS_R_FDS_ON_STREAM REASON_FDS_ON_STREAM
-#define STATS_R_SCHEMA_MISMATCH REASON_SCHEMA_MISMATCH
-#define STATS_R_LARGE_NOT_MEMFD REASON_LARGE_NOT_MEMFD
-#define STATS_R_LARGE_TOO_LARGE REASON_LARGE_TOO_LARGE
-#define STATS_R_LARGE_UNREADABLE REASON_LARGE_UNREADABLE
-#define _STATS_REASON_MAX _REASON_MAX
-#define stats_reason_name reason_name
-typedef LogKind StatsLog;
-#define STATS_LOG_REJECT LOG_KIND_REJECT
-#define STATS_LOG_ACCEPT_FAILED LOG_KIND_ACCEPT_FAILED
-#define STATS_LOG_DUP_FAILED LOG_KIND_DUP_FAILED
-#define STATS_LOG_BUS_WRITE LOG_KIND_BUS_WRITE
-#define STATS_LOG_BUS_LOST LOG_KIND_BUS_LOST
-#define STATS_LOG_RECV_FAILED LOG_KIND_RECV_FAILED
-#define STATS_LOG_RATE_LIMITED LOG_KIND_RATE_LIMITED
-#define stats_log(s, ...) log_limited(__VA_ARGS__)
-#define stats_debug_enabled log_debug_enabled
-#define stats_install_log_writer log_install_writer
-
 typedef struct {
         gint64 started_usec; /* monotonic */
         uint64_t packets;    /* every packet read, good or bad */
@@ -79,7 +49,7 @@ static inline void stats_count_received(Stats *s)
 }
 
 /* A refusal counted without a line of its own (the caller logs its way). */
-static inline void stats_count_reject(Stats *s, StatsReason r)
+static inline void stats_count_reject(Stats *s, Reason r)
 {
         s->rejected[r]++;
 }
@@ -143,4 +113,4 @@ static inline void stats_count_accept_failure(Stats *s)
 uint64_t stats_rejected_total(const Stats *s);
 
 /* Counts a refusal and logs it (g_info, rate-limited per reason). */
-void stats_reject(Stats *s, StatsReason r, pid_t pid, uid_t uid, const char *where);
+void stats_reject(Stats *s, Reason r, pid_t pid, uid_t uid, const char *where);

@@ -9,8 +9,8 @@ static GVariant *rejected_by_reason(const Stats *s)
         GVariantBuilder b;
 
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
-        for (unsigned i = 1; i < _STATS_REASON_MAX; i++)
-                g_variant_builder_add(&b, "{st}", stats_reason_name((StatsReason) i),
+        for (unsigned i = 1; i < _REASON_MAX; i++)
+                g_variant_builder_add(&b, "{st}", reason_name((Reason) i),
                                       (guint64) s->rejected[i]);
         return g_variant_builder_end(&b);
 }

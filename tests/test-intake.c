@@ -107,7 +107,7 @@ static void good_follows(IntakeSource *src)
 }
 
 /* The refusal is counted under r, and only there. */
-static void refused_as(IntakeResult got, const IntakeVerdict *v, StatsReason r)
+static void refused_as(IntakeResult got, const IntakeVerdict *v, Reason r)
 {
         CU_ASSERT_EQUAL(got, INTAKE_REFUSED);
         CU_ASSERT_EQUAL(v->reason, r);
@@ -164,7 +164,7 @@ static void test_datagram_without_credentials_is_refused(void)
         u = unit(GOOD, fds, 2);
         u.has_cred = false;
         refused_as(intake_take(&f.intake, &f.dgram_src, &u, &v), &v,
-                   STATS_R_NO_CREDENTIALS);
+                   REASON_NO_CREDENTIALS);
         CU_ASSERT_FALSE(is_open(fds[0]));
         CU_ASSERT_FALSE(is_open(fds[1]));
         good_follows(&f.dgram_src);
@@ -178,7 +178,7 @@ static void test_unattributed_credentials_are_no_credentials(void)
 
         u.cred = (struct ucred){ .pid = 0, .uid = 65534, .gid = 65534 };
         refused_as(intake_take(&f.intake, &f.dgram_src, &u, &v), &v,
-                   STATS_R_NO_CREDENTIALS);
+                   REASON_NO_CREDENTIALS);
         good_follows(&f.dgram_src);
 }
 
@@ -193,7 +193,7 @@ static void test_datagram_of_a_uid_not_allowed_is_refused(void)
         u = unit(GOOD, fds, 2);
         u.cred.uid = other;
         u.cred.gid = getgid() + 4242;
-        refused_as(intake_take(&f.intake, &f.dgram_src, &u, &v), &v, STATS_R_NOT_ALLOWED);
+        refused_as(intake_take(&f.intake, &f.dgram_src, &u, &v), &v, REASON_NOT_ALLOWED);
         CU_ASSERT_FALSE(is_open(fds[0]));
         CU_ASSERT_FALSE(is_open(fds[1]));
         good_follows(&f.dgram_src); /* from an allowed uid */
@@ -213,7 +213,7 @@ static void test_too_many_fds_are_closed_and_counted(void)
         pipe_fds(b);
         memcpy(fds, a, sizeof(a));
         memcpy(fds + 2, b, sizeof(b));
-        refused_as(take(&f.dgram_src, unit(GOOD, fds, 4), &v), &v, STATS_R_TOO_MANY_FDS);
+        refused_as(take(&f.dgram_src, unit(GOOD, fds, 4), &v), &v, REASON_TOO_MANY_FDS);
         for (int i = 0; i < 4; i++)
                 CU_ASSERT_FALSE(is_open(fds[i]));
         /* max-fds itself is taken */
@@ -231,11 +231,11 @@ static void test_reader_flaws_are_refusals(void)
 {
         static const struct {
                 IntakeFlaw flaw;
-                StatsReason reason;
+                Reason reason;
         } cases[] = {
-                { INTAKE_FLAW_CTRUNC, STATS_R_FDS_TRUNCATED },
-                { INTAKE_FLAW_TOO_LARGE, STATS_R_TOO_LARGE },
-                { INTAKE_FLAW_PARTIAL, (StatsReason) CODEC_E_TRUNCATED },
+                { INTAKE_FLAW_CTRUNC, REASON_FDS_TRUNCATED },
+                { INTAKE_FLAW_TOO_LARGE, REASON_TOO_LARGE },
+                { INTAKE_FLAW_PARTIAL, (Reason) CODEC_E_TRUNCATED },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -260,7 +260,7 @@ static void test_bad_payload_is_refused_under_the_codecs_reason(void)
         IntakeVerdict v;
 
         refused_as(take(&f.dgram_src, unit("{\"type\":", NULL, 0), &v), &v,
-                   (StatsReason) CODEC_E_TRUNCATED);
+                   (Reason) CODEC_E_TRUNCATED);
         CU_ASSERT_EQUAL(f.stats.packets, 1);
         good_follows(&f.dgram_src);
         CU_ASSERT_EQUAL(f.stats.packets, 2);
@@ -292,7 +292,7 @@ static void test_ack_control_numbers_every_attempt(void)
                 intake_stream_fds(&f.intake, &f.conn_src, fds, 2);
                 CU_ASSERT_FALSE(is_open(fds[0]));
                 CU_ASSERT_FALSE(is_open(fds[1]));
-                CU_ASSERT_EQUAL(f.stats.rejected[STATS_R_FDS_ON_STREAM], 1);
+                CU_ASSERT_EQUAL(f.stats.rejected[REASON_FDS_ON_STREAM], 1);
         }
         CU_ASSERT_EQUAL(take(&f.conn_src, unit("{", NULL, 0), &v), INTAKE_REFUSED);
         CU_ASSERT_EQUAL(v.ack_n, 3);
@@ -308,7 +308,7 @@ static void test_ack_control_only_where_it_can_be_answered(void)
 
         CU_ASSERT_EQUAL(take(&f.dgram_src, unit(INTAKE_ACK_CONTROL, NULL, 0), &v),
                         INTAKE_REFUSED);
-        CU_ASSERT_EQUAL(v.reason, (StatsReason) CODEC_E_UNKNOWN_ENCODING);
+        CU_ASSERT_EQUAL(v.reason, (Reason) CODEC_E_UNKNOWN_ENCODING);
         CU_ASSERT_EQUAL(v.ack_n, 0);
         pipe_fds(fds);
         CU_ASSERT_EQUAL(take(&f.conn_src, unit(INTAKE_ACK_CONTROL, fds, 2), &v),
@@ -318,7 +318,7 @@ static void test_ack_control_only_where_it_can_be_answered(void)
         u = unit(INTAKE_ACK_CONTROL, NULL, 0);
         u.flaw = INTAKE_FLAW_PARTIAL;
         CU_ASSERT_EQUAL(intake_take(&f.intake, &f.conn_src, &u, &v), INTAKE_REFUSED);
-        CU_ASSERT_EQUAL(v.reason, (StatsReason) CODEC_E_TRUNCATED);
+        CU_ASSERT_EQUAL(v.reason, (Reason) CODEC_E_TRUNCATED);
         CU_ASSERT_FALSE(f.conn_src.ack);
         CU_ASSERT_EQUAL(f.stats.packets, 3);
 }
@@ -335,10 +335,10 @@ static void test_rate_limit_refuses_past_the_burst(void)
         CU_ASSERT_EQUAL(take(&f.conn_src, unit(GOOD, NULL, 0), &v), INTAKE_QUEUED);
         pipe_fds(fds);
         CU_ASSERT_EQUAL(take(&f.conn_src, unit(GOOD, fds, 2), &v), INTAKE_REFUSED);
-        CU_ASSERT_EQUAL(v.reason, STATS_R_RATE_LIMITED);
+        CU_ASSERT_EQUAL(v.reason, REASON_RATE_LIMITED);
         CU_ASSERT_EQUAL(v.ack_n, 3);
         CU_ASSERT_FALSE(is_open(fds[0]));
-        CU_ASSERT_EQUAL(f.stats.rejected[STATS_R_RATE_LIMITED], 1);
+        CU_ASSERT_EQUAL(f.stats.rejected[REASON_RATE_LIMITED], 1);
         CU_ASSERT_EQUAL(f.conn_lane->rate_limited, 1);
         /* another sender has a budget of its own */
         good_follows(&f.dgram_src);
@@ -386,7 +386,7 @@ static void test_large_event_that_is_no_memfd_is_refused(void)
         IntakeVerdict v;
 
         pipe_fds(fds);
-        refused_as(take(&f.conn_src, unit("", fds, 1), &v), &v, STATS_R_LARGE_NOT_MEMFD);
+        refused_as(take(&f.conn_src, unit("", fds, 1), &v), &v, REASON_LARGE_NOT_MEMFD);
         CU_ASSERT_FALSE(is_open(fds[0]));
         close(fds[1]);
         good_follows(&f.conn_src);
@@ -399,7 +399,7 @@ static void test_large_event_over_its_limit_is_refused(void)
 
         f.config.max_large_event_size = 8;
         fd = memfd_with(GOOD);
-        refused_as(take(&f.conn_src, unit("", &fd, 1), &v), &v, STATS_R_LARGE_TOO_LARGE);
+        refused_as(take(&f.conn_src, unit("", &fd, 1), &v), &v, REASON_LARGE_TOO_LARGE);
         CU_ASSERT_FALSE(is_open(fd));
         good_follows(&f.conn_src);
 }
@@ -450,7 +450,7 @@ static void test_typed_events_must_fit_their_signal(void)
         CU_ASSERT_TRUE_FATAL(schemas_load(&f.schemas, paths, errors));
         pipe_fds(fds);
         refused_as(take(&f.conn_src, unit("{\"type\":\"blocked\",\"port\":-1}", fds, 2), &v), &v,
-                   STATS_R_SCHEMA_MISMATCH);
+                   REASON_SCHEMA_MISMATCH);
         CU_ASSERT_FALSE(is_open(fds[0]));
         CU_ASSERT_FALSE(is_open(fds[1]));
         CU_ASSERT_EQUAL(take(&f.conn_src, unit("{\"type\":\"blocked\",\"port\":80}", NULL, 0), &v),
@@ -459,7 +459,7 @@ static void test_typed_events_must_fit_their_signal(void)
                         INTAKE_QUEUED);
         CU_ASSERT_EQUAL(take(&f.conn_src, unit("{\"type\":\"counted\"}", NULL, 0), &v),
                         INTAKE_REFUSED);
-        CU_ASSERT_EQUAL(f.stats.rejected[STATS_R_SCHEMA_MISMATCH], 2);
+        CU_ASSERT_EQUAL(f.stats.rejected[REASON_SCHEMA_MISMATCH], 2);
         ev = queue_pop(&f.queue);
         CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
         CU_ASSERT_PTR_NOT_NULL(ev->sig);
