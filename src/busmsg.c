@@ -61,7 +61,7 @@ GDBusMessage *busmsg_event(const char *object_path, const Event *ev, GUnixFDList
                            unsigned fds_dropped)
 {
         GDBusMessage *m = g_dbus_message_new_signal(object_path, INTERFACE, "Event");
-        gint32 handles[CONFIG_MAX_FDS_CEILING];
+        gint32 handles[BUS_MAX_MESSAGE_FDS];
         unsigned n = fds ? (unsigned) g_unix_fd_list_get_length(fds) : 0;
         GVariant *body[4];
 
@@ -136,7 +136,7 @@ size_t busmsg_batch_size(const Event *ev)
 
 bool busmsg_fits(const char *object_path, const Event *ev)
 {
-        const size_t ceiling = BUSMSG_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
+        const size_t ceiling = BUS_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
         size_t size = g_variant_get_size(ev->data) + g_variant_get_size(ev->type);
         g_autoptr(GDBusMessage) m = NULL;
         g_autofree guchar *blob = NULL;

@@ -14,25 +14,16 @@
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
+#include "buslimits.h"
 #include "event.h"
 
-/*
- * dbus-daemon's default max_message_size: 32 MiB (bus/config-parser.c sets
- * limits.max_message_size = _DBUS_ONE_MEGABYTE * 32; Debian's system.conf
- * quotes it as 33554432). The session bus's configuration raises it, the
- * system bus keeps it, and a message over it gets its sender disconnected.
- */
-#define BUSMSG_MAX_MESSAGE_SIZE (32U * 1024U * 1024U)
 /* Room kept under it for the header the bus sees: path, interface, member,
  * signature, the unix-fds count and the sender the bus adds (a unique name
  * of at most 255 bytes); each field is padded to 8. */
 #define BUSMSG_HEADER_RESERVE 2048U
-/* dbus-daemon's default max_message_unix_fds (CONFIG_MAX_FDS_CEILING): an
- * EventBatch is cut before its descriptors pass it. */
-#define BUSMSG_MAX_MESSAGE_FDS 16U
 /* An EventBatch's body may take this much: the message ceiling less its
  * header. */
-#define BUSMSG_BODY_CEILING (BUSMSG_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE)
+#define BUSMSG_BODY_CEILING (BUS_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE)
 /* What a batch of one adds to the same event's Event message: the member
  * name and signature, and the array's length word and padding. */
 #define BUSMSG_BATCH_EXTRA 32U
@@ -64,7 +55,7 @@ GDBusMessage *busmsg_batch(const char *object_path, const BusmsgItem *items, siz
 size_t busmsg_batch_size(const Event *ev);
 
 /* Whether ev's message, as Event or as a batch of one, stays under
- * BUSMSG_MAX_MESSAGE_SIZE. Cheap for any
+ * BUS_MAX_MESSAGE_SIZE. Cheap for any
  * event whose serialised data is far below it; a large one is serialised
  * once to be measured exactly. */
 bool busmsg_fits(const char *object_path, const Event *ev);

@@ -14,48 +14,96 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "buslimits.h"
 #include "codec.h"
+#include "log.h"
 #include "queue.h"
 
-/* dbus-daemon's default max_message_unix_fds: a message carrying more makes
- * the bus disconnect its sender, so the relay must never send one. */
-#define CONFIG_MAX_FDS_CEILING 16U
+/*
+ * Each setting's default (CONFIG_DEFAULT_*) beside its ceiling, with where
+ * the value comes from. The table in config.c is the one place that names
+ * a key's section, option, parser, bounds, default and reload rule.
+ */
+
+/* [bus] max-unflushed: events handed to GDBus before the relay waits for
+ * the bus's confirmation; 512 keeps the bus busy and what GDBus holds small
+ * (doc/performance.md, "Relay"). */
+#define CONFIG_DEFAULT_MAX_UNFLUSHED 512U
+#define CONFIG_MAX_UNFLUSHED_CEILING 65536U
+/* [bus] batch-max-events: events per EventBatch signal. 64 is where the
+ * bus's fixed cost per message stops mattering (doc/performance.md,
+ * "Batches"); past a few hundred a bigger message only makes subscribers
+ * wait longer for its first event. */
+#define CONFIG_DEFAULT_BATCH_MAX_EVENTS 64U
+#define CONFIG_BATCH_MAX_EVENTS_CEILING 4096U
+
+/* [limits] max-event-size: 64 KiB, a packet the default socket buffers
+ * take whole. Its ceiling, 16 MiB: a packet's decoded message must also
+ * stay under the bus's message ceiling (BUS_MAX_MESSAGE_SIZE, 32 MiB),
+ * which is checked per event after decoding: msgpack expands up to ~16x. */
+#define CONFIG_DEFAULT_MAX_EVENT_SIZE 65536U
+#define CONFIG_MAX_EVENT_SIZE_CEILING (16U << 20)
+/* [limits] max-large-event-size: a 16 MiB JSON event and room; at most
+ * dbus-daemon's max_message_size, which its message must still fit after
+ * decoding (busmsg.h). */
+#define CONFIG_DEFAULT_MAX_LARGE_EVENT_SIZE (20U << 20)
+#define CONFIG_MAX_LARGE_EVENT_SIZE_CEILING BUS_MAX_MESSAGE_SIZE
+/* [limits] max-fds: descriptors per event; at most dbus-daemon's
+ * max_message_unix_fds (a message carrying more makes the bus disconnect
+ * its sender, so the relay must never send one). */
+#define CONFIG_DEFAULT_MAX_FDS 8U
+#define CONFIG_MAX_FDS_CEILING BUS_MAX_MESSAGE_FDS
 /* SCM_MAX_FD in the kernel: a larger control message is truncated anyway */
 #define CONFIG_SCM_MAX_FD 253U
-/* max-event-size: 16 MiB. A packet's decoded message must also stay under
- * the bus's message ceiling (BUSMSG_MAX_MESSAGE_SIZE, 32 MiB), which is
- * checked per event after decoding: msgpack expands up to ~16x. */
-#define CONFIG_MAX_EVENT_SIZE_CEILING (16U << 20)
-/* A large event's payload: under dbus-daemon's max_message_size (32 MiB),
- * which its message must still fit after decoding (busmsg.h). */
-#define CONFIG_MAX_LARGE_EVENT_SIZE_CEILING (32U << 20)
-/* max-connections: each costs a descriptor; past this the fd budget, not
- * the setting, is what binds */
+/* [limits] max-connections: 256 senders at once; each costs a descriptor,
+ * and past the ceiling the fd budget, not the setting, is what binds. */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS 256U
 #define CONFIG_MAX_CONNECTIONS_CEILING 65536U
-/* backlog: listen()'s argument is capped by net.core.somaxconn (4096 by
- * default since Linux 5.4) and stored by the kernel in 16 bits before 5.4 */
+/* [limits] backlog: SOMAXCONN since Linux 5.4; listen()'s argument is capped
+ * by net.core.somaxconn and stored by the kernel in 16 bits before 5.4. */
+#define CONFIG_DEFAULT_BACKLOG 4096U
 #define CONFIG_BACKLOG_CEILING 65535U
+/* [limits] batch: packets read per socket per wakeup, so no socket starves
+ * another; 128 amortises the main loop's wakeup (doc/performance.md). */
+#define CONFIG_DEFAULT_BATCH 128U
 #define CONFIG_BATCH_CEILING 4096U
-#define CONFIG_MAX_UNFLUSHED_CEILING 65536U
-/* batch-max-events: events per EventBatch signal. Past a few hundred the
- * bus's fixed cost per message is already nothing (doc/performance.md), and
- * a bigger message only makes subscribers wait longer for its first event. */
-#define CONFIG_BATCH_MAX_EVENTS_CEILING 4096U
+/* [limits] receive-buffer: SO_RCVBUF, 1 MiB (the kernel doubles it); the
+ * ceiling because SO_RCVBUF takes an int. */
+#define CONFIG_DEFAULT_RECEIVE_BUFFER (1U << 20)
+#define CONFIG_RECEIVE_BUFFER_CEILING (G_MAXINT / 2)
+
+/* [queue] capacity: 4096 events, about 5 s of a typical flow at the bus's
+ * pace; capacity-bytes 16 MiB; capacity-fds 0, derived from RLIMIT_NOFILE
+ * (config_fd_budget_for()). */
+#define CONFIG_DEFAULT_QUEUE_CAPACITY 4096U
 #define CONFIG_QUEUE_CAPACITY_CEILING (1U << 24)
+#define CONFIG_DEFAULT_QUEUE_CAPACITY_BYTES (16U << 20)
 /* capacity-bytes: a size_t that x - x/4 and sums of footprints cannot wrap */
 #define CONFIG_QUEUE_CAPACITY_BYTES_CEILING (G_MAXSIZE / 4)
-/* receive-buffer: SO_RCVBUF takes an int, and the kernel doubles it */
-#define CONFIG_RECEIVE_BUFFER_CEILING (G_MAXINT / 2)
-#define CONFIG_DRAIN_TIMEOUT_CEILING 3600U
-/* [log]: a burst past this is no limit; an interval past a day hides a flood */
-#define CONFIG_LOG_BURST_CEILING 1000000U
-#define CONFIG_MAX_DGRAM_SENDERS_CEILING 65536U
-#define CONFIG_RATE_INTERVAL_CEILING_MSEC (3600U * 1000U)
-#define CONFIG_RATE_BURST_CEILING (1U << 30)
-#define CONFIG_LOG_INTERVAL_CEILING 86400U
 /* capacity-fds, when set: no more than a descriptor table can hold (the
  * kernel's fs.nr_open default, 1048576) */
 #define CONFIG_QUEUE_CAPACITY_FDS_CEILING (1U << 20)
+/* [queue] drain-timeout: 5 s to read the sockets and emit the queue at a
+ * graceful stop, under systemd's default TimeoutStopSec= of 90 s. */
+#define CONFIG_DEFAULT_DRAIN_TIMEOUT 5U
+#define CONFIG_DRAIN_TIMEOUT_CEILING 3600U
+/* [queue] max-dgram-senders: DGRAM lanes (pid, uid) before new senders share
+ * one: 1024 senders is more than a host runs readers. */
+#define CONFIG_DEFAULT_MAX_DGRAM_SENDERS 1024U
+#define CONFIG_MAX_DGRAM_SENDERS_CEILING 65536U
+/* [queue] rate-limit-interval and -burst: off (0) by default; the shares
+ * already protect the others, and a budget drops legitimate bursts. */
+#define CONFIG_RATE_INTERVAL_CEILING_MSEC (3600U * 1000U)
+#define CONFIG_RATE_BURST_CEILING (1U << 30)
+
+/* [log] burst and interval: 10 lines per kind per 10 s (journald's
+ * RateLimitBurst= spirit). A burst past the ceiling is no limit; an
+ * interval past a day hides a flood. */
+#define CONFIG_DEFAULT_LOG_BURST LOG_DEFAULT_BURST
+#define CONFIG_LOG_BURST_CEILING 1000000U
+#define CONFIG_DEFAULT_LOG_INTERVAL LOG_DEFAULT_INTERVAL_SEC
+#define CONFIG_LOG_INTERVAL_CEILING 86400U
+
 /* Descriptors the fd budget keeps aside besides the connections: stdio,
  * the listening sockets, the bus connection and GDBus's worker (eventfds,
  * the worker's wakeups), timers, and one packet's worth of SCM_RIGHTS
@@ -151,17 +199,14 @@ bool config_is_system(const Config *c);
  */
 char *config_default_socket_dir(const Config *c, GError **error);
 /*
- * The descriptor budget: raises the soft RLIMIT_NOFILE to the hard limit,
- * then returns how many descriptors the queue may hold (its events' fds
- * plus the duplicates handed to GDBus): half of what the limit leaves after
- * max-connections and CONFIG_FD_RESERVE (plus one per listener), or
- * queue_capacity_fds when set. Lowers max-connections, with a warning,
- * when it would take more than half of what the reserve leaves.
+ * The descriptor budget under a descriptor limit (main.c raises the soft
+ * RLIMIT_NOFILE to the hard one and passes it): how many descriptors the
+ * queue may hold (its events' fds plus the duplicates handed to GDBus),
+ * half of what the limit leaves after max-connections and CONFIG_FD_RESERVE
+ * (plus one per listener), or queue_capacity_fds when set. max-connections
+ * is lowered to half of what the reserve leaves when it does not fit (the
+ * caller warns: compare it before and after).
  */
-size_t config_fd_budget(Config *c);
-/* The arithmetic of config_fd_budget() for a given limit, without touching
- * the process's: max-connections is lowered to half of what the reserve
- * leaves when it does not fit, the queue gets half of the rest. */
 size_t config_fd_budget_for(Config *c, rlim_t limit);
 
 /*

@@ -26,6 +26,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/queue.h \
 	src/queue.c \
 	src/config.h \
+	src/config-internal.h \
+	src/config-listen.c \
 	src/config.c \
 	src/socket.h \
 	src/socket.c \

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
@@ -173,12 +174,41 @@ static void begin_shutdown(Daemon *d, const char *why)
         listener_stop_input(d->listener);
 }
 
+/*
+ * The descriptor budget: the soft RLIMIT_NOFILE is raised to the hard limit
+ * (the soft one is for select() users; we poll: dbus-broker's
+ * util_bump_nofile()), then config_fd_budget_for() divides what it allows.
+ * Says so when max-connections had to be lowered to fit.
+ */
+static size_t fd_budget(Config *c)
+{
+        struct rlimit rl;
+        unsigned wanted = c->max_connections;
+        size_t budget;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = rl.rlim_max = 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t before = rl.rlim_cur;
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        rl.rlim_cur = before;
+        }
+        budget = config_fd_budget_for(c, rl.rlim_cur == RLIM_INFINITY
+                                                 ? (rlim_t) CONFIG_QUEUE_CAPACITY_FDS_CEILING * 4
+                                                 : rl.rlim_cur);
+        if (c->max_connections < wanted)
+                g_warning("RLIMIT_NOFILE is %lu: max-connections lowered from %u to %u",
+                          (unsigned long) rl.rlim_cur, wanted, c->max_connections);
+        return budget;
+}
+
 /* The limits the running queue and log take from the configuration. */
 static void apply_limits(Daemon *d)
 {
         log_set_limits(d->config.log_burst, d->config.log_interval_sec);
         queue_set_limits(&d->queue, d->config.queue_capacity, d->config.queue_capacity_bytes,
-                         config_fd_budget(&d->config), d->config.policy);
+                         fd_budget(&d->config), d->config.policy);
         /* a lane may always hold the relay's window and a read batch: one sender alone
          * keeps the bus as busy as it ever could */
         queue_set_shares(&d->queue, (size_t) d->config.max_unflushed + d->config.batch,

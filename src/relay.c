@@ -191,7 +191,7 @@ static bool dup_fds_into(Relay *r, const Event *ev, int *out)
 /* ev's fds duplicated as one message's list; NULL when the table is full. */
 static GUnixFDList *dup_fds(Relay *r, const Event *ev)
 {
-        int fds[CONFIG_MAX_FDS_CEILING];
+        int fds[BUS_MAX_MESSAGE_FDS];
 
         g_assert(ev->n_fds <= G_N_ELEMENTS(fds));
         if (!dup_fds_into(r, ev, fds))
@@ -327,7 +327,7 @@ static gboolean send_batch(Relay *r, size_t room, size_t *ret_n, bool *ret_probe
         size_t limit = MIN((size_t) r->config->batch_max_events, room);
         size_t n = 0, body = 0, bytes = 0;
         unsigned n_fds = 0, fds_charged = 0;
-        int fds[BUSMSG_MAX_MESSAGE_FDS];
+        int fds[BUS_MAX_MESSAGE_FDS];
         bool with = false, decided = false;
         g_autoptr(GUnixFDList) fdl = NULL;
         g_autoptr(GDBusMessage) m = NULL;
@@ -344,7 +344,7 @@ static gboolean send_batch(Relay *r, size_t room, size_t *ret_n, bool *ret_probe
                         decided = true;
                 }
                 want = with ? ev->n_fds : 0;
-                if (n > 0 && (n_fds + want > BUSMSG_MAX_MESSAGE_FDS || body + size > BUSMSG_BODY_CEILING))
+                if (n > 0 && (n_fds + want > BUS_MAX_MESSAGE_FDS || body + size > BUSMSG_BODY_CEILING))
                         break;
                 if (!queue_can_send_n(q, n, bytes + cost, fds_charged + want * forms)) {
                         *ret_held_back = true;

@@ -642,7 +642,7 @@ static GVariant *other_value(const SchemaArg *a, const Event *ev, const char **w
                 }
                 return g_variant_ref_sink(g_variant_new_handle((gint32) a->fd));
         case ARG_FDS: {
-                gint32 h[CONFIG_MAX_FDS_CEILING];
+                gint32 h[BUS_MAX_MESSAGE_FDS];
                 unsigned n = MIN(ev->n_fds, G_N_ELEMENTS(h));
                 for (unsigned i = 0; i < n; i++)
                         h[i] = (gint32) i;

@@ -269,11 +269,11 @@ static Event *event_of_bytes(size_t n)
 /* The bus's message ceiling: both sides of the measured path and of the quick one. */
 static void test_message_ceiling_at_its_boundary(void)
 {
-        const size_t ceiling = BUSMSG_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
+        const size_t ceiling = BUS_MAX_MESSAGE_SIZE - BUSMSG_HEADER_RESERVE;
         const char *path = "/org/ingester/Ingester1";
         /* the message is its data plus a few hundred bytes of header, type and meta */
         const size_t sizes[] = { ceiling / 4 - 4096, ceiling - 8192, ceiling - 64,
-                                 BUSMSG_MAX_MESSAGE_SIZE + 1 };
+                                 BUS_MAX_MESSAGE_SIZE + 1 };
         const bool fits[] = { true, true, false, false };
 
         for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
