@@ -370,3 +370,48 @@ gboolean config_listen_load(Config *c, GKeyFile *kf, const char *group, GError *
         return TRUE;
 }
 
+
+/* The listener an activated socket serves: the [listen:NAME] section its
+ * FileDescriptorName= names, else the one with its path. */
+static ListenSpec *find_section(Config *c, const char *name, const char *path)
+{
+        for (guint pass = 0; pass < 2; pass++)
+                for (guint i = 0; i < c->listens->len; i++) {
+                        ListenSpec *s = c->listens->pdata[i];
+                        if (s->fd >= 0)
+                                continue;
+                        if (pass == 0 ? name && s->name && strcmp(s->name, name) == 0
+                                      : path && s->path && strcmp(s->path, path) == 0)
+                                return s;
+                }
+        return NULL;
+}
+
+gboolean config_adopt_activated(Config *c, const ActivatedSocket *socks, size_t n,
+                                GError **error)
+{
+        for (size_t i = 0; i < n; i++) {
+                const ActivatedSocket *a = &socks[i];
+                ListenSpec *spec = find_section(c, a->name, a->path);
+
+                if (spec && spec->transport != a->transport) {
+                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                    "[listen:%s] transport: %s, but systemd passed a %s socket "
+                                    "for it",
+                                    spec->name, transport_name(spec->transport),
+                                    transport_name(a->transport));
+                        return FALSE;
+                }
+                if (!spec) {
+                        spec = listen_spec_new(a->transport, NULL);
+                        spec->name = g_strdup(a->name);
+                        spec->implicit = true;
+                        g_ptr_array_add(c->listens, spec);
+                }
+                /* the socket is systemd's: its path, mode and group are the unit's */
+                g_free(spec->path);
+                spec->path = g_strdup(a->path ? a->path : "(activated, unnamed)");
+                spec->fd = a->fd;
+        }
+        return TRUE;
+}

@@ -221,8 +221,28 @@ size_t config_fd_budget_for(Config *c, rlim_t limit);
  */
 void config_reload(Config *c, Config *next, GPtrArray *fixed);
 
+/* A socket systemd passed (LISTEN_FDS), as socket_activated() finds it: its
+ * descriptor, its FileDescriptorName= (NULL when it has none), its type and
+ * its path (NULL when unnamed). */
+typedef struct {
+        int fd;
+        char *name;
+        Transport transport;
+        char *path;
+} ActivatedSocket;
+
 /*
- * After socket_adopt_activated(): fills c->listens with the two default
+ * Gives each socket systemd passed its listener: the [listen:NAME] section
+ * its name names, else the section with its path, else a listener of its
+ * own with the instance's defaults; its type must be the section's
+ * transport (else an error naming the section). Sections left without a
+ * socket are bound by the daemon as usual.
+ */
+gboolean config_adopt_activated(Config *c, const ActivatedSocket *socks, size_t n,
+                                GError **error);
+
+/*
+ * After config_adopt_activated(): fills c->listens with the two default
  * sockets when it is empty, refuses a section that has neither a path nor
  * an activated socket, and gives every listener whose allow-lists were not
  * configured its instance's default: the daemon's own uid and root for a

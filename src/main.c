@@ -349,6 +349,19 @@ static int daemon_run(Daemon *d)
         return EXIT_OK;
 }
 
+/* The sockets systemd passed get their listeners; then every listener
+ * without a socket gets its defaults (config.h). */
+static gboolean adopt_activated(Config *c, GError **error)
+{
+        ActivatedSocket *socks = NULL;
+        ssize_t n = socket_activated(&socks, error);
+        gboolean ok = n >= 0 && config_adopt_activated(c, socks, (size_t) MAX(n, 0), error) &&
+                      config_finish_listens(c, error);
+
+        socket_activated_free(socks, (size_t) MAX(n, 0));
+        return ok;
+}
+
 int main(int argc, char **argv)
 {
         g_autoptr(GError) error = NULL;
@@ -361,8 +374,7 @@ int main(int argc, char **argv)
         d.args = g_strdupv(argv);
         config_init(&d.config);
         if (!config_parse(&d.config, &argc, &argv, &exit_now, &error) ||
-            (!exit_now && (socket_adopt_activated(&d.config, &error) < 0 ||
-                           !config_finish_listens(&d.config, &error)))) {
+            (!exit_now && !adopt_activated(&d.config, &error))) {
                 fprintf(stderr, "ingesterd: %s\n", error->message);
                 config_deinit(&d.config);
                 g_strfreev(d.args);
@@ -376,9 +388,10 @@ int main(int argc, char **argv)
         schemas_init(&d.schemas);
         {
                 g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-                g_ptr_array_add(d.config.schema_paths, NULL);
-                schemas_load(&d.schemas, (char *const *) d.config.schema_paths->pdata, errors);
-                g_ptr_array_remove_index(d.config.schema_paths, d.config.schema_paths->len - 1);
+                g_autofree char **paths = g_new0(char *, d.config.schema_paths->len + 1);
+                memcpy(paths, d.config.schema_paths->pdata,
+                       sizeof(char *) * d.config.schema_paths->len);
+                schemas_load(&d.schemas, paths, errors);
                 for (guint i = 0; i < errors->len; i++)
                         fprintf(stderr, "ingesterd: %s\n", (const char *) errors->pdata[i]);
                 if (errors->len > 0 || d.config.check_config) {

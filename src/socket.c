@@ -259,90 +259,66 @@ gboolean socket_adopt(const ListenSpec *spec, BoundSocket *ret, GError **error)
         return TRUE;
 }
 
-#ifdef HAVE_SYSTEMD
-/* The listener an activated socket serves: the [listen:NAME] section its
- * FileDescriptorName= names, else the one with its path. */
-static ListenSpec *find_section(Config *config, const char *name, const char *path)
+void socket_activated_free(ActivatedSocket *a, size_t n)
 {
-        for (guint pass = 0; pass < 2; pass++)
-                for (guint i = 0; i < config->listens->len; i++) {
-                        ListenSpec *s = config->listens->pdata[i];
-                        if (s->fd >= 0)
-                                continue;
-                        if (pass == 0 ? name && s->name && strcmp(s->name, name) == 0
-                                      : path && s->path && strcmp(s->path, path) == 0)
-                                return s;
-                }
-        return NULL;
+        for (size_t i = 0; i < n; i++) {
+                g_free(a[i].name);
+                g_free(a[i].path);
+        }
+        g_free(a);
 }
-#endif
 
-int socket_adopt_activated(Config *config, GError **error)
+ssize_t socket_activated(ActivatedSocket **ret, GError **error)
 {
 #ifdef HAVE_SYSTEMD
         g_auto(GStrv) names = NULL;
         /* unsets LISTEN_FDS and LISTEN_FDNAMES so children do not inherit them */
         int n = sd_listen_fds_with_names(1, &names);
+        ActivatedSocket *a;
 
+        *ret = NULL;
         if (n < 0) {
                 g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
                             "systemd socket activation: %s", g_strerror(-n));
                 return -1;
         }
+        a = g_new0(ActivatedSocket, MAX(n, 1));
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
                 /* systemd's name for an fd without FileDescriptorName= */
                 const char *name = names && names[i] && strcmp(names[i], "unknown") != 0
                                            ? names[i]
                                            : NULL;
-                Transport t;
-                ListenSpec *spec;
                 struct sockaddr_un sa;
                 socklen_t salen = sizeof(sa);
-                const char *path;
 
                 if (sd_is_socket(fd, AF_UNIX, SOCK_DGRAM, -1) > 0)
-                        t = TRANSPORT_DGRAM;
+                        a[i].transport = TRANSPORT_DGRAM;
                 else if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
-                        t = TRANSPORT_SEQPACKET;
+                        a[i].transport = TRANSPORT_SEQPACKET;
                 else if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0)
-                        t = TRANSPORT_STREAM;
+                        a[i].transport = TRANSPORT_STREAM;
                 else {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                                     "activated fd %d%s%s%s is not an AF_UNIX datagram socket "
                                     "nor a listening seqpacket or stream socket",
                                     fd, name ? " (" : "", name ? name : "", name ? ")" : "");
+                        socket_activated_free(a, (size_t) n);
                         return -1;
                 }
                 if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0 ||
                     salen <= offsetof(struct sockaddr_un, sun_path))
                         sa.sun_path[0] = '\0';
                 sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
-                path = sa.sun_path[0] ? sa.sun_path : NULL;
-                spec = find_section(config, name, path);
-                if (spec && spec->transport != t) {
-                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                                    "[listen:%s] transport: %s, but systemd passed a %s socket "
-                                    "for it",
-                                    spec->name, transport_name(spec->transport),
-                                    transport_name(t));
-                        return -1;
-                }
-                if (!spec) {
-                        spec = listen_spec_new(t, NULL);
-                        spec->name = g_strdup(name);
-                        spec->implicit = true;
-                        g_ptr_array_add(config->listens, spec);
-                }
-                /* the socket is systemd's: its path, mode and group are the unit's */
-                g_free(spec->path);
-                spec->path = g_strdup(path ? path : "(activated, unnamed)");
-                spec->fd = fd;
+                a[i].fd = fd;
+                a[i].name = g_strdup(name);
+                a[i].path = sa.sun_path[0] ? g_strdup(sa.sun_path) : NULL;
         }
+        *ret = a;
         return n;
 #else
-        (void) config;
         (void) error;
+        *ret = NULL;
         return 0;
 #endif
 }

@@ -52,12 +52,8 @@ void socket_unlink(BoundSocket *s);
 /* SO_RCVBUFFORCE when we may (CAP_NET_ADMIN), else SO_RCVBUF. */
 void socket_set_rcvbuf(int fd, int size);
 
-/*
- * Adopts sockets passed by systemd (LISTEN_FDS) into config->listens. Each
- * serves the [listen:NAME] section its LISTEN_FDNAMES entry names, else the
- * section with its path, else a listener of its own with the instance's
- * defaults; its type must be the section's transport. Sections left without
- * a socket are bound by the daemon as usual. Returns the number adopted;
- * 0 without libsystemd.
- */
-int socket_adopt_activated(Config *config, GError **error);
+/* The sockets systemd passed, in *ret (socket_activated_free()); their
+ * number, 0 without libsystemd, or -1 with an error (one is neither an
+ * AF_UNIX datagram socket nor a listening seqpacket or stream socket). */
+ssize_t socket_activated(ActivatedSocket **ret, GError **error);
+void socket_activated_free(ActivatedSocket *a, size_t n);
