@@ -9,6 +9,7 @@ dist_doc_DATA = \
 	doc/protocol.md \
 	doc/ingesterd.conf.example \
 	doc/performance.md \
+	doc/architecture.md \
 	$(NULL)
 
 # Packaging: systemd units (user and system instance), the system bus
