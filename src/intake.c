@@ -192,10 +192,11 @@ IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVer
                 if (u->n_fds == 0 && u->flaw != INTAKE_FLAW_TOO_LARGE &&
                     u->flaw != INTAKE_FLAW_PARTIAL && is_ack_control(u->bytes, u->len)) {
                         src->ack = true; /* a control unit, not an event */
-                        queue_lane_set_ack_sink(in->queue, src->lane, src);
+                        stats_count_control(in->stats);
                         return INTAKE_CONTROL;
                 }
         }
+        stats_count_attempt(in->stats);
         switch (u->flaw) {
         case INTAKE_FLAW_NONE:
                 break;
@@ -227,6 +228,16 @@ IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVer
 void intake_stream_fds(Intake *in, const IntakeSource *src, int *fds, unsigned n_fds)
 {
         close_many(fds, n_fds);
+        stats_count_attempt(in->stats); /* to pass descriptors, refused */
         stats_reject(in->stats, REASON_FDS_ON_STREAM, src->cred.pid, src->cred.uid,
                      src->spec->path);
+}
+
+bool intake_admit_connection(Intake *in, const ListenSpec *spec, const struct ucred *cred)
+{
+        if (peer_allowed(spec, cred->uid, cred->gid))
+                return true;
+        stats_count_attempt(in->stats); /* the connection, whatever it had sent */
+        stats_reject(in->stats, REASON_NOT_ALLOWED, cred->pid, cred->uid, spec->path);
+        return false;
 }

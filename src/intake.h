@@ -101,8 +101,16 @@ typedef struct {
 IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVerdict *ret);
 
 /*
+ * A connection's peer at accept: whether the listener's allow-lists admit
+ * it. One refused is one attempt, counted as not-allowed, whatever it had
+ * already sent (its sends fail from then on).
+ */
+bool intake_admit_connection(Intake *in, const ListenSpec *spec, const struct ucred *cred);
+
+/*
  * Descriptors that came on a stream, where they cannot be tied to a line:
- * closed and counted (fds-on-stream); the bytes are read as usual. Not an
- * attempt of its own, so not answered.
+ * closed and counted (fds-on-stream, an attempt of its own to pass
+ * descriptors); the bytes are read as usual. Not answered: it has no
+ * number among the connection's lines.
  */
 void intake_stream_fds(Intake *in, const IntakeSource *src, int *fds, unsigned n_fds);

@@ -24,7 +24,6 @@
 #include "intake.h"
 #include "linebuf.h"
 #include "listener.h"
-#include "peer.h"
 #include "reader.h"
 #include "util.h"
 
@@ -456,10 +455,8 @@ static AcceptResult accept_one(Endpoint *ep)
                           "SO_PEERCRED on %s: %s", ep->spec->path, g_strerror(errno));
                 return ACCEPT_MORE;
         }
-        if (!peer_allowed(ep->spec, cred.uid, cred.gid)) {
-                stats_reject(l->stats, REASON_NOT_ALLOWED, cred.pid, cred.uid, ep->spec->path);
+        if (!intake_admit_connection(&l->intake, ep->spec, &cred))
                 return ACCEPT_MORE;
-        }
         if (l->stopping)
                 (void) shutdown(fd, SHUT_RD); /* read what it sent; further sends fail */
         socket_set_rcvbuf(fd, l->config->receive_buffer);

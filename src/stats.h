@@ -20,7 +20,9 @@
 
 typedef struct {
         gint64 started_usec; /* monotonic */
-        uint64_t packets;    /* every packet read, good or bad */
+        uint64_t packets;    /* every packet or line read, good or bad, controls included */
+        uint64_t attempts;   /* = received + rejected: every attempt, not controls */
+        uint64_t controls;   /* "!ack" units */
         uint64_t received;   /* accepted events (= emitted + the queue's dropped + queued) */
         uint64_t emitted;    /* confirmed by the bus */
         uint64_t fds_not_forwarded;  /* descriptors an event went out without */
@@ -41,6 +43,18 @@ void stats_init(Stats *s);
 static inline void stats_count_unit(Stats *s)
 {
         s->packets++; /* a packet or a line, good or bad */
+}
+
+/* An attempt, which will be received or rejected: the books (doc/protocol.md 4.3). */
+static inline void stats_count_attempt(Stats *s)
+{
+        s->attempts++;
+}
+
+/* A control unit ("!ack"): no attempt. */
+static inline void stats_count_control(Stats *s)
+{
+        s->controls++;
 }
 
 static inline void stats_count_received(Stats *s)

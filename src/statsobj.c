@@ -56,6 +56,9 @@ GVariant *statsobj_stats(const Stats *s, const Queue *q, bool fds_withheld)
 
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&b, "{sv}", "packets", g_variant_new_uint64(s->packets));
+        g_variant_builder_add(&b, "{sv}", "attempts", g_variant_new_uint64(s->attempts));
+        g_variant_builder_add(&b, "{sv}", "controls", g_variant_new_uint64(s->controls));
+        g_variant_builder_add(&b, "{sv}", "held", g_variant_new_uint64(q->len));
         g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(s->received));
         g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(s->emitted));
         g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(q->dropped));

@@ -266,11 +266,53 @@ TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *e
         return d;
 }
 
+bool harness_books_balance(GVariant *stats)
+{
+        guint64 attempts = 0, received = 0, emitted = 0, dropped = 0, held = 0, rejected = 0;
+
+        if (!g_variant_lookup(stats, "attempts", "t", &attempts) ||
+            !g_variant_lookup(stats, "received", "t", &received) ||
+            !g_variant_lookup(stats, "emitted", "t", &emitted) ||
+            !g_variant_lookup(stats, "dropped", "t", &dropped) ||
+            !g_variant_lookup(stats, "held", "t", &held) ||
+            !g_variant_lookup(stats, "rejected-total", "t", &rejected))
+                return false;
+        if (attempts == received + rejected && received == emitted + dropped + held)
+                return true;
+        printf("# the books do not balance: attempts %" G_GUINT64_FORMAT " received %" G_GUINT64_FORMAT
+               " rejected %" G_GUINT64_FORMAT " emitted %" G_GUINT64_FORMAT
+               " dropped %" G_GUINT64_FORMAT " held %" G_GUINT64_FORMAT "\n",
+               attempts, received, rejected, emitted, dropped, held);
+        return false;
+}
+
+/* Before a daemon goes: when it answers GetStats at once, its books must
+ * balance (a daemon stopped, or a bus that is gone, is not asked twice). A
+ * test that leaves them unbalanced fails loudly: G_DEBUG=fatal-warnings. */
+static void check_books(TestDaemon *d)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, stats = NULL;
+
+        if (!d->conn || g_dbus_connection_is_closed(d->conn))
+                return;
+        r = g_dbus_connection_call_sync(d->conn, "org.ingester.Ingester1",
+                                        "/org/ingester/Ingester1", "org.ingester.Ingester1",
+                                        "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"), 0, 1000, NULL,
+                                        &error);
+        if (!r)
+                return;
+        stats = g_variant_get_child_value(r, 0);
+        if (!harness_books_balance(stats))
+                g_critical("the daemon's books do not balance (doc/protocol.md 4.3)");
+}
+
 int testdaemon_stop(TestDaemon *d)
 {
         int status;
         if (!d->proc)
                 return -1;
+        check_books(d);
         g_subprocess_send_signal(d->proc, SIGTERM);
         status = harness_wait_subprocess(d->proc, 10000);
         g_clear_object(&d->proc);
@@ -282,6 +324,7 @@ void testdaemon_free(TestDaemon *d)
         if (!d)
                 return;
         if (d->proc) {
+                check_books(d);
                 g_subprocess_force_exit(d->proc);
                 harness_wait_subprocess(d->proc, 5000);
                 g_clear_object(&d->proc);
@@ -402,10 +445,15 @@ bool testdaemon_counts_add_up(TestDaemon *d)
         guint64 dropped = testdaemon_stat(d, "dropped");
         guint64 queued = testdaemon_stat(d, "queue-depth");
 
+        g_autoptr(GVariant) stats = NULL;
+
         printf("# received %" G_GUINT64_FORMAT " = emitted %" G_GUINT64_FORMAT
                " + dropped %" G_GUINT64_FORMAT " + queued %" G_GUINT64_FORMAT "\n",
                received, emitted, dropped, queued);
-        return received != G_MAXUINT64 && received == emitted + dropped + queued;
+        if (received == G_MAXUINT64 || received != emitted + dropped + queued)
+                return false;
+        stats = harness_stats(d->conn);
+        return stats && harness_books_balance(stats);
 }
 
 static int send_msg(int fd, const struct sockaddr_un *to, socklen_t tolen, const void *buf,

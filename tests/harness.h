@@ -123,8 +123,14 @@ char *testdaemon_log(TestDaemon *d);
 char *harness_config_arg(const char *dir, const char *extra);
 /* How many times needle occurs in the daemon's log. */
 unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle);
+/* The books of one GetStats() answer (doc/protocol.md 4.3): attempts =
+ * received + rejected, received = emitted + dropped + held. Prints them when
+ * they do not balance. testdaemon_stop() and testdaemon_free() check them
+ * before the daemon goes, and fail the test program when they do not. */
+bool harness_books_balance(GVariant *stats);
 /* Waits for the queue to drain (testdaemon_wait_stat()), prints the figures,
- * and says whether received = emitted + dropped + queued. */
+ * and says whether received = emitted + dropped + queued and the books
+ * balance. */
 bool testdaemon_counts_add_up(TestDaemon *d);
 
 /* Senders: return 0 or -errno. */
