@@ -12,6 +12,9 @@ typedef struct {
         CU_TestFunc func;
 } TapTest;
 
+/* A table row for test_NAME, reported as NAME: each name written once. */
+#define TAP_TEST(name) { #name, test_##name }
+
 /* Registers a suite from a NULL-terminated table; aborts on registry errors. */
 void tap_add_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
                    const TapTest *tests);

@@ -339,6 +339,13 @@ void testdaemon_free(TestDaemon *d)
         g_free(d);
 }
 
+const char *harness_event_type(GDBusMessage *m)
+{
+        g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
+
+        return g_intern_string(g_variant_get_string(t, NULL));
+}
+
 GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms)
 {
         return g_async_queue_timeout_pop(d->events, (guint64) timeout_ms * 1000);

@@ -105,6 +105,8 @@ bool harness_name_owned(GDBusConnection *c);
 int testdaemon_stop(TestDaemon *d);
 void testdaemon_free(TestDaemon *d);
 
+/* An Event message's type (interned: valid for the process's life). */
+const char *harness_event_type(GDBusMessage *m);
 /* Next Event or EventBatch within timeout_ms, or NULL. */
 GDBusMessage *testdaemon_next_event(TestDaemon *d, unsigned timeout_ms);
 /* GetStats()["key"] as uint64 (u or t), or rejected[reason] when key is "rejected:REASON";

@@ -49,11 +49,23 @@ tests_test_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_test_daemon_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-daemon
 
-check_PROGRAMS += tests/test-queue-config
-tests_test_queue_config_SOURCES = tests/test-queue-config.c
-tests_test_queue_config_CFLAGS = $(TEST_CFLAGS)
-tests_test_queue_config_LDADD = $(TEST_LIBS)
-TESTS += tests/test-queue-config
+check_PROGRAMS += tests/test-queue
+tests_test_queue_SOURCES = tests/test-queue.c
+tests_test_queue_CFLAGS = $(TEST_CFLAGS)
+tests_test_queue_LDADD = $(TEST_LIBS)
+TESTS += tests/test-queue
+
+check_PROGRAMS += tests/test-busmsg
+tests_test_busmsg_SOURCES = tests/test-busmsg.c
+tests_test_busmsg_CFLAGS = $(TEST_CFLAGS)
+tests_test_busmsg_LDADD = $(TEST_LIBS)
+TESTS += tests/test-busmsg
+
+check_PROGRAMS += tests/test-config
+tests_test_config_SOURCES = tests/test-config.c
+tests_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_config_LDADD = $(TEST_LIBS)
+TESTS += tests/test-config
 
 check_PROGRAMS += tests/test-intake
 tests_test_intake_SOURCES = tests/test-intake.c

@@ -346,12 +346,12 @@ static void test_unread_answers_stop_only_their_sender(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "seqpacket_answers", test_seqpacket_answers },
-                { "stream_answers", test_stream_answers },
-                { "dropped_is_answered", test_dropped_is_answered },
-                { "library_waits", test_library_waits },
-                { "ingester_send_wait", test_ingester_send_wait },
-                { "unread_answers_stop_only_their_sender", test_unread_answers_stop_only_their_sender },
+                TAP_TEST(seqpacket_answers),
+                TAP_TEST(stream_answers),
+                TAP_TEST(dropped_is_answered),
+                TAP_TEST(library_waits),
+                TAP_TEST(ingester_send_wait),
+                TAP_TEST(unread_answers_stop_only_their_sender),
                 { NULL, NULL },
         };
         signal(SIGPIPE, SIG_IGN);

@@ -63,11 +63,6 @@ static bool wait_notify(int fd, const char *want, unsigned timeout_ms, GString *
         }
 }
 
-static const char *event_type(GDBusMessage *m)
-{
-        g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
-        return g_intern_string(g_variant_get_string(t, NULL));
-}
 
 /*
  * Starts ingesterd under systemd-socket-activate on the sockets in socks
@@ -196,7 +191,7 @@ static void check_activation(bool seqpacket)
                 /* credentials from SO_PEERCRED: the early event is relayed */
                 g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "early");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "early");
         } else {
                 /* systemd-socket-activate, unlike a socket unit with PassCredentials=yes,
                  * does not set SO_PASSCRED: the datagram queued before the daemon set it
@@ -208,7 +203,7 @@ static void check_activation(bool seqpacket)
                 CU_ASSERT_EQUAL(send_dgram(sock, "{\"type\":\"later\"}", 16, NULL, 0), 0);
                 m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "later");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "later");
         }
         CU_ASSERT_TRUE(wait_notify(nfd, "STATUS=", 1000, notes));
         CU_ASSERT_TRUE(wait_notify(nfd, " received, ", 1000, notes));
@@ -280,7 +275,7 @@ static void test_stream_activation(void)
                                 CU_ASSERT_TRUE_FATAL(wait_notify(nfd, "READY=1", 10000, notes));
                         m = g_async_queue_timeout_pop(events, 5000000);
                         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                        CU_ASSERT_STRING_EQUAL(event_type(m), types[k]);
+                        CU_ASSERT_STRING_EQUAL(harness_event_type(m), types[k]);
                         meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
                         g_variant_lookup(meta, "transport", "&s", &transport);
                         CU_ASSERT_STRING_EQUAL(transport ? transport : "", "stream");
@@ -340,7 +335,7 @@ static void test_fd_names_select_listen_sections(void)
         {
                 g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "open");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "open");
         }
         /* [listen:locked] admits uid 4242 only: we are refused at accept */
         c_locked = seq_connect(locked_sock);
@@ -355,7 +350,7 @@ static void test_fd_names_select_listen_sections(void)
         {
                 g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "own");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "own");
         }
         g_subprocess_send_signal(p, SIGTERM);
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
@@ -405,14 +400,11 @@ out:
 int main(void)
 {
         static const TapTest tests[] = {
-                { "seqpacket_activation_and_notifications",
-                  test_seqpacket_activation_and_notifications },
-                { "datagram_activation_and_notifications",
-                  test_datagram_activation_and_notifications },
-                { "stream_activation", test_stream_activation },
-                { "fd_names_select_listen_sections", test_fd_names_select_listen_sections },
-                { "fd_name_of_the_wrong_transport_is_refused",
-                  test_fd_name_of_the_wrong_transport_is_refused },
+                TAP_TEST(seqpacket_activation_and_notifications),
+                TAP_TEST(datagram_activation_and_notifications),
+                TAP_TEST(stream_activation),
+                TAP_TEST(fd_names_select_listen_sections),
+                TAP_TEST(fd_name_of_the_wrong_transport_is_refused),
                 { NULL, NULL },
         };
 

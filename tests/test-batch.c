@@ -579,16 +579,15 @@ static void test_batch_of_at_most_one(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "batch_carries_the_events_in_order", test_batch_carries_the_events_in_order },
-                { "batch_is_cut_before_16_descriptors", test_batch_is_cut_before_16_descriptors },
-                { "batch_is_cut_before_the_body_ceiling",
-                  test_batch_is_cut_before_the_body_ceiling },
-                { "lone_event_goes_out_at_once", test_lone_event_goes_out_at_once },
-                { "both_forms_carry_every_event", test_both_forms_carry_every_event },
-                { "bus_restart_mid_batch_loses_nothing", test_bus_restart_mid_batch_loses_nothing },
-                { "example_subscriber_takes_every_form", test_example_subscriber_takes_every_form },
-                { "batch_of_at_most_one", test_batch_of_at_most_one },
-                { "bad_signal_form_is_refused", test_bad_signal_form_is_refused },
+                TAP_TEST(batch_carries_the_events_in_order),
+                TAP_TEST(batch_is_cut_before_16_descriptors),
+                TAP_TEST(batch_is_cut_before_the_body_ceiling),
+                TAP_TEST(lone_event_goes_out_at_once),
+                TAP_TEST(both_forms_carry_every_event),
+                TAP_TEST(bus_restart_mid_batch_loses_nothing),
+                TAP_TEST(example_subscriber_takes_every_form),
+                TAP_TEST(batch_of_at_most_one),
+                TAP_TEST(bad_signal_form_is_refused),
                 { NULL, NULL },
         };
         tap_add_suite_full("batch", suite_init, suite_cleanup, setup, teardown, tests);

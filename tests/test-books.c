@@ -179,12 +179,10 @@ static void test_half_closed_then_closed_is_let_go(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "oversized_packet_then_close_is_counted",
-                  test_oversized_packet_then_close_is_counted },
-                { "half_closed_seqpacket_gets_every_answer",
-                  test_half_closed_seqpacket_gets_every_answer },
-                { "half_closed_stream_gets_every_answer", test_half_closed_stream_gets_every_answer },
-                { "half_closed_then_closed_is_let_go", test_half_closed_then_closed_is_let_go },
+                TAP_TEST(oversized_packet_then_close_is_counted),
+                TAP_TEST(half_closed_seqpacket_gets_every_answer),
+                TAP_TEST(half_closed_stream_gets_every_answer),
+                TAP_TEST(half_closed_then_closed_is_let_go),
                 { NULL, NULL },
         };
 

@@ -15,10 +15,11 @@
 
 static CodecLimits limits;
 
-static int reset_limits(void)
+/* Per-test setup: every test starts from the default limits, whatever the
+ * one before it set. */
+static void reset_limits(void)
 {
         limits = CODEC_LIMITS_DEFAULT;
-        return 0;
 }
 
 /* The codec marks its output trusted; re-check the bytes as if they came from outside. */
@@ -293,7 +294,6 @@ static void test_depth_ceiling_fits_the_bus(void)
                 ASSERT_REASON(decode_str(at->str), CODEC_OK);
                 ASSERT_REASON(decode_str(over->str), CODEC_E_TOO_DEEP);
         }
-        reset_limits();
 }
 
 static GString *json_with_members(unsigned n, bool array)
@@ -342,7 +342,6 @@ static void test_json_string_limit_counts_decoded_bytes(void)
         ASSERT_REASON(decode_str(over->str), CODEC_E_STRING_TOO_LONG);
         ASSERT_REASON(decode_str(key_over->str), CODEC_E_STRING_TOO_LONG);
         ASSERT_REASON(decode_str("{\"abcdefghij\":\"abcdefghij\"}"), CODEC_OK);
-        reset_limits();
 }
 
 static void test_json_duplicate_keys_last_wins(void)
@@ -578,7 +577,6 @@ static void test_msgpack_bin_at_depth_ceiling_fits_the_bus(void)
         msgpack_pack_bin_body(&b.pk, "ab", 2);
         ASSERT_REASON(decode(b.sbuf.data, b.sbuf.size, NULL), CODEC_OK);
         mpbuf_clear(&b);
-        reset_limits();
 }
 
 static void test_msgpack_member_limit_boundary(void)
@@ -616,7 +614,6 @@ static void test_msgpack_string_and_bin_limit_boundary(void)
         ASSERT_REASON(decode("\x81\xa1x\xc4\x04" "abcd", 9, NULL), CODEC_OK);
         ASSERT_REASON(decode("\x81\xa1x\xc4\x05" "abcde", 10, NULL), CODEC_E_STRING_TOO_LONG);
         ASSERT_REASON(decode("\x81\xa5" "abcde\x01", 8, NULL), CODEC_E_STRING_TOO_LONG);
-        reset_limits();
 }
 
 static void test_msgpack_invalid_strings_are_rejected(void)
@@ -771,7 +768,6 @@ static void test_writer_is_reused_cleanly(void)
                              17, NULL),
                       CODEC_E_NULL_IN_ARRAY);
         assert_json_decodes_to(small, want, "t");
-        reset_limits();
 }
 
 static void test_limits_check(void)
@@ -1056,74 +1052,63 @@ static void test_random_documents_decode_or_are_rejected(void)
 int main(void)
 {
         static const TapTest json_tests[] = {
-                { "json_object_maps_to_vardict", test_json_object_maps_to_vardict },
-                { "json_missing_type_gives_empty_type", test_json_missing_type_gives_empty_type },
-                { "json_null_member_is_left_out", test_json_null_member_is_left_out },
-                { "json_null_in_array_is_rejected", test_json_null_in_array_is_rejected },
-                { "json_integer_range_boundaries", test_json_integer_range_boundaries },
-                { "json_fraction_or_exponent_is_double", test_json_fraction_or_exponent_is_double },
-                { "json_float_overflow_is_not_finite", test_json_float_overflow_is_not_finite },
-                { "json_non_rfc_syntax_is_rejected", test_json_non_rfc_syntax_is_rejected },
-                { "json_raw_control_character_in_string_is_rejected",
-                  test_json_raw_control_character_in_string_is_rejected },
-                { "json_whitespace_around_object_is_accepted",
-                  test_json_whitespace_around_object_is_accepted },
-                { "json_trailing_data_is_rejected", test_json_trailing_data_is_rejected },
-                { "json_truncated_document_is_rejected", test_json_truncated_document_is_rejected },
-                { "json_nul_escape_is_rejected", test_json_nul_escape_is_rejected },
-                { "json_lone_surrogate_is_rejected", test_json_lone_surrogate_is_rejected },
-                { "json_supplementary_escapes_are_decoded_exactly",
-                  test_json_supplementary_escapes_are_decoded_exactly },
-                { "json_invalid_utf8_is_rejected", test_json_invalid_utf8_is_rejected },
-                { "json_depth_limit_boundary", test_json_depth_limit_boundary },
-                { "depth_ceiling_fits_the_bus", test_depth_ceiling_fits_the_bus },
-                { "json_member_limit_boundary", test_json_member_limit_boundary },
-                { "json_string_limit_counts_decoded_bytes",
-                  test_json_string_limit_counts_decoded_bytes },
-                { "json_duplicate_keys_last_wins", test_json_duplicate_keys_last_wins },
-                { "type_member_must_be_a_string", test_type_member_must_be_a_string },
-                { "encoding_detection", test_encoding_detection },
-                { "pinned_codec", test_pinned_codec },
+                TAP_TEST(json_object_maps_to_vardict),
+                TAP_TEST(json_missing_type_gives_empty_type),
+                TAP_TEST(json_null_member_is_left_out),
+                TAP_TEST(json_null_in_array_is_rejected),
+                TAP_TEST(json_integer_range_boundaries),
+                TAP_TEST(json_fraction_or_exponent_is_double),
+                TAP_TEST(json_float_overflow_is_not_finite),
+                TAP_TEST(json_non_rfc_syntax_is_rejected),
+                TAP_TEST(json_raw_control_character_in_string_is_rejected),
+                TAP_TEST(json_whitespace_around_object_is_accepted),
+                TAP_TEST(json_trailing_data_is_rejected),
+                TAP_TEST(json_truncated_document_is_rejected),
+                TAP_TEST(json_nul_escape_is_rejected),
+                TAP_TEST(json_lone_surrogate_is_rejected),
+                TAP_TEST(json_supplementary_escapes_are_decoded_exactly),
+                TAP_TEST(json_invalid_utf8_is_rejected),
+                TAP_TEST(json_depth_limit_boundary),
+                TAP_TEST(depth_ceiling_fits_the_bus),
+                TAP_TEST(json_member_limit_boundary),
+                TAP_TEST(json_string_limit_counts_decoded_bytes),
+                TAP_TEST(json_duplicate_keys_last_wins),
+                TAP_TEST(type_member_must_be_a_string),
+                TAP_TEST(encoding_detection),
+                TAP_TEST(pinned_codec),
                 { NULL, NULL },
         };
         static const TapTest msgpack_tests[] = {
-                { "msgpack_map_maps_to_vardict", test_msgpack_map_maps_to_vardict },
-                { "msgpack_and_json_decode_alike", test_msgpack_and_json_decode_alike },
-                { "msgpack_ext_is_rejected", test_msgpack_ext_is_rejected },
-                { "msgpack_non_string_key_is_rejected", test_msgpack_non_string_key_is_rejected },
-                { "msgpack_truncated_is_rejected", test_msgpack_truncated_is_rejected },
-                { "msgpack_huge_counts_are_refused_before_allocation",
-                  test_msgpack_huge_counts_are_refused_before_allocation },
-                { "msgpack_reserved_byte_is_rejected", test_msgpack_reserved_byte_is_rejected },
-                { "msgpack_trailing_data_is_rejected", test_msgpack_trailing_data_is_rejected },
-                { "msgpack_depth_limit_boundary", test_msgpack_depth_limit_boundary },
-                { "msgpack_bin_at_depth_ceiling_fits_the_bus",
-                  test_msgpack_bin_at_depth_ceiling_fits_the_bus },
-                { "msgpack_member_limit_boundary", test_msgpack_member_limit_boundary },
-                { "msgpack_string_and_bin_limit_boundary",
-                  test_msgpack_string_and_bin_limit_boundary },
-                { "msgpack_invalid_strings_are_rejected", test_msgpack_invalid_strings_are_rejected },
-                { "msgpack_non_finite_floats_are_rejected",
-                  test_msgpack_non_finite_floats_are_rejected },
-                { "msgpack_nulls", test_msgpack_nulls },
-                { "msgpack_duplicate_keys_last_wins", test_msgpack_duplicate_keys_last_wins },
+                TAP_TEST(msgpack_map_maps_to_vardict),
+                TAP_TEST(msgpack_and_json_decode_alike),
+                TAP_TEST(msgpack_ext_is_rejected),
+                TAP_TEST(msgpack_non_string_key_is_rejected),
+                TAP_TEST(msgpack_truncated_is_rejected),
+                TAP_TEST(msgpack_huge_counts_are_refused_before_allocation),
+                TAP_TEST(msgpack_reserved_byte_is_rejected),
+                TAP_TEST(msgpack_trailing_data_is_rejected),
+                TAP_TEST(msgpack_depth_limit_boundary),
+                TAP_TEST(msgpack_bin_at_depth_ceiling_fits_the_bus),
+                TAP_TEST(msgpack_member_limit_boundary),
+                TAP_TEST(msgpack_string_and_bin_limit_boundary),
+                TAP_TEST(msgpack_invalid_strings_are_rejected),
+                TAP_TEST(msgpack_non_finite_floats_are_rejected),
+                TAP_TEST(msgpack_nulls),
+                TAP_TEST(msgpack_duplicate_keys_last_wins),
                 { NULL, NULL },
         };
         static const TapTest api_tests[] = {
-                { "limits_check", test_limits_check },
-                { "strings_checked_at_every_offset", test_strings_checked_at_every_offset },
-                { "writer_is_reused_cleanly", test_writer_is_reused_cleanly },
-                { "reason_names_are_unique_and_round_trip",
-                  test_reason_names_are_unique_and_round_trip },
-                { "hostile_corpus", test_hostile_corpus },
-                { "random_documents_decode_or_are_rejected",
-                  test_random_documents_decode_or_are_rejected },
+                TAP_TEST(limits_check),
+                TAP_TEST(strings_checked_at_every_offset),
+                TAP_TEST(writer_is_reused_cleanly),
+                TAP_TEST(reason_names_are_unique_and_round_trip),
+                TAP_TEST(hostile_corpus),
+                TAP_TEST(random_documents_decode_or_are_rejected),
                 { NULL, NULL },
         };
 
-        reset_limits();
-        tap_add_suite("codec-json", reset_limits, NULL, json_tests);
-        tap_add_suite("codec-msgpack", reset_limits, NULL, msgpack_tests);
-        tap_add_suite("codec", reset_limits, NULL, api_tests);
+        tap_add_suite_full("codec-json", NULL, NULL, reset_limits, NULL, json_tests);
+        tap_add_suite_full("codec-msgpack", NULL, NULL, reset_limits, NULL, msgpack_tests);
+        tap_add_suite_full("codec", NULL, NULL, reset_limits, NULL, api_tests);
         return tap_run();
 }

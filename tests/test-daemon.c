@@ -53,11 +53,6 @@ static GVariant *body_child(GDBusMessage *m, int i)
         return g_variant_get_child_value(g_dbus_message_get_body(m), (gsize) i);
 }
 
-static const char *event_type(GDBusMessage *m)
-{
-        return g_variant_get_string(g_variant_get_child_value(g_dbus_message_get_body(m), 0),
-                                    NULL);
-}
 
 /* Waits for the event whose type is `type`, skipping none: returns NULL on timeout. */
 static GDBusMessage *expect_event(const char *type)
@@ -126,7 +121,7 @@ static void test_json_over_dgram_arrives_with_kernel_credentials(void)
         CU_ASSERT_EQUAL(send_dgram(d->dgram_path, json, strlen(json), NULL, 0), 0);
         m = expect_event("hello");
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-        CU_ASSERT_STRING_EQUAL(event_type(m), "hello");
+        CU_ASSERT_STRING_EQUAL(harness_event_type(m), "hello");
         CU_ASSERT_STRING_EQUAL(g_dbus_message_get_signature(m), "sa{sv}a{sv}ah");
         CU_ASSERT_STRING_EQUAL(g_dbus_message_get_path(m), "/org/ingester/Ingester1");
         data = body_child(m, 1);
@@ -341,7 +336,7 @@ static void send_bad_then_good(const BadPacket *b, int seqfd, const char *target
                 m = expect_event(want);
                 CU_ASSERT_PTR_NOT_NULL(m);
                 if (m)
-                        CU_ASSERT_STRING_EQUAL(event_type(m), want);
+                        CU_ASSERT_STRING_EQUAL(harness_event_type(m), want);
         }
         CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
         CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
@@ -542,7 +537,7 @@ static void test_sender_not_in_allow_list_is_refused(void)
         {
                 g_autoptr(GDBusMessage) m = expect_event("root");
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "root");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "root");
         }
         CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:not-allowed"), 1);
         {
@@ -577,7 +572,7 @@ static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
                 g_autoptr(GDBusMessage) m = expect_event("after");
                 CU_ASSERT_PTR_NOT_NULL(m);
                 if (m)
-                        CU_ASSERT_STRING_EQUAL(event_type(m), "after");
+                        CU_ASSERT_STRING_EQUAL(harness_event_type(m), "after");
         }
         CU_ASSERT_EQUAL(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
         CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:fds-truncated"), 1);
@@ -882,47 +877,38 @@ static void test_invalid_configuration_names_the_key(void)
 int main(void)
 {
         static const TapTest relay_tests[] = {
-                { "json_over_dgram_arrives_with_kernel_credentials",
-                  test_json_over_dgram_arrives_with_kernel_credentials },
-                { "msgpack_over_seqpacket_arrives", test_msgpack_over_seqpacket_arrives },
-                { "fd_sent_with_event_is_readable_by_subscriber",
-                  test_fd_sent_with_event_is_readable_by_subscriber },
-                { "seq_increases_and_stats_add_up", test_seq_increases_and_stats_add_up },
-                { "properties_report_counters", test_properties_report_counters },
-                { "depth_ceiling_is_accepted_by_the_bus", test_depth_ceiling_is_accepted_by_the_bus },
+                TAP_TEST(json_over_dgram_arrives_with_kernel_credentials),
+                TAP_TEST(msgpack_over_seqpacket_arrives),
+                TAP_TEST(fd_sent_with_event_is_readable_by_subscriber),
+                TAP_TEST(seq_increases_and_stats_add_up),
+                TAP_TEST(properties_report_counters),
+                TAP_TEST(depth_ceiling_is_accepted_by_the_bus),
                 { NULL, NULL },
         };
         static const TapTest reject_tests[] = {
-                { "every_rejection_over_dgram_is_counted_logged_and_harmless",
-                  test_every_rejection_over_dgram_is_counted_logged_and_harmless },
-                { "every_rejection_over_seqpacket_keeps_the_connection",
-                  test_every_rejection_over_seqpacket_keeps_the_connection },
-                { "limits_at_their_boundary_are_accepted",
-                  test_limits_at_their_boundary_are_accepted },
-                { "zero_length_seqpacket_packet_is_not_a_hangup",
-                  test_zero_length_seqpacket_packet_is_not_a_hangup },
-                { "sender_not_in_allow_list_is_refused", test_sender_not_in_allow_list_is_refused },
-                { "fds_the_kernel_cannot_install_drop_the_packet",
-                  test_fds_the_kernel_cannot_install_drop_the_packet },
+                TAP_TEST(every_rejection_over_dgram_is_counted_logged_and_harmless),
+                TAP_TEST(every_rejection_over_seqpacket_keeps_the_connection),
+                TAP_TEST(limits_at_their_boundary_are_accepted),
+                TAP_TEST(zero_length_seqpacket_packet_is_not_a_hangup),
+                TAP_TEST(sender_not_in_allow_list_is_refused),
+                TAP_TEST(fds_the_kernel_cannot_install_drop_the_packet),
                 { NULL, NULL },
         };
         static const TapTest policy_tests[] = {
-                { "policy_drop_newest_keeps_the_first", test_policy_drop_newest_keeps_the_first },
-                { "policy_drop_oldest_keeps_the_last", test_policy_drop_oldest_keeps_the_last },
-                { "policy_block_loses_nothing_across_a_bus_restart",
-                  test_policy_block_loses_nothing_across_a_bus_restart },
+                TAP_TEST(policy_drop_newest_keeps_the_first),
+                TAP_TEST(policy_drop_oldest_keeps_the_last),
+                TAP_TEST(policy_block_loses_nothing_across_a_bus_restart),
                 { NULL, NULL },
         };
         static const TapTest ops_tests[] = {
-                { "stale_socket_is_replaced", test_stale_socket_is_replaced },
-                { "live_socket_is_refused", test_live_socket_is_refused },
-                { "symlink_and_non_socket_are_refused", test_symlink_and_non_socket_are_refused },
-                { "unsafe_directory_is_refused", test_unsafe_directory_is_refused },
-                { "socket_modes_are_set_at_bind", test_socket_modes_are_set_at_bind },
-                { "sigterm_drains_and_unlinks", test_sigterm_drains_and_unlinks },
-                { "name_taken_fails_and_replace_takes_over",
-                  test_name_taken_fails_and_replace_takes_over },
-                { "invalid_configuration_names_the_key", test_invalid_configuration_names_the_key },
+                TAP_TEST(stale_socket_is_replaced),
+                TAP_TEST(live_socket_is_refused),
+                TAP_TEST(symlink_and_non_socket_are_refused),
+                TAP_TEST(unsafe_directory_is_refused),
+                TAP_TEST(socket_modes_are_set_at_bind),
+                TAP_TEST(sigterm_drains_and_unlinks),
+                TAP_TEST(name_taken_fails_and_replace_takes_over),
+                TAP_TEST(invalid_configuration_names_the_key),
                 { NULL, NULL },
         };
 

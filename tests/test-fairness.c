@@ -456,17 +456,16 @@ static void test_rate_limit_per_sender(void)
 int main(void)
 {
         static const TapTest flood_tests[] = {
-                { "block_seqpacket_flood", test_block_seqpacket_flood },
-                { "block_dgram_flood", test_block_dgram_flood },
-                { "drop_newest_flood", test_drop_newest_flood },
-                { "drop_oldest_flood", test_drop_oldest_flood },
-                { "drop_newest_dgram_flood", test_drop_newest_dgram_flood },
+                TAP_TEST(block_seqpacket_flood),
+                TAP_TEST(block_dgram_flood),
+                TAP_TEST(drop_newest_flood),
+                TAP_TEST(drop_oldest_flood),
+                TAP_TEST(drop_newest_dgram_flood),
                 { NULL, NULL },
         };
         static const TapTest lane_tests[] = {
-                { "senders_past_the_lane_limit_share_one",
-                  test_senders_past_the_lane_limit_share_one },
-                { "rate_limit_per_sender", test_rate_limit_per_sender },
+                TAP_TEST(senders_past_the_lane_limit_share_one),
+                TAP_TEST(rate_limit_per_sender),
                 { NULL, NULL },
         };
         tap_add_suite_full("flood", suite_init, suite_cleanup, setup, teardown, flood_tests);

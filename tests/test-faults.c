@@ -111,11 +111,6 @@ static GDBusMessage *next_event(unsigned timeout_ms)
         return m;
 }
 
-static const char *event_type(GDBusMessage *m)
-{
-        g_autoptr(GVariant) t = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
-        return g_intern_string(g_variant_get_string(t, NULL));
-}
 
 static gint64 data_int(GDBusMessage *m, const char *key)
 {
@@ -154,7 +149,7 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
                 gint64 i;
                 if (!m)
                         break;
-                if (strcmp(event_type(m), type) != 0)
+                if (strcmp(harness_event_type(m), type) != 0)
                         continue;
                 got++;
                 if (fds_each >= 0 && n_handles(m) != (unsigned) fds_each) {
@@ -244,8 +239,8 @@ static void test_connection_limit_makes_connects_wait_not_vanish(void)
                 for (int i = 0; i < 2; i++) {
                         g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
                         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                        if (strcmp(event_type(m), "waiting") == 0 ||
-                            strcmp(event_type(m), "from-tool") == 0)
+                        if (strcmp(harness_event_type(m), "waiting") == 0 ||
+                            strcmp(harness_event_type(m), "from-tool") == 0)
                                 got++;
                 }
                 CU_ASSERT_EQUAL(got, 2);
@@ -496,7 +491,7 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
                 g_autoptr(GVariant) meta = NULL;
                 guint32 dropped = 0;
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "nodup");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "nodup");
                 CU_ASSERT_EQUAL(n_handles(m), 0);
                 meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
                 CU_ASSERT_TRUE(g_variant_lookup(meta, "fds-dropped", "u", &dropped));
@@ -725,9 +720,9 @@ static void collect_two(const char *a, guint8 *seen_a, const char *b, guint8 *se
                 i = data_int(m, "i");
                 if (i < 0 || (guint64) i >= n)
                         continue;
-                if (strcmp(event_type(m), a) == 0)
+                if (strcmp(harness_event_type(m), a) == 0)
                         seen_a[i] = 1;
-                else if (strcmp(event_type(m), b) == 0)
+                else if (strcmp(harness_event_type(m), b) == 0)
                         seen_b[i] = 1;
         }
 }
@@ -910,7 +905,7 @@ static void check_bus_refusing_fds(const char *const *extra, unsigned N)
                         g_autoptr(GDBusMessage) m = next_event(300);
                         if (!m)
                                 break;
-                        if (strcmp(event_type(m), "after") == 0 && n_handles(m) == 8)
+                        if (strcmp(harness_event_type(m), "after") == 0 && n_handles(m) == 8)
                                 fds_back = true;
                 }
         }
@@ -1069,7 +1064,7 @@ static void test_datagram_without_credentials_has_its_own_reason(void)
         {
                 g_autoptr(GDBusMessage) m = g_async_queue_timeout_pop(events, 5000000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-                CU_ASSERT_STRING_EQUAL(event_type(m), "later");
+                CU_ASSERT_STRING_EQUAL(harness_event_type(m), "later");
         }
         CU_ASSERT_PTR_NULL(g_async_queue_timeout_pop(events, 200000));
         CU_ASSERT_EQUAL(harness_stat(sub, "rejected:no-credentials"), 1);
@@ -1180,49 +1175,37 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 int main(void)
 {
         static const TapTest connection_tests[] = {
-                { "connection_limit_makes_connects_wait_not_vanish",
-                  test_connection_limit_makes_connects_wait_not_vanish },
-                { "churning_senders_lose_nothing_at_a_low_limit",
-                  test_churning_senders_lose_nothing_at_a_low_limit },
-                { "accept_at_emfile_waits_quietly_and_recovers",
-                  test_accept_at_emfile_waits_quietly_and_recovers },
+                TAP_TEST(connection_limit_makes_connects_wait_not_vanish),
+                TAP_TEST(churning_senders_lose_nothing_at_a_low_limit),
+                TAP_TEST(accept_at_emfile_waits_quietly_and_recovers),
                 { NULL, NULL },
         };
 
         static const TapTest fd_tests[] = {
-                { "descriptor_pressure_never_wedges_the_relay",
-                  test_descriptor_pressure_never_wedges_the_relay },
-                { "failed_dup_sends_the_event_without_its_fds",
-                  test_failed_dup_sends_the_event_without_its_fds },
+                TAP_TEST(descriptor_pressure_never_wedges_the_relay),
+                TAP_TEST(failed_dup_sends_the_event_without_its_fds),
                 { NULL, NULL },
         };
 
         static const TapTest size_tests[] = {
-                { "memory_is_bounded_for_small_events", test_memory_is_bounded_for_small_events },
-                { "memory_is_bounded_for_large_events", test_memory_is_bounded_for_large_events },
-                { "event_over_the_bus_ceiling_is_refused_before_queueing",
-                  test_event_over_the_bus_ceiling_is_refused_before_queueing },
+                TAP_TEST(memory_is_bounded_for_small_events),
+                TAP_TEST(memory_is_bounded_for_large_events),
+                TAP_TEST(event_over_the_bus_ceiling_is_refused_before_queueing),
                 { NULL, NULL },
         };
 
         static const TapTest restart_tests[] = {
-                { "restart_under_load_loses_nothing", test_restart_under_load_loses_nothing },
-                { "activated_socket_keeps_its_packets_for_the_next_instance",
-                  test_activated_socket_keeps_its_packets_for_the_next_instance },
-                { "datagram_without_credentials_has_its_own_reason",
-                  test_datagram_without_credentials_has_its_own_reason },
-                { "sighup_reloads_limits_and_allow_lists_losing_nothing",
-                  test_sighup_reloads_limits_and_allow_lists_losing_nothing },
+                TAP_TEST(restart_under_load_loses_nothing),
+                TAP_TEST(activated_socket_keeps_its_packets_for_the_next_instance),
+                TAP_TEST(datagram_without_credentials_has_its_own_reason),
+                TAP_TEST(sighup_reloads_limits_and_allow_lists_losing_nothing),
                 { NULL, NULL },
         };
 
         static const TapTest bus_tests[] = {
-                { "events_the_bus_never_read_are_sent_again",
-                  test_events_the_bus_never_read_are_sent_again },
-                { "a_bus_that_refuses_fds_gets_events_without_them",
-                  test_a_bus_that_refuses_fds_gets_events_without_them },
-                { "a_bus_that_refuses_fds_gets_batches_without_them",
-                  test_a_bus_that_refuses_fds_gets_batches_without_them },
+                TAP_TEST(events_the_bus_never_read_are_sent_again),
+                TAP_TEST(a_bus_that_refuses_fds_gets_events_without_them),
+                TAP_TEST(a_bus_that_refuses_fds_gets_batches_without_them),
                 { NULL, NULL },
         };
 

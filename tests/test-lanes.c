@@ -335,15 +335,15 @@ static void test_busiest_lanes_in_order(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "lanes_are_served_in_turn", test_lanes_are_served_in_turn },
-                { "seq_is_bus_order_and_resend_keeps_it", test_seq_is_bus_order_and_resend_keeps_it },
-                { "shares_follow_the_active_lanes", test_shares_follow_the_active_lanes },
-                { "drop_newest_takes_from_the_flood", test_drop_newest_takes_from_the_flood },
-                { "drop_oldest_takes_from_the_flood", test_drop_oldest_takes_from_the_flood },
-                { "dgram_lanes_and_their_limit", test_dgram_lanes_and_their_limit },
-                { "closed_connection_keeps_its_events", test_closed_connection_keeps_its_events },
-                { "rate_limit_per_lane", test_rate_limit_per_lane },
-                { "busiest_lanes_in_order", test_busiest_lanes_in_order },
+                TAP_TEST(lanes_are_served_in_turn),
+                TAP_TEST(seq_is_bus_order_and_resend_keeps_it),
+                TAP_TEST(shares_follow_the_active_lanes),
+                TAP_TEST(drop_newest_takes_from_the_flood),
+                TAP_TEST(drop_oldest_takes_from_the_flood),
+                TAP_TEST(dgram_lanes_and_their_limit),
+                TAP_TEST(closed_connection_keeps_its_events),
+                TAP_TEST(rate_limit_per_lane),
+                TAP_TEST(busiest_lanes_in_order),
                 { NULL, NULL },
         };
         tap_add_suite("lanes", NULL, NULL, tests);

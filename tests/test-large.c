@@ -242,10 +242,9 @@ static void test_sixteen_mib_through_ingester_send(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "memfd_conventions_on_both_transports",
-                  test_memfd_conventions_on_both_transports },
-                { "bad_large_events_then_good_ones", test_bad_large_events_then_good_ones },
-                { "sixteen_mib_through_ingester_send", test_sixteen_mib_through_ingester_send },
+                TAP_TEST(memfd_conventions_on_both_transports),
+                TAP_TEST(bad_large_events_then_good_ones),
+                TAP_TEST(sixteen_mib_through_ingester_send),
                 { NULL, NULL },
         };
         tap_add_suite_full("large", suite_init, suite_cleanup, setup, teardown, tests);

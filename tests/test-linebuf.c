@@ -157,12 +157,12 @@ static void test_has_line(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "lines_whatever_the_split", test_lines_whatever_the_split },
-                { "crlf_and_blank_lines", test_crlf_and_blank_lines },
-                { "long_line_skipped_to_its_newline", test_long_line_skipped_to_its_newline },
-                { "thousand_lines_in_one_read", test_thousand_lines_in_one_read },
-                { "what_is_left_at_hang_up", test_what_is_left_at_hang_up },
-                { "has_line", test_has_line },
+                TAP_TEST(lines_whatever_the_split),
+                TAP_TEST(crlf_and_blank_lines),
+                TAP_TEST(long_line_skipped_to_its_newline),
+                TAP_TEST(thousand_lines_in_one_read),
+                TAP_TEST(what_is_left_at_hang_up),
+                TAP_TEST(has_line),
                 { NULL, NULL },
         };
         tap_add_suite("linebuf", NULL, NULL, tests);

@@ -315,14 +315,12 @@ static void test_stats_and_exit_statuses(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "every_value_kind_and_descriptors_read_back",
-                  test_every_value_kind_and_descriptors_read_back },
-                { "type_and_match_filter", test_type_and_match_filter },
-                { "batch_form_one_line_per_event", test_batch_form_one_line_per_event },
-                { "both_forms_one_line_per_event", test_both_forms_one_line_per_event },
-                { "timeout_before_count_exits_1_with_what_came",
-                  test_timeout_before_count_exits_1_with_what_came },
-                { "stats_and_exit_statuses", test_stats_and_exit_statuses },
+                TAP_TEST(every_value_kind_and_descriptors_read_back),
+                TAP_TEST(type_and_match_filter),
+                TAP_TEST(batch_form_one_line_per_event),
+                TAP_TEST(both_forms_one_line_per_event),
+                TAP_TEST(timeout_before_count_exits_1_with_what_came),
+                TAP_TEST(stats_and_exit_statuses),
                 { NULL, NULL },
         };
 

@@ -325,12 +325,9 @@ static void test_system_policy_lets_others_read_but_not_write(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "session_activation_starts_the_daemon_on_first_call",
-                  test_session_activation_starts_the_daemon_on_first_call },
-                { "system_policy_refuses_the_name_to_other_users",
-                  test_system_policy_refuses_the_name_to_other_users },
-                { "system_policy_lets_others_read_but_not_write",
-                  test_system_policy_lets_others_read_but_not_write },
+                TAP_TEST(session_activation_starts_the_daemon_on_first_call),
+                TAP_TEST(system_policy_refuses_the_name_to_other_users),
+                TAP_TEST(system_policy_lets_others_read_but_not_write),
                 { NULL, NULL },
         };
 

@@ -720,13 +720,12 @@ static void test_schema_bus_name_taken_then_replaced(void)
 int main(void)
 {
         static const TapTest conversion_tests[] = {
-                { "u_at_its_boundaries", test_u_at_its_boundaries },
-                { "integers_at_their_boundaries", test_integers_at_their_boundaries },
-                { "strings_paths_signatures", test_strings_paths_signatures },
-                { "arrays_dicts_and_variants", test_arrays_dicts_and_variants },
-                { "required_default_null_and_extra_members",
-                  test_required_default_null_and_extra_members },
-                { "meta_and_fd_args", test_meta_and_fd_args },
+                TAP_TEST(u_at_its_boundaries),
+                TAP_TEST(integers_at_their_boundaries),
+                TAP_TEST(strings_paths_signatures),
+                TAP_TEST(arrays_dicts_and_variants),
+                TAP_TEST(required_default_null_and_extra_members),
+                TAP_TEST(meta_and_fd_args),
                 { NULL, NULL },
         };
         static const TapTest error_tests[] = {
@@ -750,14 +749,12 @@ int main(void)
                 { NULL, NULL },
         };
         static const TapTest bus_tests[] = {
-                { "check_config", test_check_config },
-                { "shield1_from_a_stream_to_a_codegen_subscriber",
-                  test_shield1_from_a_stream_to_a_codegen_subscriber },
-                { "schema_bus_name_taken_then_replaced", test_schema_bus_name_taken_then_replaced },
-                { "typed_also_event", test_typed_also_event },
-                { "typed_never_batched", test_typed_never_batched },
-                { "typed_signals_wait_for_the_name_after_a_bus_restart",
-                  test_typed_signals_wait_for_the_name_after_a_bus_restart },
+                TAP_TEST(check_config),
+                TAP_TEST(shield1_from_a_stream_to_a_codegen_subscriber),
+                TAP_TEST(schema_bus_name_taken_then_replaced),
+                TAP_TEST(typed_also_event),
+                TAP_TEST(typed_never_batched),
+                TAP_TEST(typed_signals_wait_for_the_name_after_a_bus_restart),
                 { NULL, NULL },
         };
         tap_add_suite("conversions", conversions_init, conversions_cleanup, conversion_tests);

@@ -584,35 +584,30 @@ static void test_stream_socket_gets_one_line_per_event(void)
 int main(void)
 {
         static const TapTest send_tests[] = {
-                { "fields_make_one_typed_event", test_fields_make_one_typed_event },
-                { "each_argument_is_one_event_in_order", test_each_argument_is_one_event_in_order },
-                { "bad_lines_are_reported_and_good_ones_still_go",
-                  test_bad_lines_are_reported_and_good_ones_still_go },
-                { "msgpack_carries_the_same_values_as_json",
-                  test_msgpack_carries_the_same_values_as_json },
-                { "files_and_inherited_fds_are_passed", test_files_and_inherited_fds_are_passed },
-                { "descriptor_limit_is_16", test_descriptor_limit_is_16 },
-                { "environment_names_the_default_socket", test_environment_names_the_default_socket },
-                { "many_lines_go_over_one_connection", test_many_lines_go_over_one_connection },
-                { "stream_socket_gets_one_line_per_event",
-                  test_stream_socket_gets_one_line_per_event },
+                TAP_TEST(fields_make_one_typed_event),
+                TAP_TEST(each_argument_is_one_event_in_order),
+                TAP_TEST(bad_lines_are_reported_and_good_ones_still_go),
+                TAP_TEST(msgpack_carries_the_same_values_as_json),
+                TAP_TEST(files_and_inherited_fds_are_passed),
+                TAP_TEST(descriptor_limit_is_16),
+                TAP_TEST(environment_names_the_default_socket),
+                TAP_TEST(many_lines_go_over_one_connection),
+                TAP_TEST(stream_socket_gets_one_line_per_event),
                 { NULL, NULL },
         };
         static const TapTest failure_tests[] = {
-                { "daemon_not_running_is_status_3", test_daemon_not_running_is_status_3 },
-                { "daemon_started_late_is_reached_by_retries",
-                  test_daemon_started_late_is_reached_by_retries },
-                { "wrong_forced_transport_is_status_3", test_wrong_forced_transport_is_status_3 },
-                { "usage_errors_are_status_2_and_send_nothing",
-                  test_usage_errors_are_status_2_and_send_nothing },
-                { "help_and_version", test_help_and_version },
+                TAP_TEST(daemon_not_running_is_status_3),
+                TAP_TEST(daemon_started_late_is_reached_by_retries),
+                TAP_TEST(wrong_forced_transport_is_status_3),
+                TAP_TEST(usage_errors_are_status_2_and_send_nothing),
+                TAP_TEST(help_and_version),
                 { NULL, NULL },
         };
         static const TapTest example_tests[] = {
-                { "example_reader_sends_each_line", test_example_reader_sends_each_line },
-                { "python_reader", test_python_reader },
-                { "shell_reader", test_shell_reader },
-                { "rust_and_go_readers", test_rust_and_go_readers },
+                TAP_TEST(example_reader_sends_each_line),
+                TAP_TEST(python_reader),
+                TAP_TEST(shell_reader),
+                TAP_TEST(rust_and_go_readers),
                 { NULL, NULL },
         };
 

@@ -361,13 +361,12 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
 int main(void)
 {
         static const TapTest tests[] = {
-                { "line_written_byte_by_byte", test_line_written_byte_by_byte },
-                { "thousand_lines_in_one_write", test_thousand_lines_in_one_write },
-                { "bad_lines_then_good_ones", test_bad_lines_then_good_ones },
-                { "hang_up_after_a_line_and_within_one", test_hang_up_after_a_line_and_within_one },
-                { "fds_on_a_stream_are_closed", test_fds_on_a_stream_are_closed },
-                { "blocked_writer_loses_nothing_across_a_bus_restart",
-                  test_blocked_writer_loses_nothing_across_a_bus_restart },
+                TAP_TEST(line_written_byte_by_byte),
+                TAP_TEST(thousand_lines_in_one_write),
+                TAP_TEST(bad_lines_then_good_ones),
+                TAP_TEST(hang_up_after_a_line_and_within_one),
+                TAP_TEST(fds_on_a_stream_are_closed),
+                TAP_TEST(blocked_writer_loses_nothing_across_a_bus_restart),
                 { NULL, NULL },
         };
         tap_add_suite_full("stream", suite_init, suite_cleanup, setup, teardown, tests);
