@@ -88,13 +88,21 @@ ReaderResult reader_packet(int fd, bool connected, char *buf, size_t max, int *f
         Control control;
         struct iovec iov;
         struct msghdr msg = { 0 };
-        bool too_large;
+        bool too_large, reset = false;
         ssize_t size, n;
 
-        /* 1. size the packet without reading it */
-        do
+        /* 1. size the packet without reading it. A SEQPACKET peer that closed with
+         * unread data of its own (answers it never read) leaves ECONNRESET on our
+         * socket, and the kernel reports that error once, *before* the packets it
+         * had sent and we have not read yet: those are still there, read them
+         * (taking the error for the hang-up lost them uncounted). */
+        do {
                 size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-        while (size < 0 && errno == EINTR);
+                if (size < 0 && errno == ECONNRESET && connected && !reset) {
+                        reset = true; /* reported once, then cleared: look again */
+                        errno = EINTR;
+                }
+        } while (size < 0 && errno == EINTR);
         if (size < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return READER_AGAIN;
@@ -109,9 +117,13 @@ ReaderResult reader_packet(int fd, bool connected, char *buf, size_t max, int *f
         msg.msg_iovlen = 1;
         msg.msg_control = &control;
         msg.msg_controllen = sizeof(control);
-        do
+        do {
                 n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
+                if (n < 0 && errno == ECONNRESET && connected && !reset) {
+                        reset = true; /* the peer closed since the peek: as above */
+                        errno = EINTR;
+                }
+        } while (n < 0 && errno == EINTR);
         if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return READER_AGAIN;
