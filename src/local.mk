@@ -53,6 +53,7 @@ src_libingesterd_core_la_SOURCES += \
 	src/busconn.c \
 	src/relay.h \
 	src/relay.c \
+	src/buslimits.h \
 	src/busmsg.h \
 	src/busmsg.c \
 	$(NULL)
