@@ -2,12 +2,15 @@
 /*
  * fuzz-listener.c — libFuzzer target over the listener's packet handling:
  * each input is sent as one packet, over a real DGRAM socket or a real
- * SEQPACKET connection, with 0-3 real descriptors attached, and read by
+ * SEQPACKET connection (one that stays, or one of its own that closes at
+ * once, half-closes, or sends "!ack" first), with 0-3 real descriptors
+ * attached, and read by
  * the real listener (peek sizing, recvmsg, control messages, credentials,
  * limits, codec, the bus ceiling, queueing). The first byte chooses the
  * transport and the descriptors; the rest is the payload. After every
  * input the queue is emptied and the process must hold exactly the
- * descriptors it held before: none leaked on any path.
+ * descriptors it held before: none leaked on any path; the packet is
+ * counted as exactly one attempt, and the books balance.
  * Built by `make fuzz` (clang) and replayed over its corpus by make check.
  */
 #include <dirent.h>
@@ -30,7 +33,7 @@ static Config config;
 static Stats stats;
 static Queue queue;
 static Listener *listener;
-static char *dgram_path;
+static char *dgram_path, *seq_path;
 static int dgram_fd = -1, seq_fd = -1;
 static int spare_fd = -1;
 
@@ -80,11 +83,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         g_autoptr(GError) error = NULL;
         g_autofree char *dir = g_dir_make_tmp("ingester-fuzz-XXXXXX", NULL);
         g_autofree char *sock_dir = g_build_filename(dir, "run", NULL);
-        g_autofree char *seq_path = g_build_filename(sock_dir, "seq.sock", NULL);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
         g_assert_nonnull(dir);
         dgram_path = g_build_filename(sock_dir, "dgram.sock", NULL);
+        seq_path = g_build_filename(sock_dir, "seq.sock", NULL);
         config_init(&config);
         config.max_event_size = 4096;
         config.max_fds = 2;
@@ -129,6 +132,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int fds[3] = { spare_fd, spare_fd, spare_fd };
         unsigned n_fds = size ? (data[0] >> 1) % 4 : 0;
         bool seq = size && (data[0] & 1);
+        /* SEQPACKET only: 0 the connection that stays; else a connection of its
+         * own, closed at once (1), half-closed then closed (2), or after "!ack"
+         * closed at once (3) */
+        unsigned close_mode = seq ? (data[0] >> 3) % 4 : 0;
+        uint64_t attempts = stats.attempts, controls = stats.controls;
+        int fd = seq ? seq_fd : dgram_fd;
         struct iovec iov = { (void *) (data + (size ? 1 : 0)), size ? size - 1 : 0 };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
         Event *ev;
@@ -146,10 +155,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
         }
-        if (sendmsg(seq ? seq_fd : dgram_fd, &msg, MSG_NOSIGNAL) < 0)
+        if (close_mode) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                g_strlcpy(sa.sun_path, seq_path, sizeof(sa.sun_path));
+                g_assert_cmpint(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+                if (close_mode == 3)
+                        g_assert_cmpint(send(fd, "!ack", 4, MSG_NOSIGNAL), ==, 4);
+        }
+        if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
+                if (close_mode)
+                        close(fd);
+                while (g_main_context_iteration(NULL, FALSE))
+                        ;
                 return 0; /* too large for the socket: the kernel's business */
+        }
+        if (close_mode == 2) {
+                shutdown(fd, SHUT_WR);
+                while (g_main_context_iteration(NULL, FALSE))
+                        ;
+        }
+        if (close_mode)
+                close(fd);
         while (g_main_context_iteration(NULL, FALSE))
                 ;
+        /* the books: the packet is one attempt, counted once, however its sender
+         * left; "!ack" is a control */
+        g_assert_cmpuint(stats.attempts, ==, attempts + 1);
+        g_assert_cmpuint(stats.controls, ==, controls + (close_mode == 3));
+        g_assert_cmpuint(stats.attempts, ==, stats.received + stats_rejected_total(&stats));
+        g_assert_cmpuint(stats.connections, ==, 1); /* the one that stays */
         while ((ev = queue_pop(&queue))) {
                 g_assert_true(g_variant_is_of_type(ev->data, G_VARIANT_TYPE_VARDICT));
                 g_assert_cmpuint(ev->n_fds, <=, config.max_fds);
