@@ -21,6 +21,7 @@ dist_noinst_SCRIPTS += \
 BENCH = $(top_builddir)/tools/ingester-bench --ingesterd=$(abs_top_builddir)/src/ingesterd \
 	--ingester-send=$(abs_top_builddir)/tools/ingester-send
 BENCH_REPEAT = 3
+BOOKS_SECONDS = 180
 .PHONY: bench
 bench: all
 	$(AM_V_at)echo "== codec: ns/event"
@@ -51,6 +52,8 @@ bench: all
 	$(AM_V_at)echo "== under faults: a stalled bus (RSS) and a restart under load (loss)"
 	$(AM_V_at)$(top_srcdir)/tools/bench-faults --ingesterd=$(abs_top_builddir)/src/ingesterd \
 		--ingester-send=$(abs_top_builddir)/tools/ingester-send
+	$(AM_V_at)echo "== the books: the randomized adversary for $(BOOKS_SECONDS) s, a fresh seed (test-books)"
+	$(AM_V_at)INGESTER_BOOKS_SECONDS=$(BOOKS_SECONDS) $(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/test-books
 
 # ingester-send: the shell's sender, on libingester (validates with the
 # daemon's own codec)
