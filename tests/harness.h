@@ -65,22 +65,29 @@ int testsuite_init(TestSuite *s);     /* CUnit: 0, or -1 when the bus did not st
                 return testsuite_cleanup(&(s));                                                    \
         }
 int testsuite_cleanup(TestSuite *s);  /* stops the bus, removes the directory */
-/* The per-test fixture of a suite file: a fresh directory in `dir` before
- * each test, freed after it once `cleanup` has run. TESTSUITE_DAEMON_FIXTURE
- * also stops and frees the TestDaemon `d` a test may have started. */
-#define TESTSUITE_FIXTURE_WITH(s, dir, cleanup)                                                    \
+/*
+ * The per-test fixture of an end-to-end suite (GLib's g_test_add() idea;
+ * CUnit's setup and teardown take no argument, so each suite file keeps
+ * one TestFixture `f`): a fresh directory before each test, and after it
+ * the daemon the test may have started is stopped and freed, then the
+ * directory name. TESTSUITE_FIXTURE_WITH runs `cleanup` first.
+ */
+typedef struct {
+        char *dir;     /* this test's directory, topdir/tN */
+        TestDaemon *d; /* the daemon it started, or NULL */
+} TestFixture;
+#define TESTSUITE_FIXTURE_WITH(s, f, cleanup)                                                      \
         static void setup(void)                                                                    \
         {                                                                                          \
-                (dir) = testsuite_new_dir(&(s));                                                   \
+                (f) = (TestFixture){ .dir = testsuite_new_dir(&(s)) };                             \
         }                                                                                          \
         static void teardown(void)                                                                 \
         {                                                                                          \
                 cleanup;                                                                           \
-                g_clear_pointer(&(dir), g_free);                                                   \
+                g_clear_pointer(&(f).d, testdaemon_free);                                          \
+                g_clear_pointer(&(f).dir, g_free);                                                 \
         }
-#define TESTSUITE_DIR_FIXTURE(s, dir) TESTSUITE_FIXTURE_WITH(s, dir, (void) 0)
-#define TESTSUITE_DAEMON_FIXTURE(s, dir, d)                                                        \
-        TESTSUITE_FIXTURE_WITH(s, dir, g_clear_pointer(&(d), testdaemon_free))
+#define TESTSUITE_FIXTURE(s, f) TESTSUITE_FIXTURE_WITH(s, f, (void) 0)
 char *testsuite_new_dir(TestSuite *s); /* topdir/tN, created 0700 */
 
 /* A fresh temporary directory (removed by harness_rmtree). */

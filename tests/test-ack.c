@@ -21,12 +21,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 /* One reply packet within timeout_ms, NUL-terminated into buf; its length or -1. */
 static ssize_t reply(int fd, char *buf, size_t size, int timeout_ms)
@@ -56,18 +55,18 @@ static void test_seqpacket_answers(void)
         g_autoptr(GDBusMessage) m = NULL;
         int fd;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_str(fd, "{\"type\":\"before\"}");
-        g_object_unref(testdaemon_next_event(d, 5000));
+        g_object_unref(testdaemon_next_event(f.d, 5000));
         CU_ASSERT_EQUAL(reply(fd, buf, sizeof(buf), 200), -1); /* not acknowledged */
         send_str(fd, "!ack");
         send_str(fd, "{\"type\":\"one\"}");
         send_str(fd, "{bad");
         send_str(fd, "{\"type\":\"two\"}");
-        m = testdaemon_next_event(d, 5000);
+        m = testdaemon_next_event(f.d, 5000);
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         {
                 g_autoptr(GVariant) meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
@@ -82,15 +81,15 @@ static void test_seqpacket_answers(void)
         CU_ASSERT_EQUAL(seq, 2);
         CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 5000) > 0);
         CU_ASSERT_STRING_EQUAL(buf, "3 ok 3");
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:syntax"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:syntax"), 1);
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* A stream: the same, one line each way. */
 static void test_stream_answers(void)
 {
-        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":1}\n";
@@ -98,8 +97,8 @@ static void test_stream_answers(void)
         size_t got = 0;
         int fd;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ listen, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         g_strlcpy(sa.sun_path, stream, sizeof(sa.sun_path));
         CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
@@ -134,9 +133,9 @@ static void test_stream_answers(void)
                 p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "ingester-send",
                                      "--quiet", "--wait", "--socket", stream, "type=tool", NULL);
                 CU_ASSERT_EQUAL(harness_wait_subprocess(p, 20000), 0);
-                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 3), 3);
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 3), 3);
         }
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* Dropped by the policy: answered as dropped (drop-newest, capacity 2, bus away). */
@@ -146,13 +145,13 @@ static void test_dropped_is_answered(void)
         char buf[128];
         int fd, dropped = 0;
 
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_str(fd, "!ack");
         testbus_stop(&suite.bus);
-        for (int i = 0; i < 200 && testdaemon_count_in_log(d, "lost the bus") == 0; i++)
+        for (int i = 0; i < 200 && testdaemon_count_in_log(f.d, "lost the bus") == 0; i++)
                 g_usleep(20000);
         for (int i = 0; i < 5; i++)
                 send_str(fd, "{\"type\":\"x\"}");
@@ -161,14 +160,14 @@ static void test_dropped_is_answered(void)
                         dropped++;
         CU_ASSERT_EQUAL(dropped, 3); /* 2 queued, 3 dropped */
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        harness_unsubscribe(f.d->conn, f.d->sub_id, f.d->filter_id);
+        f.d->conn = harness_subscribe(&suite.bus, f.d->events, &f.d->sub_id, &f.d->filter_id);
         for (int i = 0; i < 2; i++) {
                 CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 10000) > 0);
                 CU_ASSERT_PTR_NOT_NULL(strstr(buf, " ok "));
         }
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 typedef struct {
@@ -199,10 +198,10 @@ static void test_library_waits(void)
         GThread *t;
         pid_t pid;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
-        CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, d->seq_path, INGESTER_TRANSPORT_AUTO, 0), 0);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
+        CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, f.d->seq_path, INGESTER_TRANSPORT_AUTO, 0), 0);
         CU_ASSERT_EQUAL(ingester_client_send_wait(c, "{\"type\":\"w\"}", 12, NULL, 0, 5000, &seq,
                                                   reason, sizeof(reason)),
                         0);
@@ -213,7 +212,7 @@ static void test_library_waits(void)
         CU_ASSERT_STRING_EQUAL(reason, "syntax");
 
         testbus_stop(&suite.bus);
-        for (int i = 0; i < 200 && testdaemon_count_in_log(d, "lost the bus") == 0; i++)
+        for (int i = 0; i < 200 && testdaemon_count_in_log(f.d, "lost the bus") == 0; i++)
                 g_usleep(20000);
         w.c = c;
         t = g_thread_new("waiter", wait_send, &w);
@@ -222,15 +221,15 @@ static void test_library_waits(void)
         CU_ASSERT_EQUAL(w.seq, 0);
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        harness_unsubscribe(f.d->conn, f.d->sub_id, f.d->filter_id);
+        f.d->conn = harness_subscribe(&suite.bus, f.d->events, &f.d->sub_id, &f.d->filter_id);
         kill(pid, SIGCONT);
         g_thread_join(t);
         CU_ASSERT_EQUAL(w.r, 0);
         CU_ASSERT_TRUE(w.seq >= 1);
         {
                 g_autoptr(GDBusMessage) m = NULL;
-                for (int i = 0; i < 3 && (m = testdaemon_next_event(d, 5000)); i++) {
+                for (int i = 0; i < 3 && (m = testdaemon_next_event(f.d, 5000)); i++) {
                         const char *type = NULL;
                         g_variant_get_child(g_dbus_message_get_body(m), 0, "&s", &type);
                         if (strcmp(type, "across") == 0)
@@ -241,14 +240,14 @@ static void test_library_waits(void)
         }
         ingester_client_free(c);
         /* a non-blocking handle cannot wait */
-        CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, d->seq_path, INGESTER_TRANSPORT_AUTO,
+        CU_ASSERT_EQUAL_FATAL(ingester_client_new(&c, f.d->seq_path, INGESTER_TRANSPORT_AUTO,
                                                   INGESTER_CLIENT_NONBLOCK),
                               0);
         CU_ASSERT_EQUAL(ingester_client_send_wait(c, "{}", 2, NULL, 0, 1000, &seq, reason,
                                                   sizeof(reason)),
                         -EINVAL);
         ingester_client_free(c);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* ingester-send --wait: 0 when every event was answered ok, 1 when one was refused. */
@@ -256,10 +255,10 @@ static void test_ingester_send_wait(void)
 {
         g_autoptr(GSubprocess) ok = NULL, bad = NULL;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         ok = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "ingester-send", "--quiet",
-                              "--wait", "--socket", d->seq_path, "{\"type\":\"a\"}",
+                              "--wait", "--socket", f.d->seq_path, "{\"type\":\"a\"}",
                               "{\"type\":\"b\"}", NULL);
         CU_ASSERT_EQUAL(harness_wait_subprocess(ok, 20000), 0);
         {
@@ -268,11 +267,11 @@ static void test_ingester_send_wait(void)
                 g_autofree char *pad = g_strnfill(66000, 'x');
                 g_autofree char *event = g_strdup_printf("{\"type\":\"a\",\"s\":\"%s\"}", pad);
                 bad = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "ingester-send",
-                                       "--quiet", "--wait", "--socket", d->seq_path, event, NULL);
+                                       "--quiet", "--wait", "--socket", f.d->seq_path, event, NULL);
         }
         CU_ASSERT_EQUAL(harness_wait_subprocess(bad, 20000), 1);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 2), 2);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 2), 2);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /*
@@ -288,10 +287,10 @@ static void test_unread_answers_stop_only_their_sender(void)
         char buf[128];
         int fd, other, sent = 0, answered = 0;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect_flags(d->seq_path, SOCK_NONBLOCK);
-        other = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect_flags(f.d->seq_path, SOCK_NONBLOCK);
+        other = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0 && other >= 0);
         send_str(fd, "!ack");
         /* send until the socket stays full for half a second: the daemon has
@@ -313,7 +312,7 @@ static void test_unread_answers_stop_only_their_sender(void)
         {
                 g_autoptr(GDBusMessage) m = NULL;
                 const char *type = NULL;
-                for (int i = 0; i < 5000 && (m = testdaemon_next_event(d, 5000)); i++) {
+                for (int i = 0; i < 5000 && (m = testdaemon_next_event(f.d, 5000)); i++) {
                         g_variant_get_child(g_dbus_message_get_body(m), 0, "&s", &type);
                         if (strcmp(type, "other") == 0)
                                 break;
@@ -337,10 +336,10 @@ static void test_unread_answers_stop_only_their_sender(void)
         }
         printf("# %d sent, %d answered ok\n", sent, answered);
         CU_ASSERT_EQUAL(answered, sent);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         close(fd);
         close(other);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)

@@ -24,11 +24,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DIR_FIXTURE(suite, dir)
+TESTSUITE_FIXTURE(suite, f)
 
 static int notify_socket(const char *path)
 {
@@ -158,9 +158,9 @@ static void check_watchdog_stops_with_the_process(GSubprocess *p, int nfd)
 
 static void check_activation(bool seqpacket)
 {
-        g_autofree char *sock = g_build_filename(dir, "activated.sock", NULL);
-        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *sock = g_build_filename(f.dir, "activated.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(f.dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autoptr(GString) notes = g_string_new(NULL);
         g_autoptr(GSubprocess) p = NULL;
         GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
@@ -245,9 +245,9 @@ static void test_datagram_activation_and_notifications(void)
  * line that started the daemon is relayed, a second connection's too. */
 static void test_stream_activation(void)
 {
-        g_autofree char *sock = g_build_filename(dir, "stream.sock", NULL);
-        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *sock = g_build_filename(f.dir, "stream.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(f.dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autoptr(GString) notes = g_string_new(NULL);
         g_autoptr(GSubprocess) p = NULL;
         GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
@@ -290,7 +290,7 @@ static void test_stream_activation(void)
 
 static char *write_config(const char *text)
 {
-        g_autofree char *path = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_autofree char *path = g_build_filename(f.dir, "ingesterd.conf", NULL);
         g_assert_true(g_file_set_contents(path, text, -1, NULL));
         return g_strdup_printf("--config=%s", path);
 }
@@ -303,11 +303,11 @@ static char *write_config(const char *text)
  */
 static void test_fd_names_select_listen_sections(void)
 {
-        g_autofree char *open_sock = g_build_filename(dir, "open.sock", NULL);
-        g_autofree char *locked_sock = g_build_filename(dir, "locked.sock", NULL);
-        g_autofree char *own_sock = g_build_filename(dir, "own", "own.sock", NULL);
-        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *open_sock = g_build_filename(f.dir, "open.sock", NULL);
+        g_autofree char *locked_sock = g_build_filename(f.dir, "locked.sock", NULL);
+        g_autofree char *own_sock = g_build_filename(f.dir, "own", "own.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(f.dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autofree char *conf_text = g_strdup_printf(
                 "[listen:open]\ntransport=seqpacket\n\n"
                 "[listen:locked]\ntransport=seqpacket\nallow-uids=4242\n\n"
@@ -374,9 +374,9 @@ out:
  * configuration error (exit 2) naming the section. */
 static void test_fd_name_of_the_wrong_transport_is_refused(void)
 {
-        g_autofree char *sock = g_build_filename(dir, "events.sock", NULL);
-        g_autofree char *notify_path = g_build_filename(dir, "notify.sock", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *sock = g_build_filename(f.dir, "events.sock", NULL);
+        g_autofree char *notify_path = g_build_filename(f.dir, "notify.sock", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autofree char *conf = write_config("[listen:events]\ntransport=dgram\n");
         g_autofree char *log = NULL;
         g_autoptr(GSubprocess) p = NULL;

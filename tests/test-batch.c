@@ -28,12 +28,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 /* One event as a subscriber saw it. */
 typedef struct {
@@ -111,7 +110,7 @@ static Got collect(unsigned events, unsigned batched, unsigned timeout_ms)
                   .batched = g_ptr_array_new_with_free_func(seen_free) };
 
         while (g.events->len < events || g.batched->len < batched) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, timeout_ms);
                 GVariant *body;
                 GUnixFDList *list;
 
@@ -146,17 +145,17 @@ static Got collect(unsigned events, unsigned batched, unsigned timeout_ms)
  * LeakSanitizer makes the exit status non-zero). */
 static void stop_clean(void)
 {
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 static pid_t daemon_pid(void)
 {
-        return (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        return (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
 }
 
 static TestDaemon *start(const char *const *extra)
 {
-        return testdaemon_start(&suite.bus, dir, extra, 0);
+        return testdaemon_start(&suite.bus, f.dir, extra, 0);
 }
 
 /* A memfd that reads "fd-I-K". */
@@ -189,7 +188,7 @@ static void send_event(int fd, gint64 i, unsigned n_fds)
  * descriptors each. Returns the connection. */
 static int send_while_stopped(unsigned n, unsigned (*n_fds)(gint64 i), bool batch_form)
 {
-        int fd = seq_connect(d->seq_path);
+        int fd = seq_connect(f.d->seq_path);
 
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_event(fd, 0, n_fds(0));
@@ -217,9 +216,9 @@ static void check_events(GPtrArray *seen, unsigned n, unsigned first, unsigned (
                 CU_ASSERT_EQUAL(s->seq, first + k + 1);
                 CU_ASSERT_EQUAL(s->fds_dropped, 0);
                 CU_ASSERT_EQUAL_FATAL(s->fd_texts->len, n_fds(first + k));
-                for (guint f = 0; f < s->fd_texts->len; f++) {
-                        g_autofree char *want = g_strdup_printf("fd-%u-%u", first + k, f);
-                        CU_ASSERT_STRING_EQUAL(s->fd_texts->pdata[f], want);
+                for (guint j = 0; j < s->fd_texts->len; j++) {
+                        g_autofree char *want = g_strdup_printf("fd-%u-%u", first + k, j);
+                        CU_ASSERT_STRING_EQUAL(s->fd_texts->pdata[j], want);
                 }
         }
 }
@@ -242,8 +241,8 @@ static void test_batch_carries_the_events_in_order(void)
         int fd;
         Got g;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = send_while_stopped(150, every_tenth_one, true);
         g = collect(0, 149, 5000);
         /* 149 waited together: batches of up to 50, never one event each */
@@ -252,11 +251,11 @@ static void test_batch_carries_the_events_in_order(void)
         CU_ASSERT_TRUE(g.batches >= 149 / 50 + 1 && g.batches < 149);
         CU_ASSERT_EQUAL(g.events->len, 0); /* no Event signals in this form */
         /* emitted counts the bus's confirmations, which may come after the signals */
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 150), 150);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "batched"), 150);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "batches"), g.batches + 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "fds-not-forwarded"), 0);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 150), 150);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "batched"), 150);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "batches"), g.batches + 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "fds-not-forwarded"), 0);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         close(fd);
         stop_clean();
@@ -268,23 +267,23 @@ static void test_batch_is_cut_before_16_descriptors(void)
         int fd, fds_before;
         Got g;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         fd = send_while_stopped(41, three_each, true);
         g = collect(0, 40, 5000);
         check_events(g.batched, 40, 1, three_each);
         /* 3 each: five fit under 16, a sixth would not */
         CU_ASSERT_EQUAL(g.max_fds, 15);
         CU_ASSERT_EQUAL(g.max_elements, 5);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "fds-not-forwarded"), 0);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "fds-not-forwarded"), 0);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         close(fd);
         /* the events' descriptors and GDBus's duplicates are all closed again */
-        for (int i = 0; i < 100 && testdaemon_count_fds(d) != fds_before; i++)
+        for (int i = 0; i < 100 && testdaemon_count_fds(f.d) != fds_before; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
         stop_clean();
 }
 
@@ -293,7 +292,7 @@ static void test_batch_is_cut_before_16_descriptors(void)
 static void test_batch_is_cut_before_the_body_ceiling(void)
 {
         g_autofree char *conf = harness_config_arg(
-                dir, "[limits]\nmax-string=8388608\n\n[queue]\ncapacity-bytes=268435456\n\n"
+                f.dir, "[limits]\nmax-string=8388608\n\n[queue]\ncapacity-bytes=268435456\n\n"
                      "[bus]\nsignal-form=batch\n");
         const char *argv[] = { conf, NULL };
         const size_t big = 6u << 20;
@@ -301,9 +300,9 @@ static void test_batch_is_cut_before_the_body_ceiling(void)
         int fd;
         Got g;
 
-        d = start(argv);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(argv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_event(fd, 0, 0);
         g = collect(0, 1, 5000);
@@ -325,7 +324,7 @@ static void test_batch_is_cut_before_the_body_ceiling(void)
         kill(daemon_pid(), SIGCONT);
         g = collect(0, 3, 20000);
         if (g.batched->len != 3) {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 printf("# %u events came; the daemon's log:\n%s", g.batched->len, log);
         }
         CU_ASSERT_EQUAL_FATAL(g.batched->len, 3);
@@ -334,7 +333,7 @@ static void test_batch_is_cut_before_the_body_ceiling(void)
         CU_ASSERT_EQUAL(g.batches, 2);
         CU_ASSERT_EQUAL(g.max_elements, 2);
         CU_ASSERT_TRUE(g.max_body <= (32u << 20) - 2048u);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         g_string_free(j, TRUE);
         close(fd);
@@ -348,9 +347,9 @@ static void test_lone_event_goes_out_at_once(void)
         const char *extra[] = { "--signal-form=batch", "--batch-max-events=64", NULL };
         int fd;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         for (int i = 0; i < 10; i++) {
                 Got g;
@@ -363,7 +362,7 @@ static void test_lone_event_goes_out_at_once(void)
                 CU_ASSERT_EQUAL(((Seen *) g.batched->pdata[0])->fd_texts->len, (guint) (i % 2));
                 got_clear(&g);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "batches"), 10);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "batches"), 10);
         close(fd);
         stop_clean();
 }
@@ -374,8 +373,8 @@ static void test_both_forms_carry_every_event(void)
         int fd;
         Got g;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = send_while_stopped(101, every_tenth_one, false);
         /* event 0 was seen as Event by send_while_stopped(); its batch element comes first */
         g = collect(100, 101, 5000);
@@ -393,9 +392,9 @@ static void test_both_forms_carry_every_event(void)
                 }
         }
         CU_ASSERT_EQUAL(g.max_elements, 16);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 101), 101);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "batched"), 101);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 101), 101);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "batched"), 101);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         close(fd);
         stop_clean();
@@ -409,7 +408,7 @@ static void test_both_forms_carry_every_event(void)
  */
 static void test_bus_restart_mid_batch_loses_nothing(void)
 {
-        g_autofree char *conf = harness_config_arg(dir, "[bus]\nsignal-form=batch\n"
+        g_autofree char *conf = harness_config_arg(f.dir, "[bus]\nsignal-form=batch\n"
                                                         "batch-max-events=8\nmax-unflushed=64\n");
         const char *argv[] = { conf, NULL };
         g_autofree char *sock = NULL;
@@ -419,9 +418,9 @@ static void test_bus_restart_mid_batch_loses_nothing(void)
         int fd;
         Got g;
 
-        d = start(argv);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(argv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         kill((pid_t) atoi(g_subprocess_get_identifier(suite.bus.proc)), SIGSTOP);
         for (unsigned i = 0; i < n; i++)
@@ -433,7 +432,7 @@ static void test_bus_restart_mid_batch_loses_nothing(void)
         (void) unlink(sock);
         kill(daemon_pid(), SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        testdaemon_resubscribe(d, &suite.bus);
+        testdaemon_resubscribe(f.d, &suite.bus);
         kill(daemon_pid(), SIGCONT);
         g = collect(0, n, 5000);
         seen = g_new0(unsigned, n + 1);
@@ -446,10 +445,10 @@ static void test_bus_restart_mid_batch_loses_nothing(void)
         }
         CU_ASSERT_EQUAL(distinct, n);
         CU_ASSERT_TRUE(g.max_elements > 1);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", n), n);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 1);
-        CU_ASSERT_TRUE(testdaemon_stat(d, "resent") >= 1);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", n), n);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "bus-reconnects"), 1);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "resent") >= 1);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         close(fd);
         stop_clean();
@@ -471,15 +470,15 @@ static void run_example_subscriber(const char *form)
         g_auto(GStrv) lines = NULL;
         int fd;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
                              "example-subscriber", address, "--count=20", NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(p));
         ready = g_data_input_stream_read_line(err, NULL, NULL, NULL);
         CU_ASSERT_STRING_EQUAL(ready, "listening");
-        fd = seq_connect(d->seq_path);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         kill(daemon_pid(), SIGSTOP);
         for (int i = 0; i < 20; i++)
@@ -495,15 +494,15 @@ static void run_example_subscriber(const char *form)
                 g_autofree char *tail = g_strdup_printf(
                         " %d {'type': <'b'>, 'i': <int64 %d>}%s", i % 3 == 0 ? 1 : 0, i, fdtext);
                 g_autofree char *head = g_strdup_printf("%d b ", i + 1);
-                const char *f = lines[i] + strlen(head);
+                const char *form_seen = lines[i] + strlen(head);
 
                 CU_ASSERT_TRUE_FATAL(g_str_has_prefix(lines[i], head));
                 CU_ASSERT_TRUE(g_str_has_suffix(lines[i], tail));
                 /* under both, the form of each event's first copy (its Event) */
-                CU_ASSERT_TRUE(g_str_has_prefix(f, strcmp(form, "batch") == 0 ? "EventBatch "
+                CU_ASSERT_TRUE(g_str_has_prefix(form_seen, strcmp(form, "batch") == 0 ? "EventBatch "
                                                                                 : "Event "));
         }
-        CU_ASSERT_TRUE(testdaemon_stat(d, "batches") < (strcmp(form, "event") == 0 ? 1 : 20));
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "batches") < (strcmp(form, "event") == 0 ? 1 : 20));
         close(fd);
         stop_clean();
 }
@@ -511,9 +510,9 @@ static void run_example_subscriber(const char *form)
 static void test_example_subscriber_takes_every_form(void)
 {
         run_example_subscriber("event");
-        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&f.d, testdaemon_free);
         run_example_subscriber("batch");
-        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&f.d, testdaemon_free);
         run_example_subscriber("both");
 }
 
@@ -521,7 +520,7 @@ static void test_example_subscriber_takes_every_form(void)
  * whether its stderr holds want_err (NULL: not looked at). */
 static void check_config(const char *arg, int want_status, const char *want_err)
 {
-        g_autofree char *listen = g_strdup_printf("--listen=seqpacket:%s/run/s.sock", dir);
+        g_autofree char *listen = g_strdup_printf("--listen=seqpacket:%s/run/s.sock", f.dir);
         g_autoptr(GSubprocess) p = g_subprocess_new(
                 G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
                 "ingesterd", "--check-config", listen, arg, NULL);
@@ -540,19 +539,19 @@ static void check_config(const char *arg, int want_status, const char *want_err)
 /* Each bad value refused with its key named, the edges of the range taken. */
 static void test_bad_signal_form_is_refused(void)
 {
-        g_autofree char *bad_form = harness_config_arg(dir, "[bus]\nsignal-form=sometimes\n");
+        g_autofree char *bad_form = harness_config_arg(f.dir, "[bus]\nsignal-form=sometimes\n");
         g_autofree char *bad_max = NULL, *good = NULL;
 
         check_config("--signal-form=batches", 2, "--signal-form: 'batches' is not a signal form");
         check_config("--batch-max-events=0", 2, "--batch-max-events");
         check_config("--batch-max-events=4097", 2, "--batch-max-events");
         check_config(bad_form, 2, "[bus] signal-form: 'sometimes'");
-        bad_max = harness_config_arg(dir, "[bus]\nbatch-max-events=4097\n");
+        bad_max = harness_config_arg(f.dir, "[bus]\nbatch-max-events=4097\n");
         check_config(bad_max, 2, "[bus] batch-max-events");
         check_config("--batch-max-events=1", 0, NULL);
         check_config("--batch-max-events=4096", 0, NULL);
         check_config("--signal-form=both", 0, NULL);
-        good = harness_config_arg(dir, "[bus]\nsignal-form=batch\nbatch-max-events=4096\n");
+        good = harness_config_arg(f.dir, "[bus]\nsignal-form=batch\nbatch-max-events=4096\n");
         check_config(good, 0, NULL);
 }
 
@@ -563,14 +562,14 @@ static void test_batch_of_at_most_one(void)
         int fd;
         Got g;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = send_while_stopped(20, every_tenth_one, true);
         g = collect(0, 19, 5000);
         check_events(g.batched, 19, 1, every_tenth_one);
         CU_ASSERT_EQUAL(g.max_elements, 1);
         CU_ASSERT_EQUAL(g.batches, 19);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         got_clear(&g);
         close(fd);
         stop_clean();

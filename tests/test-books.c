@@ -19,12 +19,11 @@
 #include "event.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 /* Everything the peer writes until it closes or timeout_ms pass without a
  * byte, NUL-terminated into buf (packets run together). */
@@ -70,32 +69,32 @@ static void test_oversized_packet_then_close_is_counted(void)
         const char *good = "{\"type\":\"after\"}";
         int fd, base;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ "--max-event-size=4096", NULL },
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ "--max-event-size=4096", NULL },
                              0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        base = testdaemon_count_fds(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        base = testdaemon_count_fds(f.d);
         big[0] = '{';
         for (int i = 0; i < 5; i++) {
-                fd = seq_connect(d->seq_path);
+                fd = seq_connect(f.d->seq_path);
                 CU_ASSERT_TRUE_FATAL(fd >= 0);
                 CU_ASSERT_EQUAL(send_fd_packet(fd, big, 6000, NULL, 0), 0);
                 close(fd);
         }
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:too-large", 5), 5);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "too-large"), 5);
-        fd = seq_connect(d->seq_path);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "rejected:too-large", 5), 5);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(f.d, "too-large"), 5);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, good, strlen(good), NULL, 0), 0);
         close(fd);
         {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 5000);
                 CU_ASSERT_PTR_NOT_NULL(m);
         }
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "received", 1), 1);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), base);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "received", 1), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), base);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* A SEQPACKET sender that asks for answers, sends, half-closes and reads:
@@ -106,10 +105,10 @@ static void test_half_closed_seqpacket_gets_every_answer(void)
         char buf[512];
         int fd, base;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        base = testdaemon_count_fds(d);
-        fd = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        base = testdaemon_count_fds(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         for (size_t i = 0; i < G_N_ELEMENTS(packets); i++)
                 CU_ASSERT_EQUAL(send_fd_packet(fd, packets[i], strlen(packets[i]), NULL, 0), 0);
@@ -121,25 +120,25 @@ static void test_half_closed_seqpacket_gets_every_answer(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "3 refused syntax"));
         close(fd);
         /* once answered, the connection is gone, its descriptor too */
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), base);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), base);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* The same on a stream: what `printf '!ack\n...' | socat - UNIX-CONNECT:`
  * does, as socat half-closes when its input ends. */
 static void test_half_closed_stream_gets_every_answer(void)
 {
-        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":\"b\"}\n{bad\n";
         char buf[512];
         int fd;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ listen, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         g_strlcpy(sa.sun_path, stream, sizeof(sa.sun_path));
         CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
@@ -151,8 +150,8 @@ static void test_half_closed_stream_gets_every_answer(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "2 ok "));
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "3 refused syntax\n"));
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* A sender that half-closes and then closes without reading: the daemon
@@ -162,11 +161,11 @@ static void test_half_closed_then_closed_is_let_go(void)
         const char *packets[] = { "!ack", "{\"type\":\"a\"}", "{\"type\":\"b\"}" };
         int fd, base;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        base = testdaemon_count_fds(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        base = testdaemon_count_fds(f.d);
         for (int k = 0; k < 20; k++) {
-                fd = seq_connect(d->seq_path);
+                fd = seq_connect(f.d->seq_path);
                 CU_ASSERT_TRUE_FATAL(fd >= 0);
                 for (size_t i = 0; i < G_N_ELEMENTS(packets); i++)
                         CU_ASSERT_EQUAL(send_fd_packet(fd, packets[i], strlen(packets[i]), NULL, 0),
@@ -174,10 +173,10 @@ static void test_half_closed_then_closed_is_let_go(void)
                 CU_ASSERT_EQUAL(shutdown(fd, SHUT_WR), 0);
                 close(fd);
         }
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 40), 40);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), base);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 40), 40);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), base);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* A sender that asked for answers, never read them, and closed: the kernel
@@ -190,30 +189,30 @@ static void test_reset_by_a_peer_with_unread_answers_loses_nothing(void)
         int fd, base;
         pid_t pid;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ "--policy=block", NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) g_ascii_strtoll(g_subprocess_get_identifier(d->proc), NULL, 10);
-        base = testdaemon_count_fds(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ "--policy=block", NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) g_ascii_strtoll(g_subprocess_get_identifier(f.d->proc), NULL, 10);
+        base = testdaemon_count_fds(f.d);
         for (int round = 0; round < 10; round++) {
-                fd = seq_connect(d->seq_path);
+                fd = seq_connect(f.d->seq_path);
                 CU_ASSERT_TRUE_FATAL(fd >= 0);
                 CU_ASSERT_EQUAL(send_fd_packet(fd, "!ack", 4, NULL, 0), 0);
                 CU_ASSERT_EQUAL(send_fd_packet(fd, good, strlen(good), NULL, 0), 0);
                 /* its answer is now waiting, unread, in the sender's socket */
-                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", (guint64) round * 21 + 1),
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", (guint64) round * 21 + 1),
                                 (guint64) round * 21 + 1);
                 kill(pid, SIGSTOP); /* so the close comes before the daemon reads them */
                 for (int i = 0; i < 20; i++)
                         CU_ASSERT_EQUAL(send_fd_packet(fd, good, strlen(good), NULL, 0), 0);
                 close(fd);
                 kill(pid, SIGCONT);
-                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", (guint64) round * 21 + 21),
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", (guint64) round * 21 + 21),
                                 (guint64) round * 21 + 21);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "attempts"), 210);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), base);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "attempts"), 210);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), base);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* ---- the randomized adversary ---- */
@@ -397,7 +396,7 @@ typedef struct {
 } Sender;
 
 typedef struct {
-        TestDaemon *d;
+        TestDaemon *daemon;
         char *stream_path;
         GRand *rand;
         guint64 attempts, controls;
@@ -444,7 +443,7 @@ static void send_unit(Adversary *a, Sender *s, int kind)
                 g_string_append_c(b, '\n');
                 r = send_fd_packet(s->fd, b->str, b->len, fds, n_fds);
         } else if (s->transport == TRANSPORT_DGRAM) {
-                r = send_dgram(a->d->dgram_path, b->str, b->len, fds, n_fds);
+                r = send_dgram(a->daemon->dgram_path, b->str, b->len, fds, n_fds);
         } else {
                 r = send_fd_packet(s->fd, b->str, b->len, fds, n_fds);
         }
@@ -522,7 +521,7 @@ static void sender_open(Adversary *a, Sender *s)
         *s = (Sender){ .fd = -1, .expect = g_ptr_array_new() };
         s->transport = t == 0 ? TRANSPORT_DGRAM : t == 1 ? TRANSPORT_SEQPACKET : TRANSPORT_STREAM;
         if (s->transport == TRANSPORT_SEQPACKET)
-                s->fd = seq_connect(a->d->seq_path);
+                s->fd = seq_connect(a->daemon->seq_path);
         else if (s->transport == TRANSPORT_STREAM)
                 s->fd = stream_connect(a->stream_path);
         g_assert_true(s->transport == TRANSPORT_DGRAM || s->fd >= 0);
@@ -576,7 +575,7 @@ static void test_randomized_adversary_balances_the_books(void)
                        (secs_env ? g_ascii_strtoll(secs_env, NULL, 10) : 8) * G_USEC_PER_SEC;
         g_autofree char *schema = g_build_filename(g_getenv("INGESTER_TEST_DATA"), "..", "..", "doc",
                                                    "examples", "org.terok.Shield1.xml", NULL);
-        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *extra = NULL, *conf = NULL, *schema_arg = NULL;
         Adversary a = { 0 };
         Sender senders[6];
@@ -592,13 +591,13 @@ static void test_randomized_adversary_balances_the_books(void)
                                 "[queue]\ncapacity=32\npolicy=%s\n"
                                 "rate-limit-interval=1s\nrate-limit-burst=60\n",
                                 stream, g_rand_boolean(a.rand) ? "drop-newest" : "drop-oldest");
-        conf = harness_config_arg(dir, extra);
+        conf = harness_config_arg(f.dir, extra);
         schema_arg = g_strdup_printf("--schema=%s", schema);
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ conf, schema_arg, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        a.d = d;
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ conf, schema_arg, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        a.daemon = f.d;
         a.stream_path = stream;
-        base = testdaemon_count_fds(d);
+        base = testdaemon_count_fds(f.d);
         for (size_t i = 0; i < G_N_ELEMENTS(senders); i++)
                 sender_open(&a, &senders[i]);
 
@@ -619,7 +618,7 @@ static void test_randomized_adversary_balances_the_books(void)
                         sender_open(&a, s);
                 }
                 if (step % 97 == 0) {
-                        g_autoptr(GVariant) st = harness_stats(d->conn);
+                        g_autoptr(GVariant) st = harness_stats(f.d->conn);
                         CU_ASSERT_PTR_NOT_NULL_FATAL(st);
                         CU_ASSERT_TRUE(harness_books_balance(st));
                         polls++;
@@ -629,26 +628,26 @@ static void test_randomized_adversary_balances_the_books(void)
                 sender_close(&a, &senders[i]);
 
         {
-                guint64 counted = testdaemon_wait_stat(d, "attempts", a.attempts);
+                guint64 counted = testdaemon_wait_stat(f.d, "attempts", a.attempts);
                 if (counted != a.attempts)
                         printf("# the daemon counted %" G_GUINT64_FORMAT " attempts of %" G_GUINT64_FORMAT "\n",
                                counted, a.attempts);
                 CU_ASSERT_EQUAL(counted, a.attempts);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "controls"), a.controls);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), base);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "controls"), a.controls);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), base);
         for (int k = 0; k < U_MAX; k++)
                 if (kinds[k].reason) {
                         g_autofree char *key = g_strdup_printf("rejected:%s", kinds[k].reason);
-                        CU_ASSERT_TRUE(testdaemon_stat(d, key) >= 1);
+                        CU_ASSERT_TRUE(testdaemon_stat(f.d, key) >= 1);
                 }
-        CU_ASSERT_TRUE(testdaemon_stat(d, "dropped") >= 1);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "dropped") >= 1);
         CU_ASSERT_EQUAL(a.answers_wrong, 0);
         /* the subscriber saw every emitted event, each once */
-        emitted = testdaemon_stat(d, "emitted");
-        for (GDBusMessage *m; (m = testdaemon_next_event(d, 2000));) {
+        emitted = testdaemon_stat(f.d, "emitted");
+        for (GDBusMessage *m; (m = testdaemon_next_event(f.d, 2000));) {
                 g_autoptr(GVariant) meta = g_variant_get_child_value(g_dbus_message_get_body(m), 2);
                 guint64 seq = 0;
                 g_variant_lookup(meta, "seq", "t", &seq);
@@ -661,9 +660,9 @@ static void test_randomized_adversary_balances_the_books(void)
         CU_ASSERT_EQUAL(g_hash_table_size(seqs), emitted);
         printf("# %" G_GUINT64_FORMAT " attempts, %" G_GUINT64_FORMAT " emitted, %" G_GUINT64_FORMAT
                " dropped, %u answers checked, %" G_GUINT64_FORMAT " balanced polls\n",
-               a.attempts, emitted, testdaemon_stat(d, "dropped"), a.answers_checked, polls);
+               a.attempts, emitted, testdaemon_stat(f.d, "dropped"), a.answers_checked, polls);
         g_rand_free(a.rand);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)

@@ -18,21 +18,20 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;      /* this test's directory */
-static TestDaemon *d;  /* this test's daemon */
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 static char *path_in(const char *name)
 {
-        return g_build_filename(dir, name, NULL);
+        return g_build_filename(f.dir, name, NULL);
 }
 
 static TestDaemon *start(const char *const *extra)
 {
-        return testdaemon_start(&suite.bus, dir, extra, 0);
+        return testdaemon_start(&suite.bus, f.dir, extra, 0);
 }
 
 /* Writes a config file whose listeners are the harness's two sockets plus extra text. */
@@ -57,9 +56,9 @@ static GVariant *body_child(GDBusMessage *m, int i)
 /* Waits for the event whose type is `type`, skipping none: returns NULL on timeout. */
 static GDBusMessage *expect_event(const char *type)
 {
-        GDBusMessage *m = testdaemon_next_event(d, 5000);
+        GDBusMessage *m = testdaemon_next_event(f.d, 5000);
         if (!m) {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 printf("# no event '%s' arrived; daemon log:\n%s", type, log);
                 return NULL;
         }
@@ -103,7 +102,7 @@ static char *meta_str(GDBusMessage *m, const char *key)
  */
 static guint64 wait_stat(const char *key, guint64 want)
 {
-        return testdaemon_wait_stat(d, key, want);
+        return testdaemon_wait_stat(f.d, key, want);
 }
 
 /* ---- relay ---- */
@@ -116,9 +115,9 @@ static void test_json_over_dgram_arrives_with_kernel_credentials(void)
         g_autofree char *transport = NULL, *codec = NULL;
         gint64 port = 0;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, json, strlen(json), NULL, 0), 0);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, json, strlen(json), NULL, 0), 0);
         m = expect_event("hello");
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         CU_ASSERT_STRING_EQUAL(harness_event_type(m), "hello");
@@ -145,9 +144,9 @@ static void test_msgpack_over_seqpacket_arrives(void)
         g_autofree char *transport = NULL, *codec = NULL;
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, mp, sizeof(mp) - 1, NULL, 0), 0);
         m = expect_event("mp");
@@ -175,13 +174,13 @@ static void test_fd_sent_with_event_is_readable_by_subscriber(void)
         char buf[16] = { 0 };
         GUnixFDList *list;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
         CU_ASSERT_EQUAL(write(p[1], "payload", 7), 7);
         close(p[1]);
-        fd = seq_connect(d->seq_path);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, json, strlen(json), &p[0], 1), 0);
         close(p[0]);
@@ -204,9 +203,9 @@ static void test_fd_sent_with_event_is_readable_by_subscriber(void)
         close(fd);
         /* the daemon closes its copies once the signal is written, and the connection once
          * it sees the hang-up */
-        for (int i = 0; i < 100 && testdaemon_count_fds(d) != fds_before; i++)
+        for (int i = 0; i < 100 && testdaemon_count_fds(f.d) != fds_before; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 static void test_seq_increases_and_stats_add_up(void)
@@ -214,9 +213,9 @@ static void test_seq_increases_and_stats_add_up(void)
         guint64 last = 0;
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         for (int i = 0; i < 50; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"n\",\"i\":%d}", i);
@@ -228,11 +227,11 @@ static void test_seq_increases_and_stats_add_up(void)
                 CU_ASSERT_TRUE(meta_u64(m, "seq") > last);
                 last = meta_u64(m, "seq");
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 50);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "received"), 50);
         CU_ASSERT_EQUAL(wait_stat("emitted", 50), 50);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-depth"), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "dropped"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-depth"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 1);
         close(fd);
 }
 
@@ -242,12 +241,12 @@ static void test_properties_report_counters(void)
         g_autoptr(GVariant) v = NULL;
         g_autoptr(GError) error = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        send_dgram(d->dgram_path, "{\"type\":\"p\"}", 12, NULL, 0);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        send_dgram(f.d->dgram_path, "{\"type\":\"p\"}", 12, NULL, 0);
         g_object_unref(expect_event("p"));
         CU_ASSERT_EQUAL(wait_stat("emitted", 1), 1);
-        r = g_dbus_connection_call_sync(d->conn, "org.ingester.Ingester1", "/org/ingester/Ingester1",
+        r = g_dbus_connection_call_sync(f.d->conn, "org.ingester.Ingester1", "/org/ingester/Ingester1",
                                         "org.freedesktop.DBus.Properties", "Get",
                                         g_variant_new("(ss)", "org.ingester.Ingester1", "Emitted"),
                                         G_VARIANT_TYPE("(v)"), 0, 5000, NULL, &error);
@@ -268,16 +267,16 @@ static void test_depth_ceiling_is_accepted_by_the_bus(void)
         for (int i = 1; i < 20; i++)
                 g_string_append_c(j, '}');
         g_string_append_c(j, '}');
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, j->str, j->len, NULL, 0), 0);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, j->str, j->len, NULL, 0), 0);
         {
                 g_autoptr(GDBusMessage) m = expect_event("deep");
                 CU_ASSERT_PTR_NOT_NULL(m);
         }
         /* the relay was not thrown off the bus */
         CU_ASSERT_EQUAL(wait_stat("emitted", 1), 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "bus-reconnects"), 0);
 }
 
 /* ---- rejections ---- */
@@ -307,8 +306,8 @@ static void send_bad_then_good(const BadPacket *b, int seqfd, const char *target
         char good[64];
         int p[2] = { -1, -1 }, fds[4];
         g_autofree char *key = g_strdup_printf("rejected:%s", b->reason);
-        guint64 before = testdaemon_stat(d, key);
-        int fds_before = testdaemon_count_fds(d);
+        guint64 before = testdaemon_stat(f.d, key);
+        int fds_before = testdaemon_count_fds(f.d);
         size_t len = b->len ? b->len : strlen(b->bytes);
         g_autoptr(GDBusMessage) m = NULL;
         g_autofree char *log = NULL;
@@ -338,9 +337,9 @@ static void send_bad_then_good(const BadPacket *b, int seqfd, const char *target
                 if (m)
                         CU_ASSERT_STRING_EQUAL(harness_event_type(m), want);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        log = testdaemon_log(d);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, key), before + 1);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        log = testdaemon_log(f.d);
         CU_ASSERT_PTR_NOT_NULL(strstr(log, b->reason));
         if (!strstr(log, b->reason))
                 printf("# reason %s missing from the log\n", b->reason);
@@ -401,22 +400,22 @@ static void check_all_rejections(bool seqpacket)
                         { "encoding-not-allowed", "\x80", 1, 1, true },
                 };
 
-                d = start(extra);
-                CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-                pinned = g_build_filename(dir, "run", "pinned.sock", NULL);
+                f.d = start(extra);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+                pinned = g_build_filename(f.dir, "run", "pinned.sock", NULL);
                 if (seqpacket) {
-                        fd = seq_connect(d->seq_path);
+                        fd = seq_connect(f.d->seq_path);
                         CU_ASSERT_TRUE_FATAL(fd >= 0);
                 }
                 for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
                         if (bad[i].pinned && seqpacket)
                                 continue;
                         send_bad_then_good(&bad[i], bad[i].pinned ? -1 : fd,
-                                           bad[i].pinned ? pinned : d->dgram_path);
+                                           bad[i].pinned ? pinned : f.d->dgram_path);
                 }
         }
         /* alive, and a bad packet never closed the connection */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), seqpacket ? 1 : 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), seqpacket ? 1 : 0);
         if (fd >= 0)
                 close(fd);
 }
@@ -440,14 +439,14 @@ static void test_limits_at_their_boundary_are_accepted(void)
         g_autoptr(GString) at = g_string_new("{\"type\":\"at-size\",\"pad\":\"");
         int p[2], fds_before;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         while (at->len < 4096 - 2)
                 g_string_append_c(at, 'x');
         g_string_append(at, "\"}");
         CU_ASSERT_EQUAL_FATAL(at->len, 4096);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, at->str, at->len, NULL, 0), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, at->str, at->len, NULL, 0), 0);
         {
                 g_autoptr(GDBusMessage) m = expect_event("at-size");
                 CU_ASSERT_PTR_NOT_NULL(m);
@@ -455,7 +454,7 @@ static void test_limits_at_their_boundary_are_accepted(void)
         CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
         {
                 const char *two = "{\"type\":\"two-fds\"}";
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, two, strlen(two), p, 2), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, two, strlen(two), p, 2), 0);
         }
         close(p[0]);
         close(p[1]);
@@ -466,20 +465,20 @@ static void test_limits_at_their_boundary_are_accepted(void)
                 handles = body_child(m, 3);
                 CU_ASSERT_EQUAL(g_variant_n_children(handles), 2);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
         /* the two descriptors are closed once the signal is written */
-        for (int i = 0; i < 100 && testdaemon_count_fds(d) != fds_before; i++)
+        for (int i = 0; i < 100 && testdaemon_count_fds(f.d) != fds_before; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 static void test_zero_length_seqpacket_packet_is_not_a_hangup(void)
 {
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, "", 0, NULL, 0), 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, "{\"type\":\"z\"}", 12, NULL, 0), 0);
@@ -487,13 +486,13 @@ static void test_zero_length_seqpacket_packet_is_not_a_hangup(void)
                 g_autoptr(GDBusMessage) m = expect_event("z");
                 CU_ASSERT_PTR_NOT_NULL(m);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:empty"), 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:empty"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 1);
         /* and a real hang-up is one */
         close(fd);
-        for (int i = 0; i < 100 && testdaemon_stat(d, "connections") != 0; i++)
+        for (int i = 0; i < 100 && testdaemon_stat(f.d, "connections") != 0; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 0);
 }
 
 static void test_sender_not_in_allow_list_is_refused(void)
@@ -514,10 +513,10 @@ static void test_sender_not_in_allow_list_is_refused(void)
         }
         /* reachable by the other uid: traversable parents, a 0755 socket directory */
         g_assert_cmpint(chmod(suite.topdir, 0711), ==, 0);
-        g_assert_cmpint(chmod(dir, 0711), ==, 0);
+        g_assert_cmpint(chmod(f.dir, 0711), ==, 0);
         g_assert_cmpint(g_mkdir(run, 0755), ==, 0);
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         child = fork();
         if (child == 0) {
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -539,9 +538,9 @@ static void test_sender_not_in_allow_list_is_refused(void)
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
                 CU_ASSERT_STRING_EQUAL(harness_event_type(m), "root");
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:not-allowed"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:not-allowed"), 1);
         {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 CU_ASSERT_PTR_NOT_NULL(strstr(log, "uid=65534: not-allowed"));
         }
 }
@@ -552,10 +551,10 @@ static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
         int fds_before, p[2], many[8];
         pid_t pid;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
+        fds_before = testdaemon_count_fds(f.d);
         /* room for 2 more descriptors: 8 cannot all be installed, the kernel sets MSG_CTRUNC */
         CU_ASSERT_EQUAL_FATAL(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
         low.rlim_cur = (rlim_t) fds_before + 2;
@@ -564,10 +563,10 @@ static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
         CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
         for (int i = 0; i < 8; i++)
                 many[i] = p[i % 2];
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"t\"}", 12, many, 8), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"t\"}", 12, many, 8), 0);
         close(p[0]);
         close(p[1]);
-        send_dgram(d->dgram_path, "{\"type\":\"after\"}", 16, NULL, 0);
+        send_dgram(f.d->dgram_path, "{\"type\":\"after\"}", 16, NULL, 0);
         {
                 g_autoptr(GDBusMessage) m = expect_event("after");
                 CU_ASSERT_PTR_NOT_NULL(m);
@@ -575,8 +574,8 @@ static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
                         CU_ASSERT_STRING_EQUAL(harness_event_type(m), "after");
         }
         CU_ASSERT_EQUAL(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:fds-truncated"), 1);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:fds-truncated"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 /* ---- overflow policies and bus restarts ---- */
@@ -584,7 +583,7 @@ static void test_fds_the_kernel_cannot_install_drop_the_packet(void)
 static void wait_for_log(const char *needle)
 {
         for (int i = 0; i < 500; i++) {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 if (strstr(log, needle))
                         return;
                 g_usleep(10000);
@@ -603,28 +602,28 @@ static void wait_for_log(const char *needle)
 static GArray *send_while_bus_is_down(unsigned n)
 {
         GArray *got = g_array_new(FALSE, FALSE, sizeof(guint64));
-        g_autofree char *pid_text = g_strdup(g_subprocess_get_identifier(d->proc));
+        g_autofree char *pid_text = g_strdup(g_subprocess_get_identifier(f.d->proc));
         pid_t pid = (pid_t) atoi(pid_text);
 
-        send_dgram(d->dgram_path, "{\"type\":\"before\"}", 17, NULL, 0);
+        send_dgram(f.d->dgram_path, "{\"type\":\"before\"}", 17, NULL, 0);
         g_object_unref(expect_event("before"));
         /* its write confirmed: it has left the queue */
-        for (int i = 0; i < 200 && testdaemon_stat(d, "emitted") != 1; i++)
+        for (int i = 0; i < 200 && testdaemon_stat(f.d, "emitted") != 1; i++)
                 g_usleep(5000);
 
         testbus_stop(&suite.bus);
         wait_for_log("lost the bus connection");
         for (unsigned i = 0; i < n; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"down\",\"i\":%u}", i);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, j, strlen(j), NULL, 0), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, j, strlen(j), NULL, 0), 0);
         }
         g_usleep(300000); /* let the daemon read what it will read */
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        testdaemon_resubscribe(d, &suite.bus);
+        testdaemon_resubscribe(f.d, &suite.bus);
         kill(pid, SIGCONT);
         for (;;) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 3000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 3000);
                 g_autoptr(GVariant) data = NULL;
                 gint64 i = -1;
                 guint64 index;
@@ -650,15 +649,15 @@ static void check_drop_policy(const char *policy_arg, guint64 first)
         const char *extra[] = { policy_arg, "--queue-capacity=4", NULL };
         g_autoptr(GArray) got = NULL;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         got = send_while_bus_is_down(10);
         CU_ASSERT_EQUAL_FATAL(got->len, 4);
         for (guint i = 0; i < 4; i++)
                 CU_ASSERT_EQUAL(g_array_index(got, guint64, i), first + i);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 6);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 1);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "dropped"), 6);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "bus-reconnects"), 1);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
 }
 
 static void test_policy_drop_newest_keeps_the_first(void)
@@ -676,16 +675,16 @@ static void test_policy_block_loses_nothing_across_a_bus_restart(void)
         const char *extra[] = { "--policy=block", "--queue-capacity=4", NULL };
         g_autoptr(GArray) got = NULL;
 
-        d = start(extra);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(extra);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         /* 4 in the queue, the rest wait in the kernel (max_dgram_qlen is at least 10) */
         got = send_while_bus_is_down(9);
         CU_ASSERT_EQUAL_FATAL(got->len, 9);
         for (guint i = 0; i < 9; i++)
                 CU_ASSERT_EQUAL(g_array_index(got, guint64, i), i);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-high-water"), 4);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "dropped"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-high-water"), 4);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
 }
 
 /* ---- hardening and operation ---- */
@@ -721,13 +720,13 @@ static void test_stale_socket_is_replaced(void)
         strcpy(sa.sun_path, seq);
         CU_ASSERT_EQUAL_FATAL(bind(s, (struct sockaddr *) &sa, sizeof(sa)), 0);
         close(s); /* bound, never listened, closed: stale */
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 CU_ASSERT_PTR_NOT_NULL(strstr(log, "replaced stale socket"));
         }
-        s = seq_connect(d->seq_path);
+        s = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE(s >= 0);
         close(s);
 }
@@ -736,12 +735,12 @@ static void test_live_socket_is_refused(void)
 {
         g_autofree char *err = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        CU_ASSERT_EQUAL(run_on(d->seq_path, "--name=org.ingester.Other", &err), 4);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        CU_ASSERT_EQUAL(run_on(f.d->seq_path, "--name=org.ingester.Other", &err), 4);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "in use"));
         /* and the first instance still works */
-        send_dgram(d->dgram_path, "{\"type\":\"still\"}", 16, NULL, 0);
+        send_dgram(f.d->dgram_path, "{\"type\":\"still\"}", 16, NULL, 0);
         {
                 g_autoptr(GDBusMessage) m = expect_event("still");
                 CU_ASSERT_PTR_NOT_NULL(m);
@@ -790,10 +789,10 @@ static void test_socket_modes_are_set_at_bind(void)
         arg = g_strdup_printf("--config=%s", conf);
         {
                 const char *extra[] = { arg, NULL };
-                d = start(extra);
+                f.d = start(extra);
         }
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        CU_ASSERT_EQUAL(stat(d->seq_path, &st), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        CU_ASSERT_EQUAL(stat(f.d->seq_path, &st), 0);
         CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
         CU_ASSERT_EQUAL(stat(shared, &st), 0);
         CU_ASSERT_EQUAL(st.st_mode & 0777, 0660);
@@ -805,22 +804,22 @@ static void test_sigterm_drains_and_unlinks(void)
 {
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         for (int i = 0; i < 200; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"t\",\"i\":%d}", i);
                 send_fd_packet(fd, j, strlen(j), NULL, 0);
         }
         close(fd);
         g_usleep(50000);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
         for (int i = 0; i < 200; i++) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 3000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 3000);
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         }
-        CU_ASSERT_FALSE(g_file_test(d->seq_path, G_FILE_TEST_EXISTS));
-        CU_ASSERT_FALSE(g_file_test(d->dgram_path, G_FILE_TEST_EXISTS));
+        CU_ASSERT_FALSE(g_file_test(f.d->seq_path, G_FILE_TEST_EXISTS));
+        CU_ASSERT_FALSE(g_file_test(f.d->dgram_path, G_FILE_TEST_EXISTS));
 }
 
 static void test_name_taken_fails_and_replace_takes_over(void)
@@ -829,8 +828,8 @@ static void test_name_taken_fails_and_replace_takes_over(void)
         g_autofree char *seq2 = g_build_filename(run2, "s.sock", NULL);
         g_autofree char *err = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         CU_ASSERT_EQUAL(run_on(seq2, NULL, &err), 3);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "--replace"));
         {
@@ -842,13 +841,13 @@ static void test_name_taken_fails_and_replace_takes_over(void)
                         g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
                 g_assert_no_error(error);
                 /* the first instance loses the name and exits cleanly */
-                int status = harness_wait_subprocess(d->proc, 10000);
+                int status = harness_wait_subprocess(f.d->proc, 10000);
                 CU_ASSERT_EQUAL(status, 0);
                 if (status != 0) {
-                        g_autofree char *log = testdaemon_log(d);
+                        g_autofree char *log = testdaemon_log(f.d);
                         printf("# first instance: status %d, log:\n%s", status, log);
                 }
-                g_clear_object(&d->proc);
+                g_clear_object(&f.d->proc);
                 g_subprocess_send_signal(second, SIGTERM);
                 CU_ASSERT_EQUAL(harness_wait_subprocess(second, 10000), 0);
         }

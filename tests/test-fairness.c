@@ -24,12 +24,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture fix; /* this test's directory and daemon (f is a flooder here) */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, fix)
 
 #define CAPACITY 2048
 #define WINDOW 32 /* [bus] max-unflushed */
@@ -43,12 +42,12 @@ static TestDaemon *start_with(const char *policy, const char *extra)
                 "[bus]\nmax-unflushed=%u\n\n[limits]\nbatch=%u\n\n[queue]\ncapacity=%u\n"
                 "policy=%s\n%s\n",
                 WINDOW, BATCH, CAPACITY, policy, extra);
-        g_autofree char *arg = harness_config_arg(dir, text);
+        g_autofree char *arg = harness_config_arg(fix.dir, text);
         const char *argv[2];
 
         argv[0] = arg;
         argv[1] = NULL;
-        return testdaemon_start(&suite.bus, dir, argv, 0);
+        return testdaemon_start(&suite.bus, fix.dir, argv, 0);
 }
 
 /* ---- the flooder: a thread sending as fast as its socket takes it ---- */
@@ -86,9 +85,9 @@ static void flooder_start(Flooder *f, bool dgram, GThread **ret)
         if (dgram) {
                 f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
                 f->addr.sun_family = AF_UNIX;
-                g_strlcpy(f->addr.sun_path, d->dgram_path, sizeof(f->addr.sun_path));
+                g_strlcpy(f->addr.sun_path, fix.d->dgram_path, sizeof(f->addr.sun_path));
         } else {
-                f->fd = seq_connect(d->seq_path);
+                f->fd = seq_connect(fix.d->seq_path);
         }
         g_assert_cmpint(f->fd, >=, 0);
         /* a send blocks for at most 100 ms, so the thread sees its stop flag */
@@ -156,7 +155,7 @@ static void tally(Seen *s, GDBusMessage *m)
 static void collect(Seen *s, guint64 want)
 {
         while (s->flood + s->paced < want) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 3000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(fix.d, 3000);
                 if (!m)
                         break;
                 tally(s, m);
@@ -220,25 +219,25 @@ static void check_paced_against_flood(const char *policy, bool dgram_flood)
         bool block = strcmp(policy, "block") == 0;
         guint64 depth = 0, bound;
 
-        d = start_with(policy, "");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
-        paced = seq_connect(d->seq_path);
+        fix.d = start_with(policy, "");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fix.d);
+        fds_before = testdaemon_count_fds(fix.d);
+        paced = seq_connect(fix.d->seq_path);
         CU_ASSERT_TRUE_FATAL(paced >= 0);
         flooder_start(&f, dgram_flood, &t);
         /* the flood fills its share under block (half the queue: the paced reader's
          * connection is open), and overflows the queue under the drop policies */
         for (int i = 0; i < 1000; i++) {
-                depth = testdaemon_stat(d, "queue-depth");
-                if (block ? depth >= CAPACITY / 2 - BATCH : testdaemon_stat(d, "dropped") > 0)
+                depth = testdaemon_stat(fix.d, "queue-depth");
+                if (block ? depth >= CAPACITY / 2 - BATCH : testdaemon_stat(fix.d, "dropped") > 0)
                         break;
                 g_usleep(10000);
         }
         printf("# %s, %s flood: queue depth %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
                " dropped before the paced reader\n",
-               policy, dgram_flood ? "dgram" : "seqpacket", depth, testdaemon_stat(d, "dropped"));
+               policy, dgram_flood ? "dgram" : "seqpacket", depth, testdaemon_stat(fix.d, "dropped"));
         CU_ASSERT_TRUE(block ? depth >= CAPACITY / 2 - BATCH
-                             : testdaemon_stat(d, "dropped") > 0);
+                             : testdaemon_stat(fix.d, "dropped") > 0);
         for (int i = 0; i < PACED; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"paced\",\"i\":%d}", i);
                 CU_ASSERT_EQUAL(send_fd_packet(paced, j, strlen(j), NULL, 0), 0);
@@ -246,9 +245,9 @@ static void check_paced_against_flood(const char *policy, bool dgram_flood)
         }
         flooder_stop(&f, t);
         collect(&seen, block ? f.sent + PACED : G_MAXUINT64);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(fix.d));
         /* while both connections are open: a closed connection's lane goes once empty */
-        stats = harness_stats(d->conn);
+        stats = harness_stats(fix.d->conn);
         close(paced);
         close(f.fd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(stats);
@@ -284,14 +283,14 @@ static void check_paced_against_flood(const char *policy, bool dgram_flood)
                 /* under block the flooder loses nothing either */
                 CU_ASSERT_EQUAL(seen.flood, f.sent);
                 CU_ASSERT_EQUAL(seen.last_flood + 1, (gint64) f.sent);
-                CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
+                CU_ASSERT_EQUAL(testdaemon_stat(fix.d, "dropped"), 0);
         } else {
                 /* the flood overflowed, and only the flood paid */
                 CU_ASSERT_TRUE(lane_u64(flood_lane, "dropped") > 0);
-                CU_ASSERT_EQUAL(lane_u64(flood_lane, "dropped"), testdaemon_stat(d, "dropped"));
+                CU_ASSERT_EQUAL(lane_u64(flood_lane, "dropped"), testdaemon_stat(fix.d, "dropped"));
         }
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(fix.d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(fix.d), 0);
 }
 
 static void test_block_seqpacket_flood(void)
@@ -334,9 +333,9 @@ static void test_senders_past_the_lane_limit_share_one(void)
                       .seq_contiguous = true };
         pid_t pid;
 
-        d = start_with("block", "max-dgram-senders=2");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        fix.d = start_with("block", "max-dgram-senders=2");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fix.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(fix.d->proc));
         testbus_stop(&suite.bus);
         /* five processes, three events each (a sender is a pid and a uid) */
         for (int k = 0; k < 5; k++) {
@@ -347,7 +346,7 @@ static void test_senders_past_the_lane_limit_share_one(void)
                                 char j[64];
                                 int n = snprintf(j, sizeof(j), "{\"type\":\"x\",\"i\":%d}",
                                                  k * 3 + i);
-                                if (send_dgram(d->dgram_path, j, (size_t) n, NULL, 0) != 0)
+                                if (send_dgram(fix.d->dgram_path, j, (size_t) n, NULL, 0) != 0)
                                         _exit(1);
                         }
                         _exit(0);
@@ -361,16 +360,16 @@ static void test_senders_past_the_lane_limit_share_one(void)
         g_usleep(200000); /* the daemon reads them all (it cannot emit) */
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        harness_unsubscribe(fix.d->conn, fix.d->sub_id, fix.d->filter_id);
+        fix.d->conn = harness_subscribe(&suite.bus, fix.d->events, &fix.d->sub_id, &fix.d->filter_id);
         kill(pid, SIGCONT);
         collect(&seen, 15);
         CU_ASSERT_EQUAL(seen.flood, 15);
         CU_ASSERT_TRUE(seen.seq_contiguous);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        stats = harness_stats(d->conn);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(fix.d));
+        stats = harness_stats(fix.d->conn);
         CU_ASSERT_PTR_NOT_NULL_FATAL(stats);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "senders-dgram"), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(fix.d, "senders-dgram"), 2);
         senders = g_variant_lookup_value(stats, "senders", G_VARIANT_TYPE("aa{sv}"));
         CU_ASSERT_PTR_NOT_NULL_FATAL(senders);
         g_variant_iter_init(&it, senders);
@@ -387,7 +386,7 @@ static void test_senders_past_the_lane_limit_share_one(void)
         }
         CU_ASSERT_EQUAL(own, 6);
         CU_ASSERT_EQUAL(shared_received, 9);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(fix.d), 0);
 }
 
 
@@ -413,44 +412,44 @@ static void test_rate_limit_per_sender(void)
                       .seq_contiguous = true };
         int a, b;
 
-        d = start_with("block", "rate-limit-interval=400ms\nrate-limit-burst=5");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        a = seq_connect(d->seq_path);
-        b = seq_connect(d->seq_path);
+        fix.d = start_with("block", "rate-limit-interval=400ms\nrate-limit-burst=5");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fix.d);
+        a = seq_connect(fix.d->seq_path);
+        b = seq_connect(fix.d->seq_path);
         CU_ASSERT_TRUE_FATAL(a >= 0 && b >= 0);
         send_n(a, 0, 20);
         send_n(b, 100, 3);
         collect(&seen, 8);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 15), 15);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(fix.d, "rejected:rate-limited", 15), 15);
         {
                 /* one more over the budget, with descriptors: refused, and closed */
-                int fds_before = testdaemon_count_fds(d), p[2];
+                int fds_before = testdaemon_count_fds(fix.d), p[2];
                 CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
                 CU_ASSERT_EQUAL(send_fd_packet(a, "{\"type\":\"r\",\"i\":99}", 19, p, 2), 0);
                 close(p[0]);
                 close(p[1]);
-                CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 16), 16);
-                CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+                CU_ASSERT_EQUAL(testdaemon_wait_stat(fix.d, "rejected:rate-limited", 16), 16);
+                CU_ASSERT_EQUAL(testdaemon_count_fds(fix.d), fds_before);
         }
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 8), 8);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed"), 0); /* the interval has not ended */
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(fix.d, "emitted", 8), 8);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(fix.d, "suppressed"), 0); /* the interval has not ended */
         g_usleep(450000);
         send_n(a, 20, 7); /* a new interval: 5 in, 2 refused */
         collect(&seen, 13);
         CU_ASSERT_EQUAL(seen.flood, 13);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:rate-limited", 18), 18);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 16 events"), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(fix.d, "rejected:rate-limited", 18), 18);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(fix.d, "suppressed 16 events"), 1);
         g_usleep(450000);
         send_n(a, 30, 1);
         collect(&seen, 14);
         CU_ASSERT_EQUAL(seen.flood, 14);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "suppressed 2 events"), 1);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "rate limit: suppressed"), 2);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 18);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(fix.d, "suppressed 2 events"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(fix.d, "rate limit: suppressed"), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(fix.d, "rejected-total"), 18);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(fix.d));
         close(a);
         close(b);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(fix.d), 0);
 }
 
 int main(void)

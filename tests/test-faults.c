@@ -29,16 +29,15 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 static pid_t daemon_pid(void)
 {
-        return (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        return (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
 }
 
 /* utime + stime of a process, in clock ticks */
@@ -61,9 +60,9 @@ static long cpu_ticks(pid_t pid)
 
 static void wait_for_log(const char *needle)
 {
-        for (int i = 0; i < 500 && testdaemon_count_in_log(d, needle) == 0; i++)
+        for (int i = 0; i < 500 && testdaemon_count_in_log(f.d, needle) == 0; i++)
                 g_usleep(10000);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, needle) > 0);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, needle) > 0);
 }
 
 /* EventBatch elements waiting to be taken one at a time (next_event()). */
@@ -81,7 +80,7 @@ static GDBusMessage *next_event(unsigned timeout_ms)
 
         if (!g_queue_is_empty(&split))
                 return g_queue_pop_head(&split);
-        m = testdaemon_next_event(d, timeout_ms);
+        m = testdaemon_next_event(f.d, timeout_ms);
         if (m && strcmp(g_dbus_message_get_member(m), "EventBatch") == 0) {
                 g_autoptr(GVariant) events = g_variant_get_child_value(g_dbus_message_get_body(m), 0);
                 GUnixFDList *list = g_dbus_message_get_unix_fd_list(m);
@@ -163,7 +162,7 @@ static unsigned collect(const char *type, guint8 *seen, unsigned n_seen, int fds
         if (seen)
                 got = count_seen(seen, n_seen);
         if (got < want) {
-                g_autofree char *log = testdaemon_log(d);
+                g_autofree char *log = testdaemon_log(f.d);
                 size_t len = strlen(log);
                 printf("# %u of %u '%s' events; the daemon's log ends:\n%s\n", got, want, type,
                        log + (len > 2000 ? len - 2000 : 0));
@@ -188,23 +187,23 @@ static void send_numbered(int fd, const char *type, unsigned i)
  */
 static void test_connection_limit_makes_connects_wait_not_vanish(void)
 {
-        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-connections=2\nbacklog=2\n");
+        g_autofree char *arg = harness_config_arg(f.dir, "[limits]\nmax-connections=2\nbacklog=2\n");
         const char *extra[] = { arg, NULL };
         g_autoptr(GSubprocess) sender = NULL;
         g_autoptr(GError) error = NULL;
         int c1, c2, waiting, refused = 0, fds_before;
         GPtrArray *extra_fds = g_ptr_array_new();
 
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
-        c1 = seq_connect(d->seq_path);
-        c2 = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        c1 = seq_connect(f.d->seq_path);
+        c2 = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(c1 >= 0 && c2 >= 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 2), 2);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 2), 2);
 
         /* the third connects into the backlog, sends and closes, as a shell loop does */
-        waiting = seq_connect(d->seq_path);
+        waiting = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(waiting >= 0);
         send_numbered(waiting, "waiting", 0);
         close(waiting);
@@ -212,18 +211,18 @@ static void test_connection_limit_makes_connects_wait_not_vanish(void)
         {
                 g_autoptr(GSubprocessLauncher) l =
                         g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-                g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", d->seq_path, TRUE);
+                g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", f.d->seq_path, TRUE);
                 sender = g_subprocess_launcher_spawn(l, &error, "ingester-send", "--retry", "3",
                                                      "type=from-tool", NULL);
                 g_assert_no_error(error);
         }
         CU_ASSERT_EQUAL(harness_wait_subprocess(sender, 10000), 0);
-        CU_ASSERT_PTR_NULL(testdaemon_next_event(d, 300)); /* not served yet */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 2);
+        CU_ASSERT_PTR_NULL(testdaemon_next_event(f.d, 300)); /* not served yet */
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 2);
 
         /* fill the backlog: non-blocking connects are then refused, not swallowed */
         for (int i = 0; i < 16; i++) {
-                int fd = seq_connect_flags(d->seq_path, SOCK_NONBLOCK);
+                int fd = seq_connect_flags(f.d->seq_path, SOCK_NONBLOCK);
                 if (fd < 0) {
                         refused = fd;
                         break;
@@ -237,7 +236,7 @@ static void test_connection_limit_makes_connects_wait_not_vanish(void)
         {
                 unsigned got = 0;
                 for (int i = 0; i < 2; i++) {
-                        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                        g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 5000);
                         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
                         if (strcmp(harness_event_type(m), "waiting") == 0 ||
                             strcmp(harness_event_type(m), "from-tool") == 0)
@@ -245,14 +244,14 @@ static void test_connection_limit_makes_connects_wait_not_vanish(void)
                 }
                 CU_ASSERT_EQUAL(got, 2);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:connection-limit"), 0);
-        CU_ASSERT_TRUE(testdaemon_stat(d, "accept-pauses") >= 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:connection-limit"), 0);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "accept-pauses") >= 1);
         close(c2);
         for (guint i = 0; i < extra_fds->len; i++)
                 close(GPOINTER_TO_INT(extra_fds->pdata[i]));
         g_ptr_array_unref(extra_fds);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 typedef struct {
@@ -283,17 +282,17 @@ static gpointer churn(gpointer user_data)
 static void test_churning_senders_lose_nothing_at_a_low_limit(void)
 {
         enum { LOOPS = 4, EACH = 400, TOTAL = LOOPS * EACH };
-        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-connections=4\n");
+        g_autofree char *arg = harness_config_arg(f.dir, "[limits]\nmax-connections=4\n");
         const char *extra[] = { arg, NULL };
         Churner c[LOOPS];
         GThread *t[LOOPS];
         g_autofree guint8 *seen = g_new0(guint8, TOTAL);
         unsigned sent = 0;
 
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         for (int i = 0; i < LOOPS; i++) {
-                c[i] = (Churner){ d->seq_path, (unsigned) i * EACH, EACH, 0 };
+                c[i] = (Churner){ f.d->seq_path, (unsigned) i * EACH, EACH, 0 };
                 t[i] = g_thread_new("churn", churn, &c[i]);
         }
         for (int i = 0; i < LOOPS; i++) {
@@ -304,8 +303,8 @@ static void test_churning_senders_lose_nothing_at_a_low_limit(void)
         collect("churn", seen, TOTAL, -1, TOTAL, 5000);
         printf("# %u of %u events arrived\n", count_seen(seen, TOTAL), TOTAL);
         CU_ASSERT_EQUAL(count_seen(seen, TOTAL), TOTAL);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
 }
 
 /*
@@ -321,15 +320,15 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         long ticks;
         unsigned lines;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, NULL, &old), 0);
         low.rlim_cur = (rlim_t) fds_before; /* no descriptor left */
         low.rlim_max = old.rlim_max;
         CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &low, NULL), 0);
         for (int i = 0; i < N; i++) {
-                clients[i] = seq_connect(d->seq_path);
+                clients[i] = seq_connect(f.d->seq_path);
                 CU_ASSERT_TRUE_FATAL(clients[i] >= 0);
                 send_numbered(clients[i], "late", (unsigned) i);
         }
@@ -337,12 +336,12 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         ticks = cpu_ticks(daemon_pid());
         g_usleep(1000000);
         ticks = cpu_ticks(daemon_pid()) - ticks;
-        lines = testdaemon_count_in_log(d, "cannot accept connections");
+        lines = testdaemon_count_in_log(f.d, "cannot accept connections");
         printf("# %ld ticks of CPU in 1 s at EMFILE, %u log lines\n", ticks, lines);
         CU_ASSERT_TRUE(ticks <= sysconf(_SC_CLK_TCK) / 10); /* idle: at most 10% of a core */
         CU_ASSERT_TRUE(lines <= 10);                        /* [log] burst */
-        CU_ASSERT_TRUE(testdaemon_stat(d, "accept-failures") >= 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 0);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "accept-failures") >= 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 0);
 
         CU_ASSERT_EQUAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &old, NULL), 0);
         {
@@ -352,8 +351,8 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
         }
         for (int i = 0; i < N; i++)
                 close(clients[i]);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 /* The daemon is stopped: start the suite's bus again at its address, move the
@@ -362,7 +361,7 @@ static void test_accept_at_emfile_waits_quietly_and_recovers(void)
 static void restart_bus_and_resubscribe(void)
 {
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        testdaemon_resubscribe(d, &suite.bus);
+        testdaemon_resubscribe(f.d, &suite.bus);
         kill(daemon_pid(), SIGCONT);
 }
 
@@ -442,12 +441,12 @@ static void test_descriptor_pressure_never_wedges_the_relay(void)
         GThread *t;
         int fds_before;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 1024);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
-        s.path = d->seq_path;
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 1024);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        s.path = f.d->seq_path;
         /* RLIMIT_NOFILE 1024: (1024 - reserve - max-connections) / 2 (doc/protocol.md 1.2) */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity-fds"), 224);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-capacity-fds"), 224);
         /* the sender starts once the bus is gone: a bus that is stopped loses what it had
          * not yet passed on to the subscriber, which is not the daemon's to redeliver */
         with_bus_down(start_fd_sender, &s);
@@ -458,13 +457,13 @@ static void test_descriptor_pressure_never_wedges_the_relay(void)
         CU_ASSERT_EQUAL(s.sent, N);
         printf("# %u of %u events with %u fds each arrived\n", count_seen(seen, N), N, FDS);
         CU_ASSERT_EQUAL(count_seen(seen, N), N);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "fds-not-forwarded"), 0);
-        send_dgram(d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "fds-not-forwarded"), 0);
+        send_dgram(f.d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
         CU_ASSERT_EQUAL(collect("plain", NULL, 0, 0, 1, 5000), 1);
-        for (int i = 0; i < 200 && testdaemon_count_fds(d) != fds_before; i++)
+        for (int i = 0; i < 200 && testdaemon_count_fds(f.d) != fds_before; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 /* A dup that fails (the table is full) never stops the relay: the event goes out without
@@ -474,9 +473,9 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
         struct rlimit low, old;
         int fds_before, p[2], two[2];
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
         two[0] = p[0];
         two[1] = p[1];
@@ -485,9 +484,9 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
         low.rlim_cur = (rlim_t) fds_before + 2;
         low.rlim_max = old.rlim_max;
         CU_ASSERT_EQUAL_FATAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &low, NULL), 0);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"nodup\"}", 16, two, 2), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"nodup\"}", 16, two, 2), 0);
         {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 5000);
                 g_autoptr(GVariant) meta = NULL;
                 guint32 dropped = 0;
                 CU_ASSERT_PTR_NOT_NULL_FATAL(m);
@@ -500,13 +499,13 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
         CU_ASSERT_EQUAL(prlimit(daemon_pid(), RLIMIT_NOFILE, &old, NULL), 0);
         close(p[0]);
         close(p[1]);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "fds-not-forwarded", 2), 2);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "cannot duplicate an event's descriptors") >= 1);
-        send_dgram(d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "fds-not-forwarded", 2), 2);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "cannot duplicate an event's descriptors") >= 1);
+        send_dgram(f.d->dgram_path, "{\"type\":\"plain\"}", 16, NULL, 0);
         CU_ASSERT_EQUAL(collect("plain", NULL, 0, 0, 1, 5000), 1);
-        for (int i = 0; i < 200 && testdaemon_count_fds(d) != fds_before; i++)
+        for (int i = 0; i < 200 && testdaemon_count_fds(f.d) != fds_before; i++)
                 g_usleep(10000);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 /* ---- memory and size ---- */
@@ -557,7 +556,7 @@ static gpointer send_sized(gpointer user_data)
 static void check_memory_bound(size_t event_size, unsigned n)
 {
         const long capacity_kib = 4096, slack_kib = 3072;
-        g_autofree char *arg = harness_config_arg(dir, "[queue]\ncapacity=1000000\ncapacity-bytes=4194304\n"
+        g_autofree char *arg = harness_config_arg(f.dir, "[queue]\ncapacity=1000000\ncapacity-bytes=4194304\n"
                                           "policy=drop-oldest\n");
         const char *extra[] = { arg, NULL };
         g_autofree char *bus_pid = NULL;
@@ -565,9 +564,9 @@ static void check_memory_bound(size_t event_size, unsigned n)
         long before, after;
         GThread *t;
 
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        s.path = d->seq_path;
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        s.path = f.d->seq_path;
         /* warm up the allocator and the relay with a few delivered events, one at a
          * time (drop-oldest would drop a burst the bus cannot take at once) */
         s.n = 1;
@@ -596,14 +595,14 @@ static void check_memory_bound(size_t event_size, unsigned n)
 #else
         CU_ASSERT_TRUE(after - before <= capacity_kib + slack_kib);
 #endif
-        CU_ASSERT_TRUE(testdaemon_stat(d, "dropped") > 0); /* the capacity was reached */
-        CU_ASSERT_TRUE(testdaemon_stat(d, "queue-bytes") <= 4194304 + 65536 * 3);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "dropped") > 0); /* the capacity was reached */
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "queue-bytes") <= 4194304 + 65536 * 3);
         {
-                guint64 received = testdaemon_stat(d, "received");
+                guint64 received = testdaemon_stat(f.d, "received");
                 guint64 emitted = testdaemon_wait_stat(
-                        d, "emitted", received - testdaemon_stat(d, "dropped"));
-                CU_ASSERT_EQUAL(received, emitted + testdaemon_stat(d, "dropped") +
-                                                  testdaemon_stat(d, "queue-depth"));
+                        f.d, "emitted", received - testdaemon_stat(f.d, "dropped"));
+                CU_ASSERT_EQUAL(received, emitted + testdaemon_stat(f.d, "dropped") +
+                                                  testdaemon_stat(f.d, "queue-depth"));
         }
 }
 
@@ -644,16 +643,16 @@ static GByteArray *expanding_msgpack(void)
  */
 static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
 {
-        g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-event-size=4194304\n"
+        g_autofree char *arg = harness_config_arg(f.dir, "[limits]\nmax-event-size=4194304\n"
                                           "max-members=1048576\nreceive-buffer=16777216\n");
         const char *extra[] = { arg, NULL };
         g_autoptr(GByteArray) big = expanding_msgpack();
         int fd, fds_before;
 
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
-        fd = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         {
                 /* a 3 MiB packet needs a send buffer past net.core.wmem_max */
@@ -668,13 +667,13 @@ static void test_event_over_the_bus_ceiling_is_refused_before_queueing(void)
         CU_ASSERT_EQUAL(send_fd_packet(fd, big->data, big->len, NULL, 0), 0);
         send_numbered(fd, "after", 0);
         CU_ASSERT_EQUAL(collect("after", NULL, 0, 0, 1, 20000), 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:too-large"), 1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "bus-reconnects"), 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "too-large") >= 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:too-large"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "bus-reconnects"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 1), 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "too-large") >= 1);
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
 }
 
 /* ---- restart ---- */
@@ -699,7 +698,7 @@ static GSubprocess *spawn_sender(const char *socket_path, const char *transport,
 static char *numbered_lines(const char *name, const char *type, unsigned n)
 {
         g_autoptr(GString) text = g_string_new(NULL);
-        char *path = g_build_filename(dir, name, NULL);
+        char *path = g_build_filename(f.dir, name, NULL);
 
         for (unsigned i = 0; i < n; i++)
                 g_string_append_printf(text, "{\"type\":\"%s\",\"i\":%u}\n", type, i);
@@ -713,7 +712,7 @@ static void collect_two(const char *a, guint8 *seen_a, const char *b, guint8 *se
                         unsigned timeout_ms)
 {
         while (count_seen(seen_a, n) < n || count_seen(seen_b, n) < n) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, timeout_ms);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, timeout_ms);
                 gint64 i;
                 if (!m)
                         break;
@@ -744,17 +743,17 @@ static void test_restart_under_load_loses_nothing(void)
         TestDaemon *next;
         guint64 received_first;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        seq_sender = spawn_sender(d->seq_path, "--seqpacket", seq_input);
-        dgram_sender = spawn_sender(d->dgram_path, "--dgram", dgram_input);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        seq_sender = spawn_sender(f.d->seq_path, "--seqpacket", seq_input);
+        dgram_sender = spawn_sender(f.d->dgram_path, "--dgram", dgram_input);
         /* under load: both have sent some and are still sending */
-        for (int i = 0; i < 500 && testdaemon_stat(d, "received") < 400; i++)
+        for (int i = 0; i < 500 && testdaemon_stat(f.d, "received") < 400; i++)
                 g_usleep(2000);
-        received_first = testdaemon_stat(d, "received");
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "every socket read") == 1);
-        next = testdaemon_start(&suite.bus, dir, NULL, 0);
+        received_first = testdaemon_stat(f.d, "received");
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "every socket read") == 1);
+        next = testdaemon_start(&suite.bus, f.dir, NULL, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(next);
         CU_ASSERT_EQUAL(harness_wait_subprocess(seq_sender, 60000), 0);
         CU_ASSERT_EQUAL(harness_wait_subprocess(dgram_sender, 60000), 0);
@@ -794,9 +793,9 @@ static void test_events_the_bus_never_read_are_sent_again(void)
         g_autofree guint8 *seen = g_new0(guint8, N);
         int fd;
 
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fd = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         kill(bus_pid(&suite.bus), SIGSTOP);
         for (unsigned i = 0; i < N; i++)
@@ -806,10 +805,10 @@ static void test_events_the_bus_never_read_are_sent_again(void)
         collect("unread", seen, N, -1, N, 5000);
         printf("# %u of %u events the dead bus had not read arrived; resent %" G_GUINT64_FORMAT
                "\n",
-               count_seen(seen, N), N, testdaemon_stat(d, "resent"));
+               count_seen(seen, N), N, testdaemon_stat(f.d, "resent"));
         CU_ASSERT_EQUAL(count_seen(seen, N), N);
-        CU_ASSERT_TRUE(testdaemon_stat(d, "resent") >= N);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", N), N);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "resent") >= N);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", N), N);
         close(fd);
 }
 
@@ -817,7 +816,7 @@ static void test_events_the_bus_never_read_are_sent_again(void)
  * RLIMIT_NOFILE (soft and hard). */
 static bool private_bus(TestBus *b, const char *subdir, unsigned nofile)
 {
-        g_autofree char *bdir = g_build_filename(dir, subdir, NULL);
+        g_autofree char *bdir = g_build_filename(f.dir, subdir, NULL);
         struct rlimit rl = { nofile, nofile };
 
         g_assert_cmpint(g_mkdir(bdir, 0700), ==, 0);
@@ -870,31 +869,31 @@ static void check_bus_refusing_fds(const char *const *extra, unsigned N)
         bool fds_back = false;
 
         CU_ASSERT_TRUE_FATAL(private_bus(&bus, "bus", 160));
-        d = testdaemon_start(&bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         stopped = spawn_monitor(&bus);
         g_usleep(500000); /* its match rule is in place */
         kill(atoi(g_subprocess_get_identifier(stopped)), SIGSTOP);
 
-        fd = seq_connect(d->seq_path);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_fd_events(fd, "storm", 0, N);
         collect("storm", seen, N, -1, N, 10000);
-        reconnects = testdaemon_stat(d, "bus-reconnects");
-        without = testdaemon_stat(d, "fds-not-forwarded");
+        reconnects = testdaemon_stat(f.d, "bus-reconnects");
+        without = testdaemon_stat(f.d, "fds-not-forwarded");
         printf("# live subscriber got %u of %u; %" G_GUINT64_FORMAT " reconnects, %" G_GUINT64_FORMAT
                " fds not forwarded, %u 'lost the bus' lines\n",
-               count_seen(seen, N), N, reconnects, without, testdaemon_count_in_log(d, "lost the bus"));
+               count_seen(seen, N), N, reconnects, without, testdaemon_count_in_log(f.d, "lost the bus"));
         if (count_seen(seen, N) < N)
                 printf("# queue-depth %" G_GUINT64_FORMAT " in-flight %" G_GUINT64_FORMAT
                        " emitted %" G_GUINT64_FORMAT "\n",
-                       testdaemon_stat(d, "queue-depth"), testdaemon_stat(d, "in-flight"),
-                       testdaemon_stat(d, "emitted"));
+                       testdaemon_stat(f.d, "queue-depth"), testdaemon_stat(f.d, "in-flight"),
+                       testdaemon_stat(f.d, "emitted"));
         CU_ASSERT_EQUAL(count_seen(seen, N), N);
         CU_ASSERT_TRUE(reconnects >= 1 && reconnects <= 4);
         CU_ASSERT_TRUE(without > 0);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "lost the bus") <= 4); /* no storm in the log either */
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "events go out without their fds") == 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "lost the bus") <= 4); /* no storm in the log either */
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "events go out without their fds") == 1);
 
         /* the stopped subscriber goes away: the bus has descriptors again */
         g_subprocess_force_exit(stopped);
@@ -910,9 +909,9 @@ static void check_bus_refusing_fds(const char *const *extra, unsigned N)
                 }
         }
         CU_ASSERT_TRUE(fds_back);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "the bus takes descriptors again") == 1);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "the bus takes descriptors again") == 1);
         close(fd);
-        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&f.d, testdaemon_free);
         testbus_stop(&bus);
         g_queue_clear_full(&split, g_object_unref);
 }
@@ -980,9 +979,9 @@ static bool wait_name(GDBusConnection *c, bool owned)
 static void test_activated_socket_keeps_its_packets_for_the_next_instance(void)
 {
         enum { N = 5 };
-        g_autofree char *path = g_build_filename(dir, "activated.sock", NULL);
-        g_autofree char *log1 = g_build_filename(dir, "first.log", NULL);
-        g_autofree char *log2 = g_build_filename(dir, "second.log", NULL);
+        g_autofree char *path = g_build_filename(f.dir, "activated.sock", NULL);
+        g_autofree char *log1 = g_build_filename(f.dir, "first.log", NULL);
+        g_autofree char *log2 = g_build_filename(f.dir, "second.log", NULL);
         g_autofree guint8 *seen = g_new0(guint8, N);
         GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
         guint sub_id, filter_id;
@@ -1048,8 +1047,8 @@ static void test_activated_socket_keeps_its_packets_for_the_next_instance(void)
  */
 static void test_datagram_without_credentials_has_its_own_reason(void)
 {
-        g_autofree char *path = g_build_filename(dir, "nocred.sock", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "nocred.log", NULL);
+        g_autofree char *path = g_build_filename(f.dir, "nocred.sock", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "nocred.log", NULL);
         g_autofree char *log = NULL;
         GAsyncQueue *events = g_async_queue_new_full(g_object_unref);
         guint sub_id, filter_id;
@@ -1104,26 +1103,26 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 {
         enum { N = 20 };
         /* keys before a section go to harness_config_arg(dir, )'s last one, [listen:dgram] */
-        g_autofree char *v1 = harness_config_arg(dir, "allow-uids=4242\n\n[limits]\nmax-connections=1\n\n"
+        g_autofree char *v1 = harness_config_arg(f.dir, "allow-uids=4242\n\n[limits]\nmax-connections=1\n\n"
                                          "[queue]\ncapacity=64\n");
         const char *extra[] = { v1, NULL };
         g_autofree guint8 *seen = g_new0(guint8, N);
         g_autofree char *big = NULL;
-        g_autofree char *conf = g_build_filename(dir, "ingesterd.conf", NULL);
+        g_autofree char *conf = g_build_filename(f.dir, "ingesterd.conf", NULL);
         int c1, c2, fds_before;
 
         /* v1: the datagram socket admits uid 4242 only, one connection at a time */
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
-        c1 = seq_connect(d->seq_path);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        c1 = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(c1 >= 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 1), 1);
-        c2 = seq_connect(d->seq_path); /* waits in the backlog: at max-connections */
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 1), 1);
+        c2 = seq_connect(f.d->seq_path); /* waits in the backlog: at max-connections */
         CU_ASSERT_TRUE_FATAL(c2 >= 0);
         send_numbered(c2, "waiting", 0);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:not-allowed", 1), 1);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "rejected:not-allowed", 1), 1);
 
         /* events the daemon holds, unconfirmed, while the bus is stopped */
         kill(bus_pid(&suite.bus), SIGSTOP);
@@ -1133,7 +1132,7 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 
         /* v2: a smaller queue than it holds, smaller packets, anyone on the datagram
          * socket, more connections; and two things that cannot change */
-        g_free(harness_config_arg(dir, "allow-uids=*\n\n[limits]\nmax-connections=4\nmax-event-size=200\n\n"
+        g_free(harness_config_arg(f.dir, "allow-uids=*\n\n[limits]\nmax-connections=4\nmax-event-size=200\n\n"
                           "[queue]\ncapacity=8\n\n[bus]\nname=org.ingester.Other\n\n"
                           "[listen:extra]\ntransport=dgram\npath=/nonexistent/extra.sock\n"));
         kill(daemon_pid(), SIGHUP);
@@ -1142,18 +1141,18 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
 
         CU_ASSERT_EQUAL(collect("held", seen, N, -1, N, 5000), N);
         CU_ASSERT_EQUAL(collect("waiting", NULL, 0, -1, 1, 5000), 1); /* c2 accepted */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity"), 8);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "[bus] name: cannot change"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-capacity"), 8);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "dropped"), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(f.d, "[bus] name: cannot change"), 1);
         /* the datagram socket now admits us */
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"dg\"}", 13, NULL, 0), 0);
         CU_ASSERT_EQUAL(collect("dg", NULL, 0, -1, 1, 5000), 1);
-        CU_ASSERT_EQUAL(testdaemon_count_in_log(d, "[listen:extra] added: cannot change"), 1);
+        CU_ASSERT_EQUAL(testdaemon_count_in_log(f.d, "[listen:extra] added: cannot change"), 1);
 
         /* c1 is still open; the new max-event-size holds on it */
         big = g_strdup_printf("{\"type\":\"big\",\"pad\":\"%0300d\"}", 0);
         CU_ASSERT_EQUAL(send_fd_packet(c1, big, strlen(big), NULL, 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:too-large", 1), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "rejected:too-large", 1), 1);
         send_numbered(c1, "after", 0);
         CU_ASSERT_EQUAL(collect("after", NULL, 0, -1, 1, 5000), 1);
 
@@ -1161,15 +1160,15 @@ static void test_sighup_reloads_limits_and_allow_lists_losing_nothing(void)
         g_assert_true(g_file_set_contents(conf, "[queue\n", -1, NULL));
         kill(daemon_pid(), SIGHUP);
         wait_for_log("the running configuration is kept");
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "queue-capacity"), 8);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-capacity"), 8);
         send_numbered(c1, "still", 0);
         CU_ASSERT_EQUAL(collect("still", NULL, 0, -1, 1, 5000), 1);
 
         close(c1);
         close(c2);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)

@@ -19,12 +19,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 /* A JSON event of about `size` bytes, within the default codec limits:
  * an array of strings of at most 64 KiB. */
@@ -61,7 +60,7 @@ static int memfd_with(const char *text, size_t len, bool seal)
 /* The next Event, checked for its type; its "parts" count through *ret_parts. */
 static void expect(const char *type, gsize *ret_parts, unsigned *ret_fds)
 {
-        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 10000);
+        g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 10000);
         g_autoptr(GVariant) data = NULL, parts = NULL;
         const char *got = NULL;
 
@@ -82,7 +81,7 @@ static void expect(const char *type, gsize *ret_parts, unsigned *ret_fds)
 static TestDaemon *start(const char *extra)
 {
         const char *argv[] = { extra, NULL };
-        return testdaemon_start(&suite.bus, dir, argv, 0);
+        return testdaemon_start(&suite.bus, f.dir, argv, 0);
 }
 
 /* journald's convention on DGRAM and on SEQPACKET (where the empty packet
@@ -95,16 +94,16 @@ static void test_memfd_conventions_on_both_transports(void)
         unsigned fds = 0;
         int mfd, conn, p[2];
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
 
         mfd = memfd_with(ev->str, ev->len, true);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &mfd, 1), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &mfd, 1), 0);
         close(mfd);
         expect("big", &parts, NULL);
         CU_ASSERT_EQUAL(parts, (1 << 20) / 60000);
 
-        conn = seq_connect(d->seq_path);
+        conn = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(conn >= 0);
         mfd = memfd_with(ev->str, ev->len, true);
         CU_ASSERT_EQUAL(send_fd_packet(conn, "", 0, &mfd, 1), 0);
@@ -117,7 +116,7 @@ static void test_memfd_conventions_on_both_transports(void)
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         {
                 int pass[2] = { memfd_with(ev->str, ev->len, false), p[0] };
-                conn = seq_connect(d->seq_path);
+                conn = seq_connect(f.d->seq_path);
                 CU_ASSERT_TRUE_FATAL(conn >= 0);
                 CU_ASSERT_EQUAL(send_fd_packet(conn, "<args-via-fd>", 13, pass, 2), 0);
                 close(pass[0]);
@@ -127,9 +126,9 @@ static void test_memfd_conventions_on_both_transports(void)
         expect("big", &parts, &fds);
         CU_ASSERT_EQUAL(fds, 1);
         close(p[1]);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /*
@@ -150,11 +149,11 @@ static void test_bad_large_events_then_good_ones(void)
         g_autofree char *over = g_strdup_printf("{\"type\":\"over\",\"s\":\"%s\"}", small);
 
         {
-                g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-large-event-size=2048\n");
-                d = start(arg);
+                g_autofree char *arg = harness_config_arg(f.dir, "[limits]\nmax-large-event-size=2048\n");
+                f.d = start(arg);
         }
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
         bad[0].name = "a pipe", bad[0].reason = "large-not-memfd", bad[0].fd = p[0];
@@ -166,15 +165,15 @@ static void test_bad_large_events_then_good_ones(void)
         bad[4].fd = memfd_with(over, strlen(over), true);
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
                 g_autofree char *key = g_strdup_printf("rejected:%s", bad[i].reason);
-                guint64 before = testdaemon_stat(d, key);
+                guint64 before = testdaemon_stat(f.d, key);
                 int gfd = memfd_with(good, strlen(good), true);
 
                 printf("# %s\n", bad[i].name);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &bad[i].fd, 1), 0);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &gfd, 1), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &bad[i].fd, 1), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &gfd, 1), 0);
                 close(gfd);
                 expect("good", NULL, NULL);
-                CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
+                CU_ASSERT_EQUAL(testdaemon_stat(f.d, key), before + 1);
                 close(bad[i].fd);
         }
         /* max-large-event-size at its boundary: 2048 bytes in, 2049 out */
@@ -182,19 +181,19 @@ static void test_bad_large_events_then_good_ones(void)
                 g_autofree char *pad = g_strnfill(size - strlen("{\"type\":\"edge\",\"s\":\"\"}"),
                                                   'e');
                 g_autofree char *edge = g_strdup_printf("{\"type\":\"edge\",\"s\":\"%s\"}", pad);
-                guint64 before = testdaemon_stat(d, "rejected:large-too-large");
+                guint64 before = testdaemon_stat(f.d, "rejected:large-too-large");
                 int efd, gfd = memfd_with(good, strlen(good), true);
 
                 g_assert_cmpuint(strlen(edge), ==, size);
                 efd = memfd_with(edge, size, true);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &efd, 1), 0);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "", 0, &gfd, 1), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &efd, 1), 0);
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &gfd, 1), 0);
                 close(efd);
                 close(gfd);
                 if (size == 2048)
                         expect("edge", NULL, NULL);
                 expect("good", NULL, NULL);
-                CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:large-too-large"),
+                CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:large-too-large"),
                                 before + (size == 2049));
         }
         /* the daemon holds no end of the pipe or the socket any more */
@@ -205,10 +204,10 @@ static void test_bad_large_events_then_good_ones(void)
         }
         close(p[1]);
         close(sp[1]);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "large-not-memfd") >= 1);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "large-not-memfd") >= 1);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* ingester-send: a 16 MiB event from a file (too large for any packet) goes
@@ -216,15 +215,15 @@ static void test_bad_large_events_then_good_ones(void)
 static void test_sixteen_mib_through_ingester_send(void)
 {
         g_autoptr(GString) ev = big_event("huge", 16 << 20);
-        g_autofree char *file = g_build_filename(dir, "huge.json", NULL);
+        g_autofree char *file = g_build_filename(f.dir, "huge.json", NULL);
         const char *socks[2];
         gsize parts = 0;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         g_assert_true(g_file_set_contents(file, ev->str, (gssize) ev->len, NULL));
-        socks[0] = d->dgram_path;
-        socks[1] = d->seq_path;
+        socks[0] = f.d->dgram_path;
+        socks[1] = f.d->seq_path;
         for (int i = 0; i < 2; i++) {
                 g_autoptr(GSubprocess) p = g_subprocess_new(
                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "ingester-send", "--quiet",
@@ -234,9 +233,9 @@ static void test_sixteen_mib_through_ingester_send(void)
                 expect("huge", &parts, NULL);
                 CU_ASSERT_EQUAL(parts, (16 << 20) / 60000);
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)

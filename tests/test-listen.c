@@ -15,22 +15,22 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
 
+/* Every test here has a daemon: started before it, stopped after. */
 static void setup(void)
 {
-        dir = testsuite_new_dir(&suite);
-        d = testdaemon_start(&suite.bus, dir, NULL, 0);
+        f = (TestFixture){ .dir = testsuite_new_dir(&suite) };
+        f.d = testdaemon_start(&suite.bus, f.dir, NULL, 0);
 }
 
 static void teardown(void)
 {
-        g_clear_pointer(&d, testdaemon_free);
-        g_clear_pointer(&dir, g_free);
+        g_clear_pointer(&f.d, testdaemon_free);
+        g_clear_pointer(&f.dir, g_free);
 }
 
 /* Starts ingester-listen on the suite's bus with extra arguments (NULL-terminated)
@@ -80,7 +80,7 @@ static int listen_finish(GSubprocess *p, GPtrArray **ret_lines)
 
 static void send_json(const char *json)
 {
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, json, strlen(json), NULL, 0), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, json, strlen(json), NULL, 0), 0);
 }
 
 static json_object *member(json_object *o, const char *path)
@@ -98,19 +98,19 @@ static void test_every_value_kind_and_descriptors_read_back(void)
         static const unsigned char bin[] = { 0x82, 0xa4, 't',  'y',  'p', 'e', 0xa3, 'b', 'i',
                                              'n',  0xa1, 'b',  0xc4, 0x03, 0x00, 0xff, 0x10 };
         g_autoptr(GPtrArray) lines = NULL;
-        g_autofree char *file = g_build_filename(dir, "passed.txt", NULL);
+        g_autofree char *file = g_build_filename(f.dir, "passed.txt", NULL);
         GSubprocess *p;
         int fd;
 
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         p = listen_start("--count=3", "--timeout=10", NULL);
         send_json("{\"type\":\"kinds\",\"s\":\"q\\\"\\\\\\n\\u00e9\\u0001\",\"n\":-5,"
                   "\"big\":18446744073709551615,\"d\":0.1,\"t\":true,\"f\":false,"
                   "\"o\":{\"a\":[1,\"two\",{}]},\"e\":[]}");
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, bin, sizeof(bin), NULL, 0), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, bin, sizeof(bin), NULL, 0), 0);
         g_assert_true(g_file_set_contents(file, "x", 1, NULL));
         fd = open(file, O_RDONLY | O_CLOEXEC);
-        CU_ASSERT_EQUAL(send_dgram(d->dgram_path, "{\"type\":\"fd\"}", 13, &fd, 1), 0);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"fd\"}", 13, &fd, 1), 0);
         close(fd);
         CU_ASSERT_EQUAL(listen_finish(p, &lines), 0);
         g_object_unref(p);
@@ -167,15 +167,15 @@ static void check_form(const char *form)
         g_autofree char *arg = g_strdup_printf("--signal-form=%s", form);
         const char *extra[] = { arg, NULL };
         g_autoptr(GPtrArray) lines = NULL;
-        g_autofree char *file = g_build_filename(dir, "passed.txt", NULL);
+        g_autofree char *file = g_build_filename(f.dir, "passed.txt", NULL);
         pid_t pid;
         GSubprocess *p;
         int fd;
 
-        g_clear_pointer(&d, testdaemon_free);
-        d = testdaemon_start(&suite.bus, dir, extra, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        g_clear_pointer(&f.d, testdaemon_free);
+        f.d = testdaemon_start(&suite.bus, f.dir, extra, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
         g_assert_true(g_file_set_contents(file, "x", 1, NULL));
         fd = open(file, O_RDONLY | O_CLOEXEC);
         /* one more than come: the timeout says no event was printed twice */
@@ -183,7 +183,7 @@ static void check_form(const char *form)
         kill(pid, SIGSTOP);
         for (int i = 1; i <= 5; i++) {
                 g_autofree char *j = g_strdup_printf("{\"type\":\"f\",\"i\":%d}", i);
-                CU_ASSERT_EQUAL(send_dgram(d->dgram_path, j, strlen(j), i % 2 ? NULL : &fd,
+                CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, j, strlen(j), i % 2 ? NULL : &fd,
                                            i % 2 ? 0 : 1), 0);
         }
         kill(pid, SIGCONT);
@@ -204,7 +204,7 @@ static void check_form(const char *form)
                                 json_object_get_string(json_object_array_get_idx(fds, 0)), file);
                 json_object_put(o);
         }
-        CU_ASSERT_TRUE(testdaemon_stat(d, "batches") < 5); /* several shared one */
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "batches") < 5); /* several shared one */
 }
 
 static void test_batch_form_one_line_per_event(void)
@@ -222,7 +222,7 @@ static void test_type_and_match_filter(void)
         g_autoptr(GPtrArray) lines = NULL;
         GSubprocess *p;
 
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         p = listen_start("--type=a", "--type=c", "--match=port=443", "--match=host=web",
                          "--count=2", "--timeout=10", NULL);
         send_json("{\"type\":\"a\",\"port\":80,\"host\":\"web\",\"i\":1}");
@@ -243,7 +243,7 @@ static void test_timeout_before_count_exits_1_with_what_came(void)
         g_autoptr(GPtrArray) lines = NULL;
         GSubprocess *p;
 
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         p = listen_start("--count=3", "--timeout=1", NULL);
         send_json("{\"type\":\"only\"}");
         CU_ASSERT_EQUAL(listen_finish(p, &lines), 1);
@@ -272,7 +272,7 @@ static int run_tool(const char *const *argv, char **ret_out)
 static void test_stats_and_exit_statuses(void)
 {
         g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
-        g_autofree char *nowhere = g_strdup_printf("--address=unix:path=%s/none.sock", dir);
+        g_autofree char *nowhere = g_strdup_printf("--address=unix:path=%s/none.sock", f.dir);
         const char *stats[] = { "ingester-listen", addr, "--stats", NULL };
         const char *bad[][4] = {
                 { "ingester-listen", addr, "--count=0", NULL },
@@ -286,9 +286,9 @@ static void test_stats_and_exit_statuses(void)
                                     NULL };
         g_autofree char *out = NULL;
 
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         send_json("{\"type\":\"counted\"}");
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 1), 1);
         CU_ASSERT_EQUAL(run_tool(stats, &out), 0);
         {
                 json_object *o = json_tokener_parse(out);

@@ -21,11 +21,11 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DIR_FIXTURE(suite, dir)
+TESTSUITE_FIXTURE(suite, f)
 
 static char *built(const char *relative)
 {
@@ -65,7 +65,7 @@ static bool wait_unowned(GDBusConnection *c)
 static void test_session_activation_starts_the_daemon_on_first_call(void)
 {
         g_autofree char *svc_in = built("doc/dbus/session/org.ingester.Ingester1.service");
-        g_autofree char *svcdir = g_build_filename(dir, "services", NULL);
+        g_autofree char *svcdir = g_build_filename(f.dir, "services", NULL);
         g_autofree char *svc = g_build_filename(svcdir, "org.ingester.Ingester1.service", NULL);
         g_autofree char *daemon = built("src/ingesterd");
         g_autofree char *text = NULL, *body = NULL, *seq = NULL;
@@ -93,14 +93,14 @@ static void test_session_activation_starts_the_daemon_on_first_call(void)
 
         /* the activated daemon inherits the bus's environment: its sockets go to
          * $XDG_RUNTIME_DIR/ingester, and its warnings must not abort it */
-        g_setenv("XDG_RUNTIME_DIR", dir, TRUE);
+        g_setenv("XDG_RUNTIME_DIR", f.dir, TRUE);
         g_setenv("G_DEBUG", "fatal-criticals", TRUE);
         body = g_strdup_printf("<type>session</type><auth>EXTERNAL</auth>"
                                "<servicedir>%s</servicedir><policy context=\"default\">"
                                "<allow send_destination=\"*\"/><allow eavesdrop=\"true\"/>"
                                "<allow own=\"*\"/></policy>",
                                svcdir);
-        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, dir, body));
+        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, f.dir, body));
         if (saved_xdg)
                 g_setenv("XDG_RUNTIME_DIR", saved_xdg, TRUE);
         else
@@ -117,7 +117,7 @@ static void test_session_activation_starts_the_daemon_on_first_call(void)
         if (error)
                 printf("# %s\n", error->message);
         CU_ASSERT_TRUE(harness_name_owned(c));
-        seq = g_build_filename(dir, "ingester", "seqpacket.sock", NULL);
+        seq = g_build_filename(f.dir, "ingester", "seqpacket.sock", NULL);
         CU_ASSERT_TRUE(stat(seq, &st) == 0 && S_ISSOCK(st.st_mode));
         pid = owner_pid(c);
         CU_ASSERT_TRUE_FATAL(pid > 0);
@@ -150,7 +150,7 @@ static char *system_bus_body(const char *policy_file)
 static GSubprocess *spawn_daemon(const TestBus *b, const char *log_path)
 {
         g_autofree char *addr = g_strdup_printf("--address=%s", b->address);
-        g_autofree char *seq = g_strdup_printf("--listen=seqpacket:%s/run/seqpacket.sock", dir);
+        g_autofree char *seq = g_strdup_printf("--listen=seqpacket:%s/run/seqpacket.sock", f.dir);
         g_autoptr(GSubprocessLauncher) l =
                 g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
         g_autoptr(GError) error = NULL;
@@ -169,7 +169,7 @@ static void test_system_policy_refuses_the_name_to_other_users(void)
 {
         g_autofree char *policy = source("doc/dbus/org.ingester.Ingester1.conf");
         g_autofree char *body = system_bus_body(policy);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autofree char *log = NULL;
         struct passwd *ingester = getpwnam("ingester");
         TestBus bus = { 0 };
@@ -179,7 +179,7 @@ static void test_system_policy_refuses_the_name_to_other_users(void)
                 printf("# SKIP: this test runs as the ingester user, whom the policy admits\n");
                 return;
         }
-        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, dir, body));
+        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, f.dir, body));
         p = spawn_daemon(&bus, log_path);
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 3);
         g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
@@ -238,8 +238,8 @@ static int run_as_nobody(const char *const *argv, char **out, char **err)
 static void test_system_policy_lets_others_read_but_not_write(void)
 {
         g_autofree char *policy_src = source("doc/dbus/org.ingester.Ingester1.conf");
-        g_autofree char *policy = g_build_filename(dir, "policy.conf", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "ingesterd.log", NULL);
+        g_autofree char *policy = g_build_filename(f.dir, "policy.conf", NULL);
+        g_autofree char *log_path = g_build_filename(f.dir, "ingesterd.log", NULL);
         g_autofree char *text = NULL, *edited = NULL, *body = NULL, *addr = NULL;
         g_autofree char *out = NULL, *err = NULL, *seq = NULL;
         g_autoptr(GDBusConnection) c = NULL;
@@ -261,8 +261,8 @@ static void test_system_policy_lets_others_read_but_not_write(void)
         body = system_bus_body(policy);
         /* nobody must reach the bus socket in our directory */
         g_assert_cmpint(chmod(suite.topdir, 0711), ==, 0);
-        g_assert_cmpint(chmod(dir, 0711), ==, 0);
-        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, dir, body));
+        g_assert_cmpint(chmod(f.dir, 0711), ==, 0);
+        CU_ASSERT_TRUE_FATAL(testbus_start_config(&bus, f.dir, body));
         c = testbus_connect(&bus);
         p = spawn_daemon(&bus, log_path);
         for (int i = 0; i < 500 && !harness_name_owned(c); i++)
@@ -307,7 +307,7 @@ static void test_system_policy_lets_others_read_but_not_write(void)
                 line = g_data_input_stream_read_line(e, NULL, NULL, NULL);
                 CU_ASSERT_TRUE_FATAL(line && g_str_has_prefix(line, "# listening"));
         }
-        seq = g_strdup_printf("%s/run/seqpacket.sock", dir);
+        seq = g_strdup_printf("%s/run/seqpacket.sock", f.dir);
         fd = seq_connect(seq);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, "{\"type\":\"seen\"}", 15, NULL, 0), 0);

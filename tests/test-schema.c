@@ -339,12 +339,11 @@ G_STATIC_ASSERT(G_N_ELEMENTS(bad_schemas) == 17);
 
 /* ---- end to end ---- */
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 /* ingesterd with argv (NULL-terminated) to completion: its status; *ret_err its stderr. */
 static int run_daemon(const char *const *argv, char **ret_err)
@@ -487,10 +486,10 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
                             "\"extra\":true}\n";
         int fd;
 
-        stream = g_build_filename(dir, "run", "shield.sock", NULL);
+        stream = g_build_filename(f.dir, "run", "shield.sock", NULL);
         listen = g_strdup_printf("--listen=stream:%s", stream);
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         c = testbus_connect(&suite.bus);
         proxy = shield_proxy(c);
         owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
@@ -522,13 +521,13 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
                 CU_ASSERT_STRING_EQUAL(owner, now ? now : "");
         }
 
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:schema-mismatch"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:schema-mismatch"), 1);
         CU_ASSERT_TRUE(testdaemon_count_in_log(
-                               d, "schema-mismatch: a \"pending\" event for "
+                               f.d, "schema-mismatch: a \"pending\" event for "
                                   "org.terok.Shield1.ConnectionBlocked: arg port out of range") == 1);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 2), 2);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 2), 2);
         {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 200);
                 CU_ASSERT_PTR_NULL(m); /* no generic Event for typed ones */
         }
         /* exported: introspection shows the interface, its signals and its method */
@@ -547,11 +546,11 @@ static void test_shield1_from_a_stream_to_a_codegen_subscriber(void)
         /* the hub's method is declared, and answered with an error */
         CU_ASSERT_FALSE(test_shield1_call_verdict_sync(proxy, "r1", "allow", NULL, &error));
         CU_ASSERT_TRUE(error && g_dbus_error_is_remote_error(error));
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         close(fd);
         blocked_clear(&b);
         g_object_unref(proxy);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /*
@@ -563,7 +562,7 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
 {
         g_autofree char *example = example_path();
         g_autofree char *schema_arg = g_strdup_printf("--schema=%s", example);
-        g_autofree char *stream = g_build_filename(dir, "run", "shield.sock", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "shield.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
         g_autoptr(GDBusConnection) c = NULL;
         g_autoptr(GError) error = NULL;
@@ -572,13 +571,13 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
         pid_t pid;
         int fd;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ schema_arg, listen, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
         fd = stream_connect(stream);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         testbus_stop(&suite.bus);
-        for (int i = 0; i < 100 && testdaemon_count_in_log(d, "lost the bus connection") == 0; i++)
+        for (int i = 0; i < 100 && testdaemon_count_in_log(f.d, "lost the bus connection") == 0; i++)
                 g_usleep(20000);
         for (int i = 0; i < 3; i++) {
                 g_autofree char *line = g_strdup_printf(
@@ -590,8 +589,8 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
         g_usleep(200000); /* read into the queue; nothing can go out */
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        harness_unsubscribe(f.d->conn, f.d->sub_id, f.d->filter_id);
+        f.d->conn = harness_subscribe(&suite.bus, f.d->events, &f.d->sub_id, &f.d->filter_id);
         c = testbus_connect(&suite.bus);
         proxy = shield_proxy(c);
         {
@@ -607,11 +606,11 @@ static void test_typed_signals_wait_for_the_name_after_a_bus_restart(void)
                 CU_ASSERT_STRING_EQUAL(b.got[i].request_id, want);
                 CU_ASSERT_EQUAL(b.got[i].port, 1000 + (guint) i);
         }
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         close(fd);
         blocked_clear(&b);
         g_object_unref(proxy);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /*
@@ -626,7 +625,7 @@ static void check_typed_form(const char *form, bool also)
         g_autofree char *bus = g_strdup_printf("[bus]\nschemas=%s\ntyped-also-event=%s\n"
                                                "signal-form=%s\n",
                                                example, also ? "true" : "false", form);
-        g_autofree char *arg = harness_config_arg(dir, bus);
+        g_autofree char *arg = harness_config_arg(f.dir, bus);
         const char *member = strcmp(form, "batch") == 0 ? "EventBatch" : "Event";
         g_autoptr(GDBusConnection) c = NULL;
         const char *line = "{\"type\":\"container_exited\",\"container\":\"db\"}";
@@ -634,17 +633,17 @@ static void check_typed_form(const char *form, bool also)
         TestShield1 *proxy;
         int exited = 0, fd;
 
-        d = testdaemon_start(&suite.bus, dir, (const char *const[]){ arg, NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ arg, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         c = testbus_connect(&suite.bus);
         proxy = shield_proxy(c);
         g_signal_connect_swapped(proxy, "container-exited", G_CALLBACK(g_atomic_int_inc), &exited);
-        fd = seq_connect(d->seq_path);
+        fd = seq_connect(f.d->seq_path);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, line, strlen(line), NULL, 0), 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, plain, strlen(plain), NULL, 0), 0);
         for (int k = also ? 0 : 1; k < 2; k++) {
-                g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+                g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 5000);
                 GVariant *body;
                 g_autoptr(GVariant) ev = NULL;
                 const char *type = NULL;
@@ -665,13 +664,13 @@ static void check_typed_form(const char *form, bool also)
         for (int i = 0; i < 5000 && !g_atomic_int_get(&exited); i++)
                 g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
         CU_ASSERT_EQUAL(g_atomic_int_get(&exited), 1); /* and the typed one */
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 2), 2);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "batches"),
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 2), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "batches"),
                         strcmp(form, "batch") == 0 ? (also ? 2 : 1) : 0);
-        CU_ASSERT_PTR_NULL(testdaemon_next_event(d, 200)); /* nothing else */
+        CU_ASSERT_PTR_NULL(testdaemon_next_event(f.d, 200)); /* nothing else */
         close(fd);
         g_object_unref(proxy);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 static void test_typed_also_event(void)
@@ -682,7 +681,7 @@ static void test_typed_also_event(void)
 static void test_typed_never_batched(void)
 {
         check_typed_form("batch", false);
-        g_clear_pointer(&d, testdaemon_free);
+        g_clear_pointer(&f.d, testdaemon_free);
         check_typed_form("batch", true);
 }
 
@@ -692,7 +691,7 @@ static void test_schema_bus_name_taken_then_replaced(void)
         g_autofree char *example = example_path();
         g_autofree char *schema_arg = g_strdup_printf("--schema=%s", example);
         g_autofree char *addr = g_strdup_printf("--address=%s", suite.bus.address);
-        g_autofree char *listen = g_strdup_printf("--listen=stream:%s/run/s.sock", dir);
+        g_autofree char *listen = g_strdup_printf("--listen=stream:%s/run/s.sock", f.dir);
         g_autoptr(GDBusConnection) hub = testbus_connect(&suite.bus);
         g_autofree char *err = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
@@ -710,11 +709,11 @@ static void test_schema_bus_name_taken_then_replaced(void)
                         3);
         printf("# %s", err);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "org.terok.Shield1 is owned by another connection"));
-        d = testdaemon_start(&suite.bus, dir,
+        f.d = testdaemon_start(&suite.bus, f.dir,
                              (const char *const[]){ schema_arg, listen, "--replace", NULL }, 0);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "owning org.terok.Shield1") == 1);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "owning org.terok.Shield1") == 1);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)

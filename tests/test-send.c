@@ -14,16 +14,15 @@
 #include "harness.h"
 #include "util.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_DAEMON_FIXTURE(suite, dir, d)
+TESTSUITE_FIXTURE(suite, f)
 
 static TestDaemon *start(const char *const *extra)
 {
-        TestDaemon *t = testdaemon_start(&suite.bus, dir, extra, 0);
+        TestDaemon *t = testdaemon_start(&suite.bus, f.dir, extra, 0);
         g_assert_nonnull(t);
         return t;
 }
@@ -83,14 +82,14 @@ static const char *meta_string(GDBusMessage *m, const char *key)
 /* The next Event within 5 s; ends the test when there is none. */
 static GDBusMessage *next_event(void)
 {
-        GDBusMessage *m = testdaemon_next_event(d, 5000);
+        GDBusMessage *m = testdaemon_next_event(f.d, 5000);
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         return m;
 }
 
 static void expect_no_more_events(void)
 {
-        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
+        g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 200);
         CU_ASSERT_PTR_NULL(m);
 }
 
@@ -101,8 +100,8 @@ static void test_fields_make_one_typed_event(void)
         g_autoptr(GDBusMessage) m = NULL;
         g_autoptr(GVariant) data = NULL, want = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, "type=pending",
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", f.d->seq_path, "type=pending",
                             "container=web", "port:=443", "tags:=[\"a\"]", "ok:=true",
                             "note=a=b \"q\""),
                         0);
@@ -121,8 +120,8 @@ static void test_each_argument_is_one_event_in_order(void)
 {
         g_autoptr(GDBusMessage) a = NULL, b = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->dgram_path,
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", f.d->dgram_path,
                             "{\"type\":\"first\"}", " {\"type\":\"second\"}"),
                         0);
         a = next_event();
@@ -144,8 +143,8 @@ static void test_bad_lines_are_reported_and_good_ones_still_go(void)
         g_autofree char *err = NULL;
         g_autoptr(GDBusMessage) a = NULL, b = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN(in, &err, "ingester-send", "--socket", d->seq_path), 1);
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(in, &err, "ingester-send", "--socket", f.d->seq_path), 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 4: not sent: syntax"));
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 5: not sent: type-not-string"));
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 6: not sent: not-object"));
@@ -157,8 +156,8 @@ static void test_bad_lines_are_reported_and_good_ones_still_go(void)
         CU_ASSERT_STRING_EQUAL(event_type(b), "l7");
         expect_no_more_events();
         /* the bad lines never reached the daemon */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 2);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "received"), 2);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
 }
 
 static void test_msgpack_carries_the_same_values_as_json(void)
@@ -170,9 +169,9 @@ static void test_msgpack_carries_the_same_values_as_json(void)
         g_autoptr(GDBusMessage) j = NULL, mp = NULL;
         g_autoptr(GVariant) jd = NULL, md = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, json), 0);
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--msgpack", "--socket", d->seq_path,
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", f.d->seq_path, json), 0);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--msgpack", "--socket", f.d->seq_path,
                             json),
                         0);
         j = next_event();
@@ -191,7 +190,7 @@ static void test_msgpack_carries_the_same_values_as_json(void)
 
 static void test_files_and_inherited_fds_are_passed(void)
 {
-        g_autofree char *file = g_build_filename(dir, "payload.txt", NULL);
+        g_autofree char *file = g_build_filename(f.dir, "payload.txt", NULL);
         g_autofree char *fdarg = NULL;
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
         g_autoptr(GDBusMessage) m = NULL;
@@ -199,12 +198,12 @@ static void test_files_and_inherited_fds_are_passed(void)
         int p[2];
         char buf[16] = { 0 };
 
-        d = start(NULL);
+        f.d = start(NULL);
         g_assert_true(g_file_set_contents(file, "hello", -1, NULL));
         g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
         g_subprocess_launcher_take_fd(l, p[1], 7); /* the child's fd 7 */
         CU_ASSERT_EQUAL(run_with(l, NULL, NULL,
-                                 (const char *const[]){ "ingester-send", "--socket", d->seq_path,
+                                 (const char *const[]){ "ingester-send", "--socket", f.d->seq_path,
                                                         "--file", file, "--fd", "7", "type=fds",
                                                         NULL }),
                         0);
@@ -215,8 +214,8 @@ static void test_files_and_inherited_fds_are_passed(void)
         {
                 /* --fd descriptors come first, then --file ones */
                 _cleanup_close_ int w = g_unix_fd_list_get(list, 0, NULL);
-                _cleanup_close_ int f = g_unix_fd_list_get(list, 1, NULL);
-                CU_ASSERT_EQUAL(pread(f, buf, sizeof(buf) - 1, 0), 5);
+                _cleanup_close_ int from_file = g_unix_fd_list_get(list, 1, NULL);
+                CU_ASSERT_EQUAL(pread(from_file, buf, sizeof(buf) - 1, 0), 5);
                 CU_ASSERT_STRING_EQUAL(buf, "hello");
                 CU_ASSERT_EQUAL(write(w, "!", 1), 1);
         }
@@ -234,10 +233,10 @@ static void test_descriptor_limit_is_16(void)
         g_autoptr(GDBusMessage) m = NULL;
         g_autofree char *err = NULL;
 
-        d = start(extra);
+        f.d = start(extra);
         g_ptr_array_add(argv, (gpointer) "ingester-send");
         g_ptr_array_add(argv, (gpointer) "--socket");
-        g_ptr_array_add(argv, d->seq_path);
+        g_ptr_array_add(argv, f.d->seq_path);
         for (int i = 0; i < 16; i++) {
                 g_ptr_array_add(argv, (gpointer) "--file");
                 g_ptr_array_add(argv, (gpointer) "/dev/null");
@@ -265,8 +264,8 @@ static void test_environment_names_the_default_socket(void)
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
         g_autoptr(GDBusMessage) m = NULL;
 
-        d = start(NULL);
-        g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", d->dgram_path, TRUE);
+        f.d = start(NULL);
+        g_subprocess_launcher_setenv(l, "INGESTER_SOCKET", f.d->dgram_path, TRUE);
         CU_ASSERT_EQUAL(run_with(l, "{\"type\":\"env\"}\n", NULL,
                                  (const char *const[]){ "ingester-send", NULL }),
                         0);
@@ -282,22 +281,22 @@ static void test_many_lines_go_over_one_connection(void)
         g_autofree char *err = NULL;
         const unsigned n = 100000;
 
-        d = start(extra);
+        f.d = start(extra);
         for (unsigned i = 0; i < n; i++)
                 g_string_append_printf(in, "{\"type\":\"bulk\",\"i\":%u}\n", i);
-        CU_ASSERT_EQUAL(RUN(in->str, &err, "ingester-send", "--socket", d->seq_path), 0);
+        CU_ASSERT_EQUAL(RUN(in->str, &err, "ingester-send", "--socket", f.d->seq_path), 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "100000 events sent, 0 refused"));
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "received", n), n);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "received", n), n);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
         /* one connection for the whole run */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections-accepted"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections-accepted"), 1);
 }
 
 /* ---- when things go wrong ---- */
 
 static void test_daemon_not_running_is_status_3(void)
 {
-        g_autofree char *path = g_build_filename(dir, "nobody.sock", NULL);
+        g_autofree char *path = g_build_filename(f.dir, "nobody.sock", NULL);
         g_autofree char *err = NULL;
 
         CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--socket", path, "type=x"), 3);
@@ -308,7 +307,7 @@ static void test_daemon_not_running_is_status_3(void)
 
 static void test_daemon_started_late_is_reached_by_retries(void)
 {
-        g_autofree char *seq = g_build_filename(dir, "run", "seqpacket.sock", NULL);
+        g_autofree char *seq = g_build_filename(f.dir, "run", "seqpacket.sock", NULL);
         g_autoptr(GSubprocess) p = spawn(NULL, (const char *const[]){
                 "ingester-send", "--socket", seq, "--retry", "200", "--retry-interval", "25",
                 "--retry-factor", "1.5", "--retry-max-interval", "50", "type=late", NULL });
@@ -317,7 +316,7 @@ static void test_daemon_started_late_is_reached_by_retries(void)
         g_output_stream_close(g_subprocess_get_stdin_pipe(p), NULL, NULL);
         g_usleep(300 * 1000);
         CU_ASSERT_PTR_NOT_NULL(g_subprocess_get_identifier(p)); /* still retrying */
-        d = start(NULL);
+        f.d = start(NULL);
         CU_ASSERT_EQUAL(harness_wait_subprocess(p, 10000), 0);
         m = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(m), "late");
@@ -327,12 +326,12 @@ static void test_wrong_forced_transport_is_status_3(void)
 {
         g_autofree char *err = NULL;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--dgram", "--socket", d->seq_path,
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN(NULL, &err, "ingester-send", "--dgram", "--socket", f.d->seq_path,
                             "type=x"),
                         3);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, g_strerror(EPROTOTYPE)));
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--seqpacket", "--socket", d->seq_path,
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--seqpacket", "--socket", f.d->seq_path,
                             "type=ok"),
                         0);
 }
@@ -353,7 +352,7 @@ static void test_usage_errors_are_status_2_and_send_nothing(void)
         };
         g_autoptr(GDBusMessage) m = NULL;
 
-        d = start(NULL);
+        f.d = start(NULL);
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autoptr(GPtrArray) argv = g_ptr_array_new();
                 g_autofree char *err = NULL;
@@ -361,7 +360,7 @@ static void test_usage_errors_are_status_2_and_send_nothing(void)
 
                 g_ptr_array_add(argv, (gpointer) "ingester-send");
                 g_ptr_array_add(argv, (gpointer) "--socket");
-                g_ptr_array_add(argv, d->seq_path);
+                g_ptr_array_add(argv, f.d->seq_path);
                 for (size_t j = 0; j < G_N_ELEMENTS(cases[i]) && cases[i][j]; j++)
                         g_ptr_array_add(argv, (gpointer) cases[i][j]);
                 g_ptr_array_add(argv, NULL);
@@ -371,9 +370,9 @@ static void test_usage_errors_are_status_2_and_send_nothing(void)
                 CU_ASSERT_EQUAL(status, 2);
                 CU_ASSERT_TRUE(g_str_has_prefix(err, "ingester-send: "));
         }
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "received"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "received"), 0);
         /* and then a good one */
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", d->seq_path, "type=good"), 0);
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--socket", f.d->seq_path, "type=good"), 0);
         m = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(m), "good");
 }
@@ -436,17 +435,17 @@ static void test_python_reader(void)
         }
         {
                 /* a line of one 300 kB string: max-string raised to let it through */
-                g_autofree char *arg = harness_config_arg(dir, "[limits]\nmax-string=400000\n");
-                d = start((const char *const[]){ arg, NULL });
+                g_autofree char *arg = harness_config_arg(f.dir, "[limits]\nmax-string=400000\n");
+                f.d = start((const char *const[]){ arg, NULL });
         }
         CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "/usr/bin/python3", reader,
-                            "--fd", "/dev/null", d->seq_path),
+                            "--fd", "/dev/null", f.d->seq_path),
                         0);
         expect_line(1, "first", 1);
         expect_line(2, "second \"quoted\"", 1);
         {
                 /* too large for a datagram: it goes as a sealed memfd */
-                CU_ASSERT_EQUAL(RUN(in, NULL, "/usr/bin/python3", reader, d->dgram_path), 0);
+                CU_ASSERT_EQUAL(RUN(in, NULL, "/usr/bin/python3", reader, f.d->dgram_path), 0);
                 expect_line(1, big, 0);
         }
         CU_ASSERT_EQUAL(RUN("x\n", NULL, "/usr/bin/python3", reader, "/nonexistent/socket"), 3);
@@ -460,10 +459,10 @@ static void test_shell_reader(void)
         g_autofree char *socat = g_find_program_in_path("socat");
         g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(0);
 
-        d = start(NULL);
+        f.d = start(NULL);
         g_subprocess_launcher_setenv(l, "READER_FILE", "/dev/null", TRUE);
         CU_ASSERT_EQUAL(run_with(l, "one\ntwo words\n", NULL,
-                                 (const char *const[]){ "/bin/sh", reader, d->seq_path, NULL }),
+                                 (const char *const[]){ "/bin/sh", reader, f.d->seq_path, NULL }),
                         0);
         expect_line(1, "one", 1);
         expect_line(2, "two words", 1);
@@ -471,7 +470,7 @@ static void test_shell_reader(void)
                 g_autoptr(GSubprocessLauncher) s = g_subprocess_launcher_new(0);
                 g_subprocess_launcher_setenv(s, "SOCAT", "1", TRUE);
                 CU_ASSERT_EQUAL(run_with(s, "plain\n", NULL,
-                                         (const char *const[]){ "/bin/sh", reader, d->dgram_path,
+                                         (const char *const[]){ "/bin/sh", reader, f.d->dgram_path,
                                                                 NULL }),
                                 0);
                 expect_line(1, "plain", 0);
@@ -487,16 +486,16 @@ static void test_rust_and_go_readers(void)
 {
         g_autofree char *rs = example("reader.rs");
         g_autofree char *go_src = example("reader.go");
-        g_autofree char *bin = g_build_filename(dir, "reader-rs", NULL);
-        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *bin = g_build_filename(f.dir, "reader-rs", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
         g_autofree char *rustc = g_find_program_in_path("rustc");
         g_autofree char *go = g_find_program_in_path("go");
 
-        d = start((const char *const[]){ listen, NULL });
+        f.d = start((const char *const[]){ listen, NULL });
         if (rustc) {
                 CU_ASSERT_EQUAL_FATAL(RUN(NULL, NULL, rustc, "-O", "-o", bin, rs), 0);
-                CU_ASSERT_EQUAL(RUN("dgram \"q\"\n", NULL, bin, d->dgram_path), 0);
+                CU_ASSERT_EQUAL(RUN("dgram \"q\"\n", NULL, bin, f.d->dgram_path), 0);
                 expect_line(1, "dgram \"q\"", 0);
                 CU_ASSERT_EQUAL(RUN("a\nb\n", NULL, bin, stream), 0);
                 expect_line(1, "a", 0);
@@ -505,9 +504,9 @@ static void test_rust_and_go_readers(void)
                 printf("# SKIP: rustc is not installed\n");
         }
         if (go) {
-                g_autofree char *gobin = g_build_filename(dir, "reader-go", NULL);
+                g_autofree char *gobin = g_build_filename(f.dir, "reader-go", NULL);
                 CU_ASSERT_EQUAL_FATAL(RUN(NULL, NULL, go, "build", "-o", gobin, go_src), 0);
-                CU_ASSERT_EQUAL(RUN("go\n", NULL, gobin, d->seq_path), 0);
+                CU_ASSERT_EQUAL(RUN("go\n", NULL, gobin, f.d->seq_path), 0);
                 expect_line(1, "go", 1);
         } else {
                 printf("# SKIP: go is not installed\n");
@@ -522,8 +521,8 @@ static void test_example_reader_sends_each_line(void)
         const char *line = NULL;
         gint64 n = 0;
 
-        d = start(NULL);
-        CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "example-reader", d->seq_path), 0);
+        f.d = start(NULL);
+        CU_ASSERT_EQUAL(RUN("first\nsecond \"quoted\"\n", NULL, "example-reader", f.d->seq_path), 0);
         a = next_event();
         b = next_event();
         CU_ASSERT_STRING_EQUAL(event_type(b), "example.line");
@@ -542,12 +541,12 @@ static void test_example_reader_sends_each_line(void)
  */
 static void test_stream_socket_gets_one_line_per_event(void)
 {
-        g_autofree char *stream = g_build_filename(dir, "run", "stream.sock", NULL);
+        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
         g_autofree char *err = NULL;
         const char *argv[] = { listen, NULL };
 
-        d = start(argv);
+        f.d = start(argv);
         CU_ASSERT_EQUAL(RUN("{\"type\":\"a\"}\n\n{\"type\":\"b\"}\n", NULL, "ingester-send", "--socket",
                             stream),
                         0);
@@ -574,11 +573,11 @@ static void test_stream_socket_gets_one_line_per_event(void)
                             stream, "type=x"),
                         2);
         /* forced, on a socket of another kind */
-        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--stream", "--socket", d->seq_path,
+        CU_ASSERT_EQUAL(RUN(NULL, NULL, "ingester-send", "--stream", "--socket", f.d->seq_path,
                             "type=x"),
                         3);
         expect_no_more_events();
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
 }
 
 int main(void)

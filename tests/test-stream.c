@@ -20,14 +20,12 @@
 #include "cunit-tap.h"
 #include "harness.h"
 
-static TestSuite suite;
-static char *dir;
-static TestDaemon *d;
+static TestSuite suite; /* the suite's bus */
+static TestFixture f;   /* this test's directory and daemon */
 static char *stream_path;
 
 TESTSUITE_CALLBACKS(suite)
-TESTSUITE_FIXTURE_WITH(suite, dir, g_clear_pointer(&d, testdaemon_free);
-                       g_clear_pointer(&stream_path, g_free))
+TESTSUITE_FIXTURE_WITH(suite, f, g_clear_pointer(&stream_path, g_free))
 
 /* The daemon with its two usual sockets and a stream listener; extra: one more argument. */
 static TestDaemon *start(const char *extra)
@@ -35,11 +33,11 @@ static TestDaemon *start(const char *extra)
         g_autofree char *listen = NULL;
         const char *argv[3] = { NULL, NULL, NULL };
 
-        stream_path = g_build_filename(dir, "run", "stream.sock", NULL);
+        stream_path = g_build_filename(f.dir, "run", "stream.sock", NULL);
         listen = g_strdup_printf("--listen=stream:%s", stream_path);
         argv[0] = listen;
         argv[1] = extra;
-        return testdaemon_start(&suite.bus, dir, argv, 0);
+        return testdaemon_start(&suite.bus, f.dir, argv, 0);
 }
 
 static int stream_connect(void)
@@ -81,7 +79,7 @@ static bool write_str(int fd, const char *s)
 /* The next Event's type and its "i" member (-1 when absent); NULL type when none came. */
 static char *next_event(gint64 *ret_i, char **ret_transport)
 {
-        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 5000);
+        g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 5000);
         g_autoptr(GVariant) data = NULL, meta = NULL;
         const char *type = NULL;
 
@@ -114,7 +112,7 @@ static void expect(const char *type, gint64 i)
 /* No further Event arrives (a refused line made none). */
 static void expect_nothing_more(void)
 {
-        g_autoptr(GDBusMessage) m = testdaemon_next_event(d, 200);
+        g_autoptr(GDBusMessage) m = testdaemon_next_event(f.d, 200);
         CU_ASSERT_PTR_NULL(m);
 }
 
@@ -128,17 +126,17 @@ static void test_line_written_byte_by_byte(void)
         gint64 i;
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = stream_connect();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_TRUE(write_all(fd, line, strlen(line), 1));
         type = next_event(&i, &transport);
         CU_ASSERT_STRING_EQUAL(type ? type : "", "pending");
         CU_ASSERT_STRING_EQUAL(transport ? transport : "", "stream");
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "packets"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "packets"), 1);
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* 1000 lines in one write: all of them, in order, with CRLF and blank
@@ -148,8 +146,8 @@ static void test_thousand_lines_in_one_write(void)
         g_autoptr(GString) text = g_string_new(NULL);
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         for (int i = 0; i < 1000; i++)
                 g_string_append_printf(text, "{\"type\":\"n\",\"i\":%d}%s", i,
                                        i % 3 == 0 ? "\r\n" : i % 7 == 0 ? "\n\n  \n" : "\n");
@@ -158,11 +156,11 @@ static void test_thousand_lines_in_one_write(void)
         CU_ASSERT_TRUE(write_all(fd, text->str, text->len, text->len));
         for (int i = 0; i < 1000; i++)
                 expect("n", i);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "emitted", 1000), 1000);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "packets"), 1000);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "emitted", 1000), 1000);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "packets"), 1000);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 0);
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /*
@@ -187,9 +185,9 @@ static void test_bad_lines_then_good_ones(void)
         g_autofree char *big = NULL;
         int fd, fds_before;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         fd = stream_connect();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
 
@@ -198,29 +196,29 @@ static void test_bad_lines_then_good_ones(void)
         CU_ASSERT_TRUE(write_all(fd, big, strlen(big), 4096));
         CU_ASSERT_TRUE(write_str(fd, "{\"type\":\"good\",\"i\":0}\n"));
         expect("good", 0);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:too-large"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:too-large"), 1);
 
         for (size_t k = 0; k < G_N_ELEMENTS(bad); k++) {
                 g_autofree char *good = g_strdup_printf("{\"type\":\"good\",\"i\":%zu}\n", k + 1);
                 g_autofree char *key = g_strdup_printf("rejected:%s", bad[k].reason);
                 size_t len = bad[k].len ? bad[k].len : strlen(bad[k].bytes);
-                guint64 before = testdaemon_stat(d, key);
+                guint64 before = testdaemon_stat(f.d, key);
 
                 printf("# %s\n", bad[k].name);
                 CU_ASSERT_TRUE(write_all(fd, bad[k].bytes, len, len));
                 CU_ASSERT_TRUE(write_str(fd, good));
                 expect("good", (gint64) k + 1);
-                CU_ASSERT_EQUAL(testdaemon_stat(d, key), before + 1);
+                CU_ASSERT_EQUAL(testdaemon_stat(f.d, key), before + 1);
         }
         expect_nothing_more();
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "connections"), 1); /* still the same connection */
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected-total"), 1 + G_N_ELEMENTS(bad));
-        CU_ASSERT_TRUE(testdaemon_count_in_log(d, "too-large") >= 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "connections"), 1); /* still the same connection */
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 1 + G_N_ELEMENTS(bad));
+        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, "too-large") >= 1);
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* One-shot writers: connect, write one line, close at once. The line is
@@ -229,8 +227,8 @@ static void test_hang_up_after_a_line_and_within_one(void)
 {
         int fd;
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         for (int i = 0; i < 20; i++) {
                 g_autofree char *line = g_strdup_printf("{\"type\":\"oneshot\",\"i\":%d}\n", i);
                 fd = stream_connect();
@@ -245,11 +243,11 @@ static void test_hang_up_after_a_line_and_within_one(void)
         CU_ASSERT_TRUE(write_str(fd, "{\"type\":\"last\"}\n{\"type\":\"cut"));
         close(fd);
         expect("last", -1);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "rejected:truncated", 1), 1);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "rejected:truncated", 1), 1);
         expect_nothing_more();
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 /* Descriptors on a stream cannot be tied to a line: closed and counted; the
@@ -259,16 +257,16 @@ static void test_fds_on_a_stream_are_closed(void)
         int fd, p[2], fds_before;
         const char *line = "{\"type\":\"withfd\"}\n";
 
-        d = start(NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        fds_before = testdaemon_count_fds(d);
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
         fd = stream_connect();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, line, strlen(line), p, 2), 0);
         close(p[0]);
         expect("withfd", -1);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "rejected:fds-on-stream"), 1);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:fds-on-stream"), 1);
         /* the daemon holds no end of the pipe: nothing reads from it... */
         {
                 char c = 'x';
@@ -278,11 +276,11 @@ static void test_fds_on_a_stream_are_closed(void)
         close(p[1]);
         CU_ASSERT_TRUE(write_str(fd, "{\"type\":\"after\"}\n"));
         expect("after", -1);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before + 1); /* the connection */
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before + 1); /* the connection */
         close(fd);
-        CU_ASSERT_EQUAL(testdaemon_wait_stat(d, "connections", 0), 0);
-        CU_ASSERT_EQUAL(testdaemon_count_fds(d), fds_before);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 typedef struct {
@@ -319,9 +317,9 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
         GThread *t;
         int last;
 
-        d = start("--queue-capacity=64");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-        pid = (pid_t) atoi(g_subprocess_get_identifier(d->proc));
+        f.d = start("--queue-capacity=64");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
         w.fd = stream_connect();
         CU_ASSERT_TRUE_FATAL(w.fd >= 0);
         testbus_stop(&suite.bus);
@@ -336,8 +334,8 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
         CU_ASSERT_TRUE(last < w.n);
         kill(pid, SIGSTOP);
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
-        harness_unsubscribe(d->conn, d->sub_id, d->filter_id);
-        d->conn = harness_subscribe(&suite.bus, d->events, &d->sub_id, &d->filter_id);
+        harness_unsubscribe(f.d->conn, f.d->sub_id, f.d->filter_id);
+        f.d->conn = harness_subscribe(&suite.bus, f.d->events, &f.d->sub_id, &f.d->filter_id);
         kill(pid, SIGCONT);
         for (int i = 0; i < w.n; i++) {
                 gint64 got_i;
@@ -351,11 +349,11 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
         }
         g_thread_join(t);
         CU_ASSERT_TRUE(w.ok);
-        CU_ASSERT_EQUAL(testdaemon_stat(d, "dropped"), 0);
-        CU_ASSERT_TRUE(testdaemon_stat(d, "queue-high-water") <= 64 + 1);
-        CU_ASSERT_TRUE(testdaemon_counts_add_up(d));
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "dropped"), 0);
+        CU_ASSERT_TRUE(testdaemon_stat(f.d, "queue-high-water") <= 64 + 1);
+        CU_ASSERT_TRUE(testdaemon_counts_add_up(f.d));
         close(w.fd);
-        CU_ASSERT_EQUAL(testdaemon_stop(d), 0);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
 int main(void)
