@@ -389,8 +389,8 @@ int main(int argc, char **argv)
         {
                 g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
                 g_autofree char **paths = g_new0(char *, d.config.schema_paths->len + 1);
-                memcpy(paths, d.config.schema_paths->pdata,
-                       sizeof(char *) * d.config.schema_paths->len);
+                for (guint i = 0; i < d.config.schema_paths->len; i++)
+                        paths[i] = d.config.schema_paths->pdata[i];
                 schemas_load(&d.schemas, paths, errors);
                 for (guint i = 0; i < errors->len; i++)
                         fprintf(stderr, "ingesterd: %s\n", (const char *) errors->pdata[i]);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -512,6 +513,33 @@ int seq_connect_flags(const char *path, int flags)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
+
+        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+ssize_t harness_recv(int fd, char *buf, size_t size, int timeout_ms)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        if (poll(&p, 1, timeout_ms) != 1)
+                return -1;
+        n = recv(fd, buf, size - 1, 0);
+        if (n >= 0)
+                buf[n] = '\0';
+        return n;
+}
+
+int stream_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {

@@ -147,6 +147,11 @@ int send_dgram(const char *path, const void *buf, size_t len, const int *fds, un
 int seq_connect(const char *path);
 /* The same with extra socket() flags (SOCK_NONBLOCK: EAGAIN when the backlog is full). */
 int seq_connect_flags(const char *path, int flags);
+/* What fd has within timeout_ms (one packet on SEQPACKET), NUL-terminated
+ * into buf; its length, or -1 when nothing came. */
+ssize_t harness_recv(int fd, char *buf, size_t size, int timeout_ms);
+/* A stream connection (a stream: listener), or -errno. */
+int stream_connect(const char *path);
 int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds);
 
 /* Waits for a child started by g_spawn (or GSubprocess) with timeout; returns exit status. */

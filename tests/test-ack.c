@@ -27,20 +27,6 @@ static TestFixture f;   /* this test's directory and daemon */
 TESTSUITE_CALLBACKS(suite)
 TESTSUITE_FIXTURE(suite, f)
 
-/* One reply packet within timeout_ms, NUL-terminated into buf; its length or -1. */
-static ssize_t reply(int fd, char *buf, size_t size, int timeout_ms)
-{
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        ssize_t n;
-
-        if (poll(&p, 1, timeout_ms) != 1)
-                return -1;
-        n = recv(fd, buf, size - 1, 0);
-        if (n >= 0)
-                buf[n] = '\0';
-        return n;
-}
-
 static void send_str(int fd, const char *s)
 {
         CU_ASSERT_EQUAL(send_fd_packet(fd, s, strlen(s), NULL, 0), 0);
@@ -61,7 +47,7 @@ static void test_seqpacket_answers(void)
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_str(fd, "{\"type\":\"before\"}");
         g_object_unref(testdaemon_next_event(f.d, 5000));
-        CU_ASSERT_EQUAL(reply(fd, buf, sizeof(buf), 200), -1); /* not acknowledged */
+        CU_ASSERT_EQUAL(harness_recv(fd, buf, sizeof(buf), 200), -1); /* not acknowledged */
         send_str(fd, "!ack");
         send_str(fd, "{\"type\":\"one\"}");
         send_str(fd, "{bad");
@@ -73,13 +59,13 @@ static void test_seqpacket_answers(void)
                 g_variant_lookup(meta, "seq", "t", &seq);
         }
         /* the refusal comes at once, the confirmations when the bus has them */
-        CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 5000) > 0);
+        CU_ASSERT_TRUE(harness_recv(fd, buf, sizeof(buf), 5000) > 0);
         CU_ASSERT_STRING_EQUAL(buf, "2 refused syntax");
-        CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 5000) > 0);
+        CU_ASSERT_TRUE(harness_recv(fd, buf, sizeof(buf), 5000) > 0);
         CU_ASSERT_EQUAL(sscanf(buf, "%" G_GUINT64_FORMAT " ok %" G_GUINT64_FORMAT, &n, &seq), 2);
         CU_ASSERT_EQUAL(n, 1);
         CU_ASSERT_EQUAL(seq, 2);
-        CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 5000) > 0);
+        CU_ASSERT_TRUE(harness_recv(fd, buf, sizeof(buf), 5000) > 0);
         CU_ASSERT_STRING_EQUAL(buf, "3 ok 3");
         CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:syntax"), 1);
         close(fd);
@@ -91,7 +77,6 @@ static void test_stream_answers(void)
 {
         g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":1}\n";
         char buf[256];
         size_t got = 0;
@@ -99,12 +84,11 @@ static void test_stream_answers(void)
 
         f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        g_strlcpy(sa.sun_path, stream, sizeof(sa.sun_path));
-        CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        fd = stream_connect(stream);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(write(fd, lines, strlen(lines)), (ssize_t) strlen(lines));
         while (got < sizeof(buf) - 1 && !(strstr(buf, "ok") && strstr(buf, "refused"))) {
-                ssize_t n = reply(fd, buf + got, sizeof(buf) - got, 5000);
+                ssize_t n = harness_recv(fd, buf + got, sizeof(buf) - got, 5000);
                 if (n <= 0)
                         break;
                 got += (size_t) n;
@@ -156,14 +140,14 @@ static void test_dropped_is_answered(void)
         for (int i = 0; i < 5; i++)
                 send_str(fd, "{\"type\":\"x\"}");
         for (int i = 0; i < 3; i++)
-                if (reply(fd, buf, sizeof(buf), 5000) > 0 && strstr(buf, " dropped"))
+                if (harness_recv(fd, buf, sizeof(buf), 5000) > 0 && strstr(buf, " dropped"))
                         dropped++;
         CU_ASSERT_EQUAL(dropped, 3); /* 2 queued, 3 dropped */
         CU_ASSERT_TRUE_FATAL(testbus_start(&suite.bus, suite.topdir));
         harness_unsubscribe(f.d->conn, f.d->sub_id, f.d->filter_id);
         f.d->conn = harness_subscribe(&suite.bus, f.d->events, &f.d->sub_id, &f.d->filter_id);
         for (int i = 0; i < 2; i++) {
-                CU_ASSERT_TRUE(reply(fd, buf, sizeof(buf), 10000) > 0);
+                CU_ASSERT_TRUE(harness_recv(fd, buf, sizeof(buf), 10000) > 0);
                 CU_ASSERT_PTR_NOT_NULL(strstr(buf, " ok "));
         }
         close(fd);
@@ -323,7 +307,7 @@ static void test_unread_answers_stop_only_their_sender(void)
         /* now it reads: every answer, each once; and it is read again */
         for (;;) {
                 guint64 k, seq;
-                ssize_t n = reply(fd, buf, sizeof(buf), 2000);
+                ssize_t n = harness_recv(fd, buf, sizeof(buf), 2000);
                 if (n <= 0)
                         break;
                 if (sscanf(buf, "%" G_GUINT64_FORMAT " ok %" G_GUINT64_FORMAT, &k, &seq) == 2 &&

@@ -32,12 +32,8 @@ static size_t read_all(int fd, char *buf, size_t size, int timeout_ms)
         size_t got = 0;
 
         while (got < size - 1) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t n;
+                ssize_t n = harness_recv(fd, buf + got, size - got, timeout_ms);
 
-                if (poll(&p, 1, timeout_ms) != 1)
-                        break;
-                n = recv(fd, buf + got, size - 1 - got, 0);
                 if (n <= 0)
                         break;
                 got += (size_t) n;
@@ -132,16 +128,14 @@ static void test_half_closed_stream_gets_every_answer(void)
 {
         g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
         g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":\"b\"}\n{bad\n";
         char buf[512];
         int fd;
 
         f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        g_strlcpy(sa.sun_path, stream, sizeof(sa.sun_path));
-        CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        fd = stream_connect(stream);
+        CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(write(fd, lines, strlen(lines)), (ssize_t) strlen(lines));
         CU_ASSERT_EQUAL(shutdown(fd, SHUT_WR), 0);
         read_all(fd, buf, sizeof(buf), 5000);
@@ -404,18 +398,6 @@ typedef struct {
         unsigned answers_checked, answers_wrong;
 } Adversary;
 
-static int stream_connect(const char *path)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-        if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
 
 /* One unit of `kind` from s; counts what the daemon must count. */
 static void send_unit(Adversary *a, Sender *s, int kind)

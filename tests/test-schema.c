@@ -387,18 +387,6 @@ static void test_check_config(void)
         remove_temp(bad);
 }
 
-static int stream_connect(const char *path)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-        if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
 
 typedef struct {
         char *container, *request_id, *dest, *domain;

@@ -40,20 +40,14 @@ static TestDaemon *start(const char *extra)
         return testdaemon_start(&suite.bus, f.dir, argv, 0);
 }
 
-static int stream_connect(void)
+/* A connection to this test's stream listener. */
+static int stream_open(void)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = stream_connect(stream_path);
 
-        g_strlcpy(sa.sun_path, stream_path, sizeof(sa.sun_path));
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                if (fd >= 0)
-                        close(fd);
-                printf("# connect %s: %s\n", stream_path, g_strerror(e));
-                return -1;
-        }
-        return fd;
+        if (fd < 0)
+                printf("# connect %s: %s\n", stream_path, g_strerror(-fd));
+        return fd < 0 ? -1 : fd;
 }
 
 /* Writes all of buf, in pieces of at most step bytes. */
@@ -128,7 +122,7 @@ static void test_line_written_byte_by_byte(void)
 
         f.d = start(NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
-        fd = stream_connect();
+        fd = stream_open();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_TRUE(write_all(fd, line, strlen(line), 1));
         type = next_event(&i, &transport);
@@ -151,7 +145,7 @@ static void test_thousand_lines_in_one_write(void)
         for (int i = 0; i < 1000; i++)
                 g_string_append_printf(text, "{\"type\":\"n\",\"i\":%d}%s", i,
                                        i % 3 == 0 ? "\r\n" : i % 7 == 0 ? "\n\n  \n" : "\n");
-        fd = stream_connect();
+        fd = stream_open();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_TRUE(write_all(fd, text->str, text->len, text->len));
         for (int i = 0; i < 1000; i++)
@@ -188,7 +182,7 @@ static void test_bad_lines_then_good_ones(void)
         f.d = start(NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fds_before = testdaemon_count_fds(f.d);
-        fd = stream_connect();
+        fd = stream_open();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
 
         /* 200 KiB, then a good line */
@@ -231,14 +225,14 @@ static void test_hang_up_after_a_line_and_within_one(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         for (int i = 0; i < 20; i++) {
                 g_autofree char *line = g_strdup_printf("{\"type\":\"oneshot\",\"i\":%d}\n", i);
-                fd = stream_connect();
+                fd = stream_open();
                 CU_ASSERT_TRUE_FATAL(fd >= 0);
                 CU_ASSERT_TRUE(write_str(fd, line));
                 close(fd);
         }
         for (int i = 0; i < 20; i++)
                 expect("oneshot", -1);
-        fd = stream_connect();
+        fd = stream_open();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_TRUE(write_str(fd, "{\"type\":\"last\"}\n{\"type\":\"cut"));
         close(fd);
@@ -260,7 +254,7 @@ static void test_fds_on_a_stream_are_closed(void)
         f.d = start(NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fds_before = testdaemon_count_fds(f.d);
-        fd = stream_connect();
+        fd = stream_open();
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         CU_ASSERT_EQUAL(send_fd_packet(fd, line, strlen(line), p, 2), 0);
@@ -320,7 +314,7 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
         f.d = start("--queue-capacity=64");
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         pid = (pid_t) atoi(g_subprocess_get_identifier(f.d->proc));
-        w.fd = stream_connect();
+        w.fd = stream_open();
         CU_ASSERT_TRUE_FATAL(w.fd >= 0);
         testbus_stop(&suite.bus);
         t = g_thread_new("writer", write_lines, &w);
