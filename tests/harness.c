@@ -509,10 +509,11 @@ int seq_connect(const char *path)
         return seq_connect_flags(path, 0);
 }
 
-int seq_connect_flags(const char *path, int flags)
+/* A connection of `type` (and socket() flags) to path, or -errno. */
+static int unix_connect(const char *path, int type)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
         g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
@@ -521,6 +522,20 @@ int seq_connect_flags(const char *path, int flags)
                 return -e;
         }
         return fd;
+}
+
+int seq_connect_flags(const char *path, int flags)
+{
+        return unix_connect(path, SOCK_SEQPACKET | flags);
+}
+
+TestDaemon *testdaemon_start_stream(TestBus *bus, const char *dir, char **ret_path)
+{
+        g_autofree char *listen = NULL;
+
+        *ret_path = g_build_filename(dir, "run", "stream.sock", NULL);
+        listen = g_strdup_printf("--listen=stream:%s", *ret_path);
+        return testdaemon_start(bus, dir, (const char *const[]){ listen, NULL }, 0);
 }
 
 ssize_t harness_recv(int fd, char *buf, size_t size, int timeout_ms)
@@ -538,16 +553,7 @@ ssize_t harness_recv(int fd, char *buf, size_t size, int timeout_ms)
 
 int stream_connect(const char *path)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
-        }
-        return fd;
+        return unix_connect(path, SOCK_STREAM);
 }
 
 int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds)

@@ -98,6 +98,9 @@ void harness_rmtree(const char *dir);
  * until it owns its name. rlimit_nofile > 0 lowers its fd limit. */
 TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *extra,
                              unsigned rlimit_nofile);
+/* The same with --listen=stream:dir/run/stream.sock, whose path is *ret_path
+ * (g_free() it) and no other argument. */
+TestDaemon *testdaemon_start_stream(TestBus *bus, const char *dir, char **ret_path);
 /* Connects the subscriber only (for tests that start the daemon themselves). */
 GDBusConnection *harness_subscribe(TestBus *bus, GAsyncQueue *events, guint *sub_id,
                                    guint *filter_id);

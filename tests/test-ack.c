@@ -75,14 +75,13 @@ static void test_seqpacket_answers(void)
 /* A stream: the same, one line each way. */
 static void test_stream_answers(void)
 {
-        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
-        g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
+        g_autofree char *stream = NULL;
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":1}\n";
         char buf[256];
         size_t got = 0;
         int fd;
 
-        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
+        f.d = testdaemon_start_stream(&suite.bus, f.dir, &stream);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = stream_connect(stream);
         CU_ASSERT_TRUE_FATAL(fd >= 0);

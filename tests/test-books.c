@@ -126,13 +126,12 @@ static void test_half_closed_seqpacket_gets_every_answer(void)
  * does, as socat half-closes when its input ends. */
 static void test_half_closed_stream_gets_every_answer(void)
 {
-        g_autofree char *stream = g_build_filename(f.dir, "run", "stream.sock", NULL);
-        g_autofree char *listen = g_strdup_printf("--listen=stream:%s", stream);
+        g_autofree char *stream = NULL;
         const char *lines = "!ack\n{\"type\":\"a\"}\n{\"type\":\"b\"}\n{bad\n";
         char buf[512];
         int fd;
 
-        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ listen, NULL }, 0);
+        f.d = testdaemon_start_stream(&suite.bus, f.dir, &stream);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
         fd = stream_connect(stream);
         CU_ASSERT_TRUE_FATAL(fd >= 0);
