@@ -2,8 +2,8 @@
 /*
  * buslimits.h — what the bus accepts, defined once: every limit derived
  * from the bus (the configuration's ceilings, the relay's cuts, busmsg's
- * size checks) names these. Values of dbus-daemon's defaults; dbus-broker
- * enforces the same message limits.
+ * size checks) names these, and none defines its own. Values of
+ * dbus-daemon's defaults; dbus-broker enforces the same message limits.
  */
 #pragma once
 

@@ -3,6 +3,11 @@
  * config.h — ingesterd's settings: defaults, then the key file (--config),
  * then the command line, each overriding the one before.
  *
+ * Only config.c (the table of [bus], [limits], [queue], [log]) and
+ * config-listen.c (the listeners) write a Config; every other module reads
+ * it. Neither touches process state (the RLIMIT_NOFILE bump is main.c's)
+ * nor a socket (socket.c finds systemd's sockets, config adopts them).
+ *
  * GLib edge: gboolean + GError. Errors are G_OPTION_ERROR_BAD_VALUE or
  * G_KEY_FILE_ERROR and always name the key or option at fault; main.c maps
  * them to exit status 2. Every limit has its default here, its key in

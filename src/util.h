@@ -3,7 +3,8 @@
  * util.h — the few helpers every module of the daemon shares.
  *
  * GLib 2.74 (Debian 12) has no g_autofd (2.76), so the fd cleanup helper
- * lives here, once. Everything in this header is inline and allocation-free.
+ * lives here, once. Everything in this header is inline and allocation-free;
+ * nothing here holds state or belongs to one module.
  */
 #pragma once
 
