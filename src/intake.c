@@ -146,7 +146,7 @@ static IntakeResult take_event(Intake *in, IntakeSource *src, struct ucred cred,
 
         reason = codec_decode(&cfg->limits, src->spec->codec, bytes, n, &ev);
         if (reason != CODEC_OK)
-                return refuse(in, src, (Reason) reason, fds, n_fds, &cred, ret);
+                return refuse(in, src, reason_of_codec(reason), fds, n_fds, &cred, ret);
 
         meta = (EventMeta){
                 .received_usec = g_get_real_time(),
@@ -207,7 +207,7 @@ IntakeResult intake_take(Intake *in, IntakeSource *src, IntakeUnit *u, IntakeVer
         case INTAKE_FLAW_TOO_LARGE:
                 return refuse(in, src, REASON_TOO_LARGE, u->fds, u->n_fds, &cred, ret);
         case INTAKE_FLAW_PARTIAL:
-                return refuse(in, src, (Reason) CODEC_E_TRUNCATED, u->fds, u->n_fds, &cred,
+                return refuse(in, src, reason_of_codec(CODEC_E_TRUNCATED), u->fds, u->n_fds, &cred,
                               ret);
         }
         if (largefd_kind(u->bytes, u->len, u->n_fds) != LARGEFD_NONE) {

@@ -29,7 +29,7 @@ Reason largefd_read(int fd, size_t max, char **ret, size_t *ret_len)
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_GET_SEALS) < 0)
                 return REASON_LARGE_NOT_MEMFD;
         if (st.st_size <= 0)
-                return (Reason) CODEC_E_EMPTY;
+                return reason_of_codec(CODEC_E_EMPTY);
         if ((guint64) st.st_size > max)
                 return REASON_LARGE_TOO_LARGE;
         size = (size_t) st.st_size;
@@ -47,7 +47,7 @@ Reason largefd_read(int fd, size_t max, char **ret, size_t *ret_len)
                 if (n == 0) {
                         /* it shrank while it was read */
                         g_free(buf);
-                        return (Reason) CODEC_E_TRUNCATED;
+                        return reason_of_codec(CODEC_E_TRUNCATED);
                 }
                 got += (size_t) n;
         }
