@@ -257,6 +257,31 @@ static void test_timeout_before_count_exits_1_with_what_came(void)
         CU_ASSERT_EQUAL(lines->len, 0);
 }
 
+/* `ingester-listen | head -n1`: once its reader is gone, the tool ends at
+ * once with 0 (as journalctl does), not at the next event nor never. */
+static void test_closed_stdout_ends_the_tool_with_0(void)
+{
+        g_autoptr(GDataInputStream) out = NULL;
+        g_autofree char *line = NULL;
+        GSubprocess *p;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        p = listen_start(NULL);
+        out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
+        send_json("{\"type\":\"first\"}");
+        line = g_data_input_stream_read_line(out, NULL, NULL, NULL);
+        CU_ASSERT_PTR_NOT_NULL(line);
+        /* head has its line: it closes the pipe and goes */
+        CU_ASSERT_TRUE(g_input_stream_close(G_INPUT_STREAM(out), NULL, NULL));
+        g_clear_object(&out);
+        CU_ASSERT_TRUE(g_input_stream_close(g_subprocess_get_stdout_pipe(p), NULL, NULL));
+        /* the next line it writes finds no reader */
+        send_json("{\"type\":\"second\"}");
+        CU_ASSERT_EQUAL(harness_wait_subprocess(p, 5000), 0);
+        g_subprocess_force_exit(p); /* when it did not end */
+        g_object_unref(p);
+}
+
 /* Runs the tool to completion; returns its status, fills stdout. */
 static int run_tool(const char *const *argv, char **ret_out)
 {
@@ -320,6 +345,7 @@ int main(void)
                 TAP_TEST(batch_form_one_line_per_event),
                 TAP_TEST(both_forms_one_line_per_event),
                 TAP_TEST(timeout_before_count_exits_1_with_what_came),
+                TAP_TEST(closed_stdout_ends_the_tool_with_0),
                 TAP_TEST(stats_and_exit_statuses),
                 { NULL, NULL },
         };

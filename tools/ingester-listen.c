@@ -297,6 +297,23 @@ static bool print_event(Listen *ls, const char *sender, GVariant *tuple, const i
         return true;
 }
 
+/*
+ * Whoever read our output is gone (`ingester-listen | head -n1`) or it cannot
+ * be written: nothing more can be said, so the tool ends at once, 0 for a
+ * closed pipe as journalctl does, 1 otherwise. GDBus ignores SIGPIPE, so
+ * the write's EPIPE is how it shows. _exit(): this is GDBus's worker thread,
+ * and stdout cannot be flushed any more anyway.
+ */
+static void stdout_failed(void)
+{
+        int e = errno;
+
+        if (e == EPIPE)
+                _exit(0);
+        fprintf(stderr, "ingester-listen: cannot write to stdout: %s\n", g_strerror(e));
+        _exit(1);
+}
+
 static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean incoming,
                                 gpointer user_data)
 {
@@ -333,7 +350,8 @@ static GDBusMessage *on_message(GDBusConnection *c, GDBusMessage *m, gboolean in
                 return m;
         }
         /* the filter runs in GDBus's worker thread: printed here, in arrival order */
-        fflush(stdout);
+        if (fflush(stdout) == EOF || ferror(stdout))
+                stdout_failed();
         for (int i = 0; i < n_fds; i++)
                 close(fds[i]);
         g_free(fds);
