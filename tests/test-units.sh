@@ -61,6 +61,16 @@ exposure=$("$analyze" security --offline=true "$tmp/system/ingesterd.service" 2>
         sed -n 's/.*Overall exposure level for ingesterd.service: //p')
 echo "# system unit exposure: $exposure"
 
+# The services are socket- and bus-activated: their [Install] may only name
+# the socket (Also=), never a target that would start them at boot or login
+# (debhelper enables a user service with WantedBy= for every user).
+services_want_nothing() {
+        grep -H '^WantedBy=\|^RequiredBy=' "$tmp/system/ingesterd.service" "$tmp/user/ingesterd.service"
+        grep -q '^Also=ingesterd.socket$' "$tmp/system/ingesterd.service" || echo "system: no Also=ingesterd.socket"
+        grep -q '^Also=ingesterd.socket$' "$tmp/user/ingesterd.service" || echo "user: no Also=ingesterd.socket"
+}
+
+check services_are_started_by_their_socket_only services_want_nothing
 check verify_system_units verify_system
 check verify_user_units verify_user
 check system_service_exposure_at_most_2 system_exposure_at_most_2
