@@ -10,6 +10,7 @@
  *   0 clean shutdown, 1 runtime failure, 2 invalid command line or config,
  *   3 bus name taken, 4 a socket path is in use or unsafe.
  */
+#include <locale.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -369,6 +370,10 @@ int main(int argc, char **argv)
         Daemon d = { 0 };
         int status;
 
+        /* the user's language for GLib's messages and help (UTF-8 "[OPTION…]");
+         * numbers stay the C locale's, as JSON and the configuration write them */
+        setlocale(LC_ALL, "");
+        setlocale(LC_NUMERIC, "C");
         signal(SIGPIPE, SIG_IGN);
         log_install_writer();
         d.args = g_strdupv(argv);

@@ -393,6 +393,27 @@ static void test_help_and_version(void)
         CU_ASSERT_EQUAL(g_subprocess_get_exit_status(p), 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, "--retry"));
         CU_ASSERT_PTR_NOT_NULL(strstr(out, "Exit status"));
+        g_clear_object(&p);
+        /* in a UTF-8 locale, GLib's help speaks UTF-8 ("[OPTION…]", not
+         * "[OPTION?]"): every tool calls setlocale() */
+        for (const char *const *tool = (const char *const[]){ "ingester-send", "ingester-listen",
+                                                              "ingesterd", NULL };
+             *tool; tool++) {
+                g_autoptr(GSubprocessLauncher) l =
+                        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                  G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+                g_autoptr(GSubprocess) q = NULL;
+                g_autofree char *help = NULL;
+
+                g_subprocess_launcher_setenv(l, "LC_ALL", "C.UTF-8", TRUE);
+                q = g_subprocess_launcher_spawnv(l, (const char *const[]){ *tool, "--help", NULL },
+                                                 NULL);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+                g_subprocess_communicate_utf8(q, NULL, NULL, &help, NULL, NULL);
+                if (!help || !strstr(help, "[OPTION\u2026]"))
+                        printf("# %s --help: %.60s\n", *tool, help ? help : "(nothing)");
+                CU_ASSERT_PTR_NOT_NULL(help && strstr(help, "[OPTION\u2026]"));
+        }
 }
 
 /* ---- doc/examples/reader.c ---- */

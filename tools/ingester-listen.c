@@ -22,6 +22,7 @@
  * --stats), 1 --timeout ran out before --count events, 2 usage, 3 the bus
  * or the daemon cannot be reached.
  */
+#include <locale.h>
 #include <errno.h>
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
@@ -504,6 +505,10 @@ int main(int argc, char **argv)
         guint64 n = 0;
         int status;
 
+        /* the user's language for GLib's messages and help (UTF-8 "[OPTION…]");
+         * numbers stay the C locale's, as JSON and the configuration write them */
+        setlocale(LC_ALL, "");
+        setlocale(LC_NUMERIC, "C");
         g_option_context_set_summary(ctx, "Prints each event of org.ingester.Ingester1's Event and "
                                           "EventBatch signals as one JSON object per line.");
         g_option_context_set_description(

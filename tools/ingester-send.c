@@ -13,6 +13,7 @@
  * with --msgpack the decoded event is what gets encoded, so JSON and msgpack
  * carry the same values. Exit statuses are in doc/ingester-send.1.
  */
+#include <locale.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ingester/ingester.h>
@@ -334,6 +335,10 @@ int main(int argc, char **argv)
         IngesterTransport transport = INGESTER_TRANSPORT_AUTO;
         int n_events = 0, n_fields = 0, r;
 
+        /* the user's language for GLib's messages and help (UTF-8 "[OPTION…]");
+         * numbers stay the C locale's, as JSON and the configuration write them */
+        setlocale(LC_ALL, "");
+        setlocale(LC_NUMERIC, "C");
         g_option_context_set_summary(
                 ctx, "Sends events to ingesterd: each EVENT a JSON object, or FIELDs key=string "
                      "and key:=json\nmaking one object; with neither, one JSON object per line "
