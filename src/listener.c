@@ -91,12 +91,17 @@ static void endpoint_arm(Endpoint *ep);
 static void check_input_done(Listener *l);
 static void endpoint_drop_conn(Endpoint *ep, Conn *c);
 
-/* Whether the connection may be read (and is not already watched): not
- * paused, not at its share, its answers not full, and not hung up. */
+/* Whether the connection is to be read: not paused, not at its share, its
+ * answers not full, and not hung up. */
+static bool conn_readable(const Conn *c)
+{
+        return !c->ep->l->paused && !c->blocked && !c->answers.full && !c->hung_up;
+}
+
+/* ... and is not watched yet. */
 static bool conn_may_read(const Conn *c)
 {
-        return !c->watch && !c->ep->l->paused && !c->blocked && !c->answers.full &&
-               !c->hung_up;
+        return !c->watch && conn_readable(c);
 }
 
 /* Answers the connection is still owed: attempts not answered yet, or
@@ -344,7 +349,7 @@ static gboolean on_conn_idle(gpointer user_data)
         Conn *c = user_data;
 
         c->idle = 0;
-        if (c->watch && !c->blocked && !c->answers.full && !c->ep->l->paused && !c->hung_up)
+        if (c->watch && conn_readable(c))
                 drain(c->ep, c); /* what it stops, it stops itself */
         return G_SOURCE_REMOVE;
 }
