@@ -446,6 +446,15 @@ unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle)
         return n;
 }
 
+unsigned testdaemon_wait_log(TestDaemon *d, const char *needle)
+{
+        unsigned n = 0;
+
+        for (int i = 0; i < 500 && (n = testdaemon_count_in_log(d, needle)) == 0; i++)
+                g_usleep(10000);
+        return n;
+}
+
 bool testdaemon_counts_add_up(TestDaemon *d)
 {
         guint64 received = testdaemon_stat(d, "received");

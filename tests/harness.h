@@ -135,6 +135,8 @@ char *testdaemon_log(TestDaemon *d);
 char *harness_config_arg(const char *dir, const char *extra);
 /* How many times needle occurs in the daemon's log. */
 unsigned testdaemon_count_in_log(TestDaemon *d, const char *needle);
+/* Polls the log until needle occurs (up to 5 s); returns its count then. */
+unsigned testdaemon_wait_log(TestDaemon *d, const char *needle);
 /* The books of one GetStats() answer (doc/protocol.md 4.3): attempts =
  * received + rejected, received = emitted + dropped + held. Prints them when
  * they do not balance. testdaemon_stop() and testdaemon_free() check them

@@ -134,8 +134,7 @@ static void test_dropped_is_answered(void)
         CU_ASSERT_TRUE_FATAL(fd >= 0);
         send_str(fd, "!ack");
         testbus_stop(&suite.bus);
-        for (int i = 0; i < 200 && testdaemon_count_in_log(f.d, "lost the bus") == 0; i++)
-                g_usleep(20000);
+        CU_ASSERT_TRUE(testdaemon_wait_log(f.d, "lost the bus") > 0);
         for (int i = 0; i < 5; i++)
                 send_str(fd, "{\"type\":\"x\"}");
         for (int i = 0; i < 3; i++)
@@ -195,8 +194,7 @@ static void test_library_waits(void)
         CU_ASSERT_STRING_EQUAL(reason, "syntax");
 
         testbus_stop(&suite.bus);
-        for (int i = 0; i < 200 && testdaemon_count_in_log(f.d, "lost the bus") == 0; i++)
-                g_usleep(20000);
+        CU_ASSERT_TRUE(testdaemon_wait_log(f.d, "lost the bus") > 0);
         w.c = c;
         t = g_thread_new("waiter", wait_send, &w);
         g_usleep(300000);

@@ -60,9 +60,7 @@ static long cpu_ticks(pid_t pid)
 
 static void wait_for_log(const char *needle)
 {
-        for (int i = 0; i < 500 && testdaemon_count_in_log(f.d, needle) == 0; i++)
-                g_usleep(10000);
-        CU_ASSERT_TRUE(testdaemon_count_in_log(f.d, needle) > 0);
+        CU_ASSERT_TRUE(testdaemon_wait_log(f.d, needle) > 0);
 }
 
 /* EventBatch elements waiting to be taken one at a time (next_event()). */
