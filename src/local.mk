@@ -35,6 +35,8 @@ src_libingesterd_core_la_SOURCES += \
 	src/statsobj.c \
 	src/schema.h \
 	src/schema.c \
+	src/dbusrules.h \
+	src/dbusrules.c \
 	src/answers.h \
 	src/answers.c \
 	src/largefd.h \

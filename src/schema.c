@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dbusrules.h"
 #include "schema.h"
 
 #define ANNOTATION_PREFIX "org.ingester."
@@ -36,6 +37,14 @@ static const struct {
         [META_TRANSPORT] = { "transport", "s" },
         [META_CODEC] = { "codec", "s" },
 };
+
+/*
+ * For the relay's quarantine test only (tests/test-poison.c): with
+ * INGESTER_TEST_UNCHECKED_SIGNATURES set, a g value GLib accepts is not
+ * checked against D-Bus's rules, so a message the bus refuses gets through
+ * to the relay. Read once, at load, and logged as a warning.
+ */
+static bool unchecked_signatures;
 
 typedef struct {
         char *name;
@@ -192,12 +201,17 @@ static void load_arg(Where *w, GDBusArgInfo *info, SchemaArg *a)
         const char *def = annotation(info->annotations, "org.ingester.Default");
         const char *meta = annotation(info->annotations, "org.ingester.Meta");
         const char *fd = annotation(info->annotations, "org.ingester.Fd");
+        const char *why;
 
         w->arg = info->name;
         a->name = g_strdup(info->name);
         check_annotations(w, info->annotations, allowed, "an arg");
         if (!g_variant_type_string_is_valid(info->signature)) {
                 fail(w, "'%s' is not a D-Bus type", info->signature);
+                return;
+        }
+        if (!dbusrules_signature_valid(info->signature, &why)) {
+                fail(w, "type %s is not a D-Bus type: %s", info->signature, why);
                 return;
         }
         a->type = g_variant_type_new(info->signature);
@@ -258,7 +272,39 @@ static void load_arg(Where *w, GDBusArgInfo *info, SchemaArg *a)
                 if (!a->def)
                         fail(w, "org.ingester.Default \"%s\" is not a %s: %s", def,
                              info->signature, error->message);
+                else if (!dbusrules_value_valid(a->def, 0, &why))
+                        fail(w, "org.ingester.Default \"%s\" is not a D-Bus value: %s", def, why);
         }
+}
+
+/*
+ * What holds for the signal as a whole: its signature (the args' types
+ * together) is one the bus takes, 255 characters at most; no two args take
+ * the same member (the first would take it and the second would never be
+ * filled, or be filled from its default only).
+ */
+static void check_signal(Where *w, const SchemaSignal *sig)
+{
+        g_autoptr(GString) signature = g_string_new(NULL);
+        const char *why;
+
+        for (unsigned i = 0; i < sig->n_args; i++) {
+                const SchemaArg *a = &sig->args[i];
+                if (a->type)
+                        g_string_append(signature, g_variant_type_peek_string(a->type));
+                for (unsigned j = 0; a->source == ARG_MEMBER && a->member && j < i; j++)
+                        if (sig->args[j].source == ARG_MEMBER && sig->args[j].member &&
+                            strcmp(sig->args[j].member, a->member) == 0) {
+                                w->arg = a->name;
+                                fail(w, "takes the member '%s', which arg %s takes already "
+                                        "(each member fills one arg)",
+                                     a->member, sig->args[j].name);
+                        }
+        }
+        w->arg = NULL;
+        if (!dbusrules_signature_valid(signature->str, &why))
+                fail(w, "the signature of its %u args is not one D-Bus takes: %s", sig->n_args,
+                     why);
 }
 
 static void load_signal(Schemas *s, Where *w, const char *path, const char *iface,
@@ -282,6 +328,7 @@ static void load_signal(Schemas *s, Where *w, const char *path, const char *ifac
         sig->file = g_strdup(w->file);
         for (unsigned i = 0; i < n; i++)
                 load_arg(w, info->args[i], &sig->args[i]);
+        check_signal(w, sig);
         w->arg = NULL;
         if (!type) {
                 signal_free(sig); /* checked, never emitted */
@@ -387,6 +434,11 @@ bool schemas_load(Schemas *s, char *const *paths, GPtrArray *errors)
 {
         bool ok = true;
 
+        unchecked_signatures = g_getenv("INGESTER_TEST_UNCHECKED_SIGNATURES") != NULL;
+        if (unchecked_signatures && paths && *paths)
+                g_warning("INGESTER_TEST_UNCHECKED_SIGNATURES is set: signature values are "
+                          "checked against GLib's rules only (for tests of the relay's quarantine)");
+
         for (char *const *p = paths; p && *p; p++) {
                 g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
 
@@ -458,6 +510,13 @@ static bool add_converted(GVariantBuilder *b, bool build, const char *key, GVari
  * v (a decoded value: a{sv}, av, s, x, t, d, b, ay) as type t: a new
  * reference (never floating), or NULL with *why. build false: only the
  * check (the result is then a reference to a marker).
+ */
+/*
+ * No depth check is needed here: a typed arg's containers follow the
+ * value's own (an array for an array, a dictionary for an object) and the
+ * generic Event wraps every level in a variant besides, so a typed body
+ * nests no deeper than the generic one, which the codec's depth ceiling
+ * keeps within the bus's 64 (codec.h). Defaults are checked at load.
  */
 static GVariant *convert(GVariant *v, const GVariantType *t, bool build, const char **why)
 {
@@ -545,8 +604,9 @@ static GVariant *convert(GVariant *v, const GVariantType *t, bool build, const c
                         *why = "is not a valid object path";
                         return NULL;
                 }
-                if (c == 'g' && !g_variant_is_signature(str)) {
-                        *why = "is not a valid signature";
+                if (c == 'g' && !(g_variant_is_signature(str) &&
+                                  (unchecked_signatures || dbusrules_signature_valid(str, NULL)))) {
+                        *why = "is not a valid D-Bus signature";
                         return NULL;
                 }
                 if (c == 's')

@@ -207,7 +207,29 @@ static void test_strings_paths_signatures(void)
         expect("{\"type\":\"str\",\"s\":\"x\",\"o\":\"a/b\",\"g\":\"s\",\"b\":true}", 0,
                "refused: o is not a valid object path");
         expect("{\"type\":\"str\",\"s\":\"x\",\"o\":\"/\",\"g\":\"a{\",\"b\":true}", 0,
-               "refused: g is not a valid signature");
+               "refused: g is not a valid D-Bus signature");
+        /* signatures GLib takes and the bus does not (it would drop the relay's connection) */
+        for (unsigned k = 0; k < 5; k++) {
+                g_autofree char *arrays = g_strnfill(40, 'a');
+                g_autofree char *opens = g_strnfill(33, '('), *closes = g_strnfill(33, ')');
+                g_autofree char *structs = g_strdup_printf("%sy%s", opens, closes);
+                g_autofree char *long_one = g_strnfill(256, 's');
+                g_autofree char *deep = g_strdup_printf("%sy", arrays);
+                const char *sig[] = { deep, structs, "{sv}", long_one, "a{vs}" };
+                g_autofree char *ev = g_strdup_printf(
+                        "{\"type\":\"str\",\"s\":\"x\",\"o\":\"/\",\"g\":\"%s\",\"b\":true}", sig[k]);
+                g_autofree char *fits = g_strdup_printf(
+                        "{\"type\":\"str\",\"s\":\"x\",\"o\":\"/\",\"g\":\"%.255s\",\"b\":true}",
+                        long_one);
+
+                CU_ASSERT_TRUE(g_variant_is_signature(sig[k]) || k == 4);
+                expect(ev, 0, "refused: g is not a valid D-Bus signature");
+                if (k == 3) {
+                        /* 255 characters: the bus's limit, allowed */
+                        g_autofree char *got = typed(fits, 0);
+                        CU_ASSERT_TRUE(g_str_has_prefix(got, "('x', objectpath '/', signature 'sss"));
+                }
+        }
         expect("{\"type\":\"str\",\"s\":1,\"o\":\"/\",\"g\":\"s\",\"b\":true}", 0,
                "refused: s expects a string");
         expect("{\"type\":\"str\",\"s\":\"\",\"o\":\"/\",\"g\":\"\",\"b\":1}", 0,
@@ -304,6 +326,27 @@ static const BadSchema bad_schemas[] = {
           "interface org.test.T: org.ingester.BusName ':1.5' is not a well-known bus name" },
         { "<node name=\"/t\"><interface name=\"org.ingester.Ingester1\"/></node>",
           "interface org.ingester.Ingester1: the org.ingester namespace is the daemon's own" },
+        /* types GLib has and the bus does not take */
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaas\"/>")),
+          "signal A, arg x: type aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaas is not a D-Bus type: arrays nest "
+          "deeper than 32" },
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"ms\"/>")),
+          "signal A, arg x: type ms is not a D-Bus type: a type code D-Bus does not have" },
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"u\"/><arg name=\"y\" type=\"u\">"
+                             "<annotation name=\"org.ingester.Member\" value=\"x\"/></arg>")),
+          "signal A, arg y: takes the member 'x', which arg x takes already" },
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"u\"/><arg name=\"y\" type=\"u\">"
+                             "<annotation name=\"org.ingester.Member\" value=\"x\"/>"
+                             "<annotation name=\"org.ingester.Default\" value=\"0\"/></arg>")),
+          "signal A, arg y: takes the member 'x', which arg x takes already" },
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"g\"><annotation name=\"org.ingester.Default\" "
+                             "value=\"'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay'\"/></arg>")),
+          "signal A, arg x: org.ingester.Default \"'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay'\" is not a "
+          "D-Bus value: arrays nest deeper than 32" },
+        { NODE(SIG("A", "a", "<arg name=\"x\" type=\"v\"><annotation name=\"org.ingester.Default\" "
+                             "value=\"&lt;@ms 'x'&gt;\"/></arg>")),
+          "signal A, arg x: org.ingester.Default \"<@ms 'x'>\" is not a D-Bus value: a type code "
+          "D-Bus does not have" },
 };
 
 static void check_bad_schema(const BadSchema *b)
@@ -333,9 +376,40 @@ static void check_bad_schema(const BadSchema *b)
                 check_bad_schema(&bad_schemas[n]);                                                \
         }
 BAD(0) BAD(1) BAD(2) BAD(3) BAD(4) BAD(5) BAD(6) BAD(7) BAD(8) BAD(9) BAD(10) BAD(11) BAD(12)
-BAD(13) BAD(14) BAD(15) BAD(16)
+BAD(13) BAD(14) BAD(15) BAD(16) BAD(17) BAD(18) BAD(19) BAD(20) BAD(21) BAD(22)
 #undef BAD
-G_STATIC_ASSERT(G_N_ELEMENTS(bad_schemas) == 17);
+G_STATIC_ASSERT(G_N_ELEMENTS(bad_schemas) == 23);
+
+/* Generated: a signal of 300 args (its signature passes 255 characters), a
+ * default of 70 nested variants (past 64 containers). */
+static void test_signature_of_300_args(void)
+{
+        g_autoptr(GString) args = g_string_new(NULL);
+        g_autofree char *sig = NULL, *xml = NULL;
+
+        for (unsigned i = 0; i < 300; i++)
+                g_string_append_printf(args, "<arg name=\"a%u\" type=\"s\"/>", i);
+        sig = g_strdup_printf(SIG("A", "a", "%s"), args->str);
+        xml = g_strdup_printf(NODE("%s"), sig);
+        check_bad_schema(&(BadSchema){ xml, "signal A: the signature of its 300 args is not one "
+                                            "D-Bus takes: longer than 255 characters" });
+}
+
+static void test_default_of_70_variants(void)
+{
+        g_autoptr(GString) v = g_string_new(NULL);
+        g_autofree char *xml = NULL;
+
+        for (unsigned i = 0; i < 69; i++)
+                g_string_append(v, "&lt;");
+        g_string_append(v, "1");
+        for (unsigned i = 0; i < 69; i++)
+                g_string_append(v, "&gt;");
+        xml = g_strdup_printf(NODE(SIG("A", "a", "<arg name=\"x\" type=\"v\"><annotation "
+                                                  "name=\"org.ingester.Default\" value=\"%s\"/></arg>")),
+                              v->str);
+        check_bad_schema(&(BadSchema){ xml, "is not a D-Bus value: containers nest deeper than 64" });
+}
 
 /* ---- end to end ---- */
 
@@ -733,6 +807,14 @@ int main(void)
                 { "fd_index_out_of_range", test_bad_schema_14 },
                 { "bus_name_not_well_known", test_bad_schema_15 },
                 { "the_daemons_own_namespace", test_bad_schema_16 },
+                { "arg_type_of_33_nested_arrays", test_bad_schema_17 },
+                { "arg_of_a_maybe_type", test_bad_schema_18 },
+                { "two_args_from_one_member", test_bad_schema_19 },
+                { "two_args_from_one_member_one_with_a_default", test_bad_schema_20 },
+                { "default_signature_the_bus_refuses", test_bad_schema_21 },
+                { "default_variant_of_a_maybe_type", test_bad_schema_22 },
+                TAP_TEST(signature_of_300_args),
+                TAP_TEST(default_of_70_variants),
                 { NULL, NULL },
         };
         static const TapTest bus_tests[] = {
