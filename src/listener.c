@@ -156,16 +156,27 @@ static void conn_ack(Conn *c, uint64_t n, const char *what, const char *detail)
         conn_check_finished(c);
 }
 
-/* The queue's word on an acknowledged event: on the bus, or dropped. */
-static void on_event_done(Lane *lane, const Event *ev, bool emitted, void *user_data)
+/* The queue's word on an acknowledged event: on the bus, dropped, or quarantined
+ * (refused after all: the bus would not take it). */
+static void on_event_done(Lane *lane, const Event *ev, QueueOutcome outcome, void *user_data)
 {
         Conn *c = lane->ack_sink;
         char seq[24];
 
         if (!c)
                 return;
-        g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, event_seq(ev));
-        conn_ack(c, ev->ack_n, emitted ? "ok" : "dropped", emitted ? seq : NULL);
+        switch (outcome) {
+        case QUEUE_DONE_EMITTED:
+                g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, event_seq(ev));
+                conn_ack(c, ev->ack_n, "ok", seq);
+                break;
+        case QUEUE_DONE_DROPPED:
+                conn_ack(c, ev->ack_n, "dropped", NULL);
+                break;
+        case QUEUE_DONE_QUARANTINED:
+                conn_ack(c, ev->ack_n, "refused", "quarantined");
+                break;
+        }
 }
 
 /* ---- receive ---- */

@@ -436,7 +436,7 @@ static void drop(Queue *q, Lane *lane, Event *ev)
         lane->dropped++;
         q->dropped++;
         if (ev->ack_n && lane->ack_sink && q->done)
-                q->done(lane, ev, false, q->done_data);
+                q->done(lane, ev, QUEUE_DONE_DROPPED, q->done_data);
         if (ev->q.lane)
                 uncharge(q, ev);
         event_free(ev);
@@ -542,7 +542,7 @@ size_t queue_confirm(Queue *q, size_t n)
                 q->in_flight--;
                 ev->q.lane->emitted++;
                 if (ev->ack_n && ev->q.lane->ack_sink && q->done)
-                        q->done(ev->q.lane, ev, true, q->done_data);
+                        q->done(ev->q.lane, ev, QUEUE_DONE_EMITTED, q->done_data);
                 uncharge(q, ev);
                 event_free(ev);
         }
@@ -567,6 +567,22 @@ Event *queue_pop(Queue *q)
                 q->in_flight--;
         uncharge(q, ev);
         return ev;
+}
+
+void queue_quarantine(Queue *q)
+{
+        Event *ev = queue_next_unsent(q);
+        Lane *lane;
+
+        g_assert(ev && q->in_flight == 0);
+        ring_pop_front(&q->out);
+        lane = ev->q.lane;
+        lane->quarantined++;
+        q->quarantined++;
+        if (ev->ack_n && lane->ack_sink && q->done)
+                q->done(lane, ev, QUEUE_DONE_QUARANTINED, q->done_data);
+        uncharge(q, ev);
+        event_free(ev);
 }
 
 size_t queue_busiest(const Queue *q, const Lane **out, size_t n)

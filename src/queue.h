@@ -80,7 +80,7 @@ struct Lane {
         unsigned rate_count;
         uint64_t rate_suppressed; /* in the current interval */
 
-        uint64_t received, emitted, dropped, rate_limited;
+        uint64_t received, emitted, dropped, quarantined, rate_limited;
         /* the most events that went out ahead of one of its events once it was
          * queued (those in flight then included): its worst wait, in positions */
         uint64_t max_wait;
@@ -93,7 +93,14 @@ struct Lane {
 };
 
 /* An acknowledged event left the queue: emitted (its seq), or dropped. */
-typedef void (*QueueDoneFunc)(Lane *lane, const Event *ev, bool emitted, void *user_data);
+/* What became of an event that leaves the queue without the sender's say. */
+typedef enum {
+        QUEUE_DONE_EMITTED,    /* the bus confirmed it */
+        QUEUE_DONE_DROPPED,    /* the overflow policy dropped it */
+        QUEUE_DONE_QUARANTINED, /* the bus would not take it (queue_quarantine()) */
+} QueueOutcome;
+
+typedef void (*QueueDoneFunc)(Lane *lane, const Event *ev, QueueOutcome outcome, void *user_data);
 
 typedef struct {
         EventRing out;     /* picked, in bus order: the first in_flight are being written */
@@ -105,6 +112,7 @@ typedef struct {
         size_t high_water;
         QueuePolicy policy;
         uint64_t dropped;
+        uint64_t quarantined; /* queue_quarantine() */
         uint64_t seq; /* the last one assigned */
 
         size_t share_floor;  /* events a lane may always hold (queue_set_share_floor()) */
@@ -242,6 +250,14 @@ void queue_unsend_all(Queue *q);
 
 /* Removes and returns the next event in bus order (the caller frees it). */
 Event *queue_pop(Queue *q);
+
+/*
+ * The next event in bus order, with nothing in flight, is taken out and
+ * freed as one the bus will not take: counted (quarantined, in the queue
+ * and its lane) and reported to the done callback. The relay's verdict
+ * (relay.c, "poison").
+ */
+void queue_quarantine(Queue *q);
 
 /* The n busiest lanes by events offered (received and rate-limited),
  * busiest first; returns how many were written to out. */

@@ -40,6 +40,8 @@
  * without them before one is tried with them again (doubling up to max). */
 #define FD_PROBE_MIN_MSEC 1000
 #define FD_PROBE_MAX_MSEC 60000
+/* Times the bus closes us after one event, alone in flight, before it is quarantined. */
+#define POISON_STRIKES 2
 
 struct Relay {
         const Config *config;
@@ -61,11 +63,21 @@ struct Relay {
         bool settling;     /* a connection was lost; its requests are still reporting */
 
         /* a bus that throws us off for the descriptors we send (doc/protocol.md §1.2) */
-        char *reset_guid; /* the bus that closed us with descriptors unconfirmed */
+        bool lost_fds;    /* the bus closed us (lost_guid) with descriptors unconfirmed */
         bool fds_suspect; /* events go out without their descriptors meanwhile */
         bool probing;     /* one went out with them; its confirmation decides */
         unsigned probe_msec;
         gint64 probe_at;
+
+        /* poison: a message after which the bus drops the connection (see "poison") */
+        char *lost_guid;       /* the bus that last closed us */
+        size_t lost_in_flight; /* ... with how many events unconfirmed */
+        size_t suspects;      /* events at the head to send one at a time, each confirmed */
+        bool alone_out;       /* one of them is out, alone, awaiting its confirmation */
+        uint64_t alone_seq;   /* the last one sent alone, until the bus confirms it */
+        bool alone_unconfirmed;
+        uint64_t suspect_seq; /* the event that was alone in flight when the bus closed us */
+        unsigned strikes;     /* ... how many times in a row, on the same bus */
 
         bool draining; /* relay_drain(): report when the queue is empty */
 
@@ -79,6 +91,7 @@ typedef struct {
         Relay *r;
         unsigned count;
         bool probe;
+        bool alone; /* a suspect, sent alone */
 } ConfirmBatch;
 
 static void relay_pump(Relay *r);
@@ -124,7 +137,15 @@ static void on_confirmed(GObject *source, GAsyncResult *res, gpointer user_data)
                 return;
         }
         r->confirms--;
+        if (b->alone)
+                r->alone_out = false;
         if (reply) {
+                if (b->alone) {
+                        /* innocent: the next suspect goes, alone too */
+                        r->alone_unconfirmed = false;
+                        r->suspects = r->suspects > 0 ? r->suspects - 1 : 0;
+                        r->strikes = 0;
+                }
                 stats_count_emitted(r->stats, queue_confirm(r->queue, b->count));
                 if (b->probe && r->probing) {
                         r->probing = false;
@@ -160,6 +181,7 @@ static void request_confirm(Relay *r, bool probe, bool tail)
         b->r = r;
         b->count = r->to_confirm;
         b->probe = probe;
+        b->alone = r->alone_out;
         r->to_confirm = 0;
         r->confirms++;
         g_dbus_connection_call(r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -400,6 +422,29 @@ static void discard_all(Relay *r)
         check_drained(r);
 }
 
+/* The head is the event the bus closed us after, alone, POISON_STRIKES times:
+ * out of the queue, the ones after it go on. */
+static bool quarantine_head(Relay *r)
+{
+        Event *ev = queue_next_unsent(r->queue);
+
+        if (r->strikes < POISON_STRIKES || r->queue->in_flight > 0 || !ev ||
+            ev->q.seq != r->suspect_seq)
+                return false;
+        g_warning("quarantined event seq %" G_GUINT64_FORMAT " of type '%s' from pid %d uid %u "
+                  "(%s): the bus closed the connection after it %u times, each time the only "
+                  "event in flight; the events after it go on",
+                  ev->q.seq, g_variant_get_string(ev->type, NULL), (int) ev->meta.pid,
+                  (unsigned) ev->meta.uid, ev->q.lane->where ? ev->q.lane->where : "?",
+                  r->strikes);
+        queue_quarantine(r->queue);
+        r->strikes = 0;
+        r->suspects = r->suspects > 0 ? r->suspects - 1 : 0;
+        if (r->cb.space)
+                r->cb.space(r->user_data);
+        return true;
+}
+
 static void relay_pump(Relay *r)
 {
         Queue *q = r->queue;
@@ -413,17 +458,19 @@ static void relay_pump(Relay *r)
         }
         /* after a reconnect, wait until the old connection's requests have all reported;
          * while a descriptor probe is out, wait for its verdict */
-        if (!r->conn || r->settling || r->probing)
+        if (!r->conn || r->settling || r->probing || r->alone_out)
                 return;
+        while (quarantine_head(r))
+                ;
         while (q->in_flight < r->config->max_unflushed && (ev = queue_next_unsent(q))) {
                 g_autoptr(GError) error = NULL;
-                bool probe = false;
+                bool probe = false, alone = r->suspects > 0;
                 size_t n = 1;
                 gboolean ok;
 
                 if (form_batch(r) && !ev->sig) {
-                        ok = send_batch(r, r->config->max_unflushed - q->in_flight, &n, &probe,
-                                        &held_back, &error);
+                        ok = send_batch(r, alone ? 1 : r->config->max_unflushed - q->in_flight,
+                                        &n, &probe, &held_back, &error);
                 } else {
                         /* an event sent in several messages costs them all */
                         unsigned messages = messages_for(r, ev);
@@ -441,6 +488,14 @@ static void relay_pump(Relay *r)
                         break;
                 }
                 r->to_confirm += (unsigned) n;
+                if (alone && n > 0) {
+                        /* a suspect: its verdict before anything else goes */
+                        r->alone_out = true;
+                        r->alone_unconfirmed = true;
+                        r->alone_seq = queue_peek(q, q->in_flight - 1)->q.seq;
+                        request_confirm(r, probe, false);
+                        return;
+                }
                 if (r->to_confirm >= half || probe)
                         request_confirm(r, probe, false);
                 if (probe)
@@ -487,9 +542,17 @@ static void on_bus_down(const char *why, gpointer user_data)
         log_limited(LOG_KIND_BUS_LOST, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                     "lost the bus connection (%s); %zu events queued, reconnecting", why,
                     r->queue->len);
-        g_clear_pointer(&r->reset_guid, g_free);
-        if (fds_unconfirmed(r))
-                r->reset_guid = g_strdup(busconn_guid(r->bus));
+        g_free(r->lost_guid);
+        r->lost_guid = g_strdup(busconn_guid(r->bus));
+        r->lost_fds = fds_unconfirmed(r);
+        r->lost_in_flight = r->queue->in_flight;
+        /* (the failed confirmation may have reported before this: alone_out is gone) */
+        if (r->alone_unconfirmed && r->queue->in_flight == 1 &&
+            queue_peek(r->queue, 0)->q.seq == r->alone_seq) {
+                uint64_t seq = r->alone_seq;
+                r->strikes = r->strikes > 0 && r->suspect_seq == seq ? r->strikes + 1 : 1;
+                r->suspect_seq = seq;
+        }
         if (r->probing) {
                 r->probing = false;
                 r->probe_msec = MIN(r->probe_msec * 2, FD_PROBE_MAX_MSEC);
@@ -517,9 +580,8 @@ static void on_bus_name_lost(gpointer user_data)
  * guid) starts clean. */
 static void judge_descriptors(Relay *r)
 {
-        bool same = r->reset_guid && g_strcmp0(r->reset_guid, busconn_guid(r->bus)) == 0;
+        bool same = r->lost_fds && g_strcmp0(r->lost_guid, busconn_guid(r->bus)) == 0;
 
-        g_clear_pointer(&r->reset_guid, g_free);
         if (!same) {
                 r->fds_suspect = false;
                 return;
@@ -535,6 +597,28 @@ static void judge_descriptors(Relay *r)
         r->probe_at = g_get_monotonic_time() + (gint64) r->probe_msec * 1000;
 }
 
+/*
+ * Poison. The same bus instance closed us with events unconfirmed: one of
+ * them may be a message the bus refuses (it disconnects the sender of an
+ * invalid message), and sending them all again would only repeat that, on
+ * every reconnect, for good. So those events go again one at a time, each
+ * confirmed before the next; the one after which the bus closes us twice in
+ * a row, alone in flight both times, is quarantined (relay_pump()). A
+ * restarted bus (a new guid) is not the events' doing: nothing is suspected.
+ */
+static void judge_suspects(Relay *r)
+{
+        bool same = r->lost_guid && g_strcmp0(r->lost_guid, busconn_guid(r->bus)) == 0;
+
+        if (!same) {
+                r->suspects = 0;
+                r->strikes = 0;
+        } else {
+                r->suspects = MAX(r->suspects, r->lost_in_flight);
+        }
+        r->lost_in_flight = 0;
+}
+
 /* Main context: connected, and every name is ours. */
 static void on_bus_up(GDBusConnection *conn, gpointer user_data)
 {
@@ -543,6 +627,8 @@ static void on_bus_up(GDBusConnection *conn, gpointer user_data)
         r->conn = conn;
         r->can_pass_fds = busconn_can_pass_fds(r->bus);
         judge_descriptors(r);
+        judge_suspects(r);
+        g_clear_pointer(&r->lost_guid, g_free);
         relay_kick(r);
 }
 
@@ -597,7 +683,7 @@ void relay_free(Relay *r)
         g_clear_handle_id(&r->pump_idle, g_source_remove);
         g_clear_pointer(&r->bus, busconn_free);
         g_clear_object(&r->cancel);
-        g_free(r->reset_guid);
+        g_free(r->lost_guid);
         g_free(r->items);
         g_free(r->costs);
         g_free(r->event_fds);

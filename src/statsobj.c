@@ -40,6 +40,8 @@ static GVariant *busiest_senders(const Queue *q)
                 g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(l->received));
                 g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(l->emitted));
                 g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(l->dropped));
+                g_variant_builder_add(&b, "{sv}", "quarantined",
+                                      g_variant_new_uint64(l->quarantined));
                 g_variant_builder_add(&b, "{sv}", "rate-limited",
                                       g_variant_new_uint64(l->rate_limited));
                 g_variant_builder_add(&b, "{sv}", "queued",
@@ -62,6 +64,7 @@ GVariant *statsobj_stats(const Stats *s, const Queue *q, bool fds_withheld)
         g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(s->received));
         g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(s->emitted));
         g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(q->dropped));
+        g_variant_builder_add(&b, "{sv}", "quarantined", g_variant_new_uint64(q->quarantined));
         g_variant_builder_add(&b, "{sv}", "rejected", rejected_by_reason(s));
         g_variant_builder_add(&b, "{sv}", "rejected-total",
                               g_variant_new_uint64(stats_rejected_total(s)));

@@ -270,20 +270,23 @@ TestDaemon *testdaemon_start(TestBus *bus, const char *dir, const char *const *e
 bool harness_books_balance(GVariant *stats)
 {
         guint64 attempts = 0, received = 0, emitted = 0, dropped = 0, held = 0, rejected = 0;
+        guint64 quarantined = 0;
 
         if (!g_variant_lookup(stats, "attempts", "t", &attempts) ||
             !g_variant_lookup(stats, "received", "t", &received) ||
             !g_variant_lookup(stats, "emitted", "t", &emitted) ||
             !g_variant_lookup(stats, "dropped", "t", &dropped) ||
             !g_variant_lookup(stats, "held", "t", &held) ||
+            !g_variant_lookup(stats, "quarantined", "t", &quarantined) ||
             !g_variant_lookup(stats, "rejected-total", "t", &rejected))
                 return false;
-        if (attempts == received + rejected && received == emitted + dropped + held)
+        if (attempts == received + rejected && received == emitted + dropped + quarantined + held)
                 return true;
         printf("# the books do not balance: attempts %" G_GUINT64_FORMAT " received %" G_GUINT64_FORMAT
                " rejected %" G_GUINT64_FORMAT " emitted %" G_GUINT64_FORMAT
-               " dropped %" G_GUINT64_FORMAT " held %" G_GUINT64_FORMAT "\n",
-               attempts, received, rejected, emitted, dropped, held);
+               " dropped %" G_GUINT64_FORMAT " quarantined %" G_GUINT64_FORMAT
+               " held %" G_GUINT64_FORMAT "\n",
+               attempts, received, rejected, emitted, dropped, quarantined, held);
         return false;
 }
 

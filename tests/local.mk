@@ -79,6 +79,12 @@ tests_test_books_CFLAGS = $(TEST_CFLAGS)
 tests_test_books_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-books
 
+check_PROGRAMS += tests/test-poison
+tests_test_poison_SOURCES = tests/test-poison.c
+tests_test_poison_CFLAGS = $(TEST_CFLAGS)
+tests_test_poison_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-poison
+
 check_PROGRAMS += tests/test-lanes
 tests_test_lanes_SOURCES = tests/test-lanes.c
 tests_test_lanes_CFLAGS = $(TEST_CFLAGS)

@@ -196,7 +196,8 @@ int ingester_client_send(IngesterClient *c, const void *data, size_t size, const
  * Returns 0 when the event is on the bus (its D-Bus message written and
  * confirmed by the bus), with its seq in *@ret_seq (may be NULL); or
  *   -EBADMSG     ingesterd refused it; the reason ("syntax", "too-large",
- *                ...: doc/protocol.md section 3) in @reason;
+ *                ...: doc/protocol.md section 3; "quarantined" when the bus
+ *                would not take it after all, section 7.1) in @reason;
  *   -ENOBUFS     its overflow policy dropped it ("dropped" in @reason);
  *   -ETIMEDOUT   no answer in time: the event may still go out;
  *   -ECONNRESET  the connection closed before the answer: likewise;
