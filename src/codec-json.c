@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "buslimits.h"
 #include "codec-internal.h"
 #include "vwriter.h"
 
@@ -221,12 +222,19 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
 {
         unsigned members[CODEC_DEPTH_CEILING + 1];
         unsigned depth = 0;
-        size_t i = start;
+        size_t i = start, wire = 0;
         CodecReason r;
 
         while (i < len) {
                 char c = p[i];
 
+                /* a value (or key) starts here: what it costs on the bus at least */
+                if (depth > 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' &&
+                    c != ':' && c != '}' && c != ']') {
+                        wire = codec_wire_add(wire, c == '"', c == 'n');
+                        if (wire > BUS_MAX_MESSAGE_SIZE)
+                                return CODEC_E_TOO_LARGE;
+                }
                 switch (c) {
                 case ' ':
                 case '\t':

@@ -24,6 +24,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "buslimits.h"
 #include "codec-internal.h"
 #include "vwriter.h"
 
@@ -47,7 +48,7 @@ static CodecReason mp_scan(const CodecLimits *limits, const unsigned char *p, si
 {
         ScanLevel stack[CODEC_DEPTH_CEILING + 1];
         unsigned depth = 0;
-        size_t i = 0;
+        size_t i = 0, wire = 0;
 
         do {
                 bool is_key = depth > 0 && stack[depth].map && stack[depth].key_next;
@@ -135,6 +136,12 @@ static CodecReason mp_scan(const CodecLimits *limits, const unsigned char *p, si
                 }
                 if (is_key && !is_str)
                         return CODEC_E_KEY_NOT_STRING;
+                /* what it costs on the bus at least (codec-internal.h) */
+                if (depth > 0) {
+                        wire = codec_wire_add(wire, is_str, c == 0xc0);
+                        if (wire > BUS_MAX_MESSAGE_SIZE)
+                                return CODEC_E_TOO_LARGE;
+                }
                 if (lenbytes) {
                         if (len - i < lenbytes)
                                 return CODEC_E_TRUNCATED;

@@ -29,6 +29,7 @@ static const char *const reason_names[_CODEC_REASON_MAX] = {
         [CODEC_E_UNSUPPORTED_TYPE] = "unsupported-type",
         [CODEC_E_TYPE_NOT_STRING] = "type-not-string",
         [CODEC_E_NULL_IN_ARRAY] = "null-in-array",
+        [CODEC_E_TOO_LARGE] = "too-large",
 };
 
 const char *codec_reason_name(CodecReason r)

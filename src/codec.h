@@ -48,6 +48,8 @@ typedef enum {
         CODEC_E_UNSUPPORTED_TYPE,   /* "unsupported-type": msgpack ext / timestamp */
         CODEC_E_TYPE_NOT_STRING,    /* "type-not-string": the "type" member is not a string */
         CODEC_E_NULL_IN_ARRAY,      /* "null-in-array": D-Bus has no null, and an array cannot skip one */
+        CODEC_E_TOO_LARGE,          /* "too-large": its values alone pass the bus's message ceiling
+                                     * (the receive path refuses under this name too) */
         _CODEC_REASON_MAX,
 } CodecReason;
 

@@ -3,7 +3,6 @@
 #include "reason.h"
 
 static const char *const names[] = {
-        [REASON_TOO_LARGE - _CODEC_REASON_MAX] = "too-large",
         [REASON_FDS_TRUNCATED - _CODEC_REASON_MAX] = "fds-truncated",
         [REASON_TOO_MANY_FDS - _CODEC_REASON_MAX] = "too-many-fds",
         [REASON_NOT_ALLOWED - _CODEC_REASON_MAX] = "not-allowed",

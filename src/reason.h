@@ -12,8 +12,7 @@
 
 typedef enum {
         /* the codec's reasons come first, with their values */
-        REASON_TOO_LARGE = _CODEC_REASON_MAX, /* "too-large": over max-event-size or the bus's message ceiling */
-        REASON_FDS_TRUNCATED,                 /* "fds-truncated": MSG_CTRUNC */
+        REASON_FDS_TRUNCATED = _CODEC_REASON_MAX, /* "fds-truncated": MSG_CTRUNC */
         REASON_TOO_MANY_FDS,                  /* "too-many-fds": over max-fds */
         REASON_NOT_ALLOWED,                   /* "not-allowed": uid/gid not in the allow-list */
         REASON_CONNECTION_LIMIT,              /* "connection-limit": no longer counted (kept for the name) */
@@ -26,6 +25,10 @@ typedef enum {
         REASON_LARGE_UNREADABLE,              /* "large-unreadable": reading its memfd failed */
         _REASON_MAX,
 } Reason;
+
+/* "too-large": over max-event-size or the bus's message ceiling; the codec
+ * finds it first when an event's values alone cannot fit (codec.h). */
+#define REASON_TOO_LARGE ((Reason) CODEC_E_TOO_LARGE)
 
 /* The codec's reason as a refusal reason (the same value). */
 static inline Reason reason_of_codec(CodecReason r)

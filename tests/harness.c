@@ -406,6 +406,18 @@ guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want)
         return v;
 }
 
+long testdaemon_status_kib(TestDaemon *d, const char *field)
+{
+        g_autofree char *path =
+                g_strdup_printf("/proc/%s/status", g_subprocess_get_identifier(d->proc));
+        g_autofree char *text = NULL, *key = g_strdup_printf("\n%s:", field);
+        const char *p;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
+                return -1;
+        return atol(p + strlen(key));
+}
+
 int testdaemon_count_fds(TestDaemon *d)
 {
         g_autofree char *path =

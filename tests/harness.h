@@ -129,6 +129,8 @@ guint64 testdaemon_stat(TestDaemon *d, const char *key);
 /* Polls testdaemon_stat() until it reads want (up to 5 s); returns the last value. */
 guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want);
 int testdaemon_count_fds(TestDaemon *d);
+/* A "kB" line of the daemon's /proc/PID/status (VmRSS, VmHWM), or -1. */
+long testdaemon_status_kib(TestDaemon *d, const char *field);
 char *testdaemon_log(TestDaemon *d);
 /* Writes dir/ingesterd.conf with the harness's two sockets as [listen:*]
  * sections, then extra (starting with its own [group]); returns "--config=PATH". */

@@ -508,17 +508,6 @@ static void test_failed_dup_sends_the_event_without_its_fds(void)
 
 /* ---- memory and size ---- */
 
-static long rss_kib(pid_t pid)
-{
-        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid);
-        g_autofree char *text = NULL;
-        const char *p;
-
-        if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, "VmRSS:")))
-                return -1;
-        return atol(p + 6);
-}
-
 typedef struct {
         const char *path;
         unsigned n;
@@ -572,7 +561,7 @@ static void check_memory_bound(size_t event_size, unsigned n)
                 send_sized(&s);
                 CU_ASSERT_EQUAL(collect("m", NULL, 0, -1, 1, 5000), 1);
         }
-        before = rss_kib(daemon_pid());
+        before = testdaemon_status_kib(f.d, "VmRSS");
         bus_pid = g_strdup(g_subprocess_get_identifier(suite.bus.proc));
         kill(atoi(bus_pid), SIGSTOP);
         s.n = n;
@@ -580,7 +569,7 @@ static void check_memory_bound(size_t event_size, unsigned n)
         t = g_thread_new("sized", send_sized, &s);
         g_thread_join(t);
         g_usleep(300000);
-        after = rss_kib(daemon_pid());
+        after = testdaemon_status_kib(f.d, "VmRSS");
         kill(atoi(bus_pid), SIGCONT);
         printf("# %zu-byte events: %u sent, RSS %ld -> %ld KiB (+%ld; capacity %ld KiB)\n",
                event_size, s.sent, before, after, after - before, capacity_kib);

@@ -238,12 +238,102 @@ static void test_sixteen_mib_through_ingester_send(void)
         CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
+/*
+ * Amplification (issue 27, symptom 1): a large event of millions of small
+ * values, under max-large-event-size but over the bus's ceiling once
+ * marshalled. 1000 x 1024 x 9 integers in nested arrays (within max-members
+ * and max-depth): JSON "1," is 2 bytes a value (18 MiB), msgpack a fixint 1.
+ * It must be refused as too-large before a tree is built: the daemon's peak
+ * RSS grows by at most 4 x the payload + 1 MiB (it was +992 MiB), and
+ * GetStats is answered meanwhile within a second (figures: make bench).
+ */
+static GString *many_values(bool msgpack, unsigned inner)
+{
+        GString *s = g_string_new(NULL);
+
+        g_assert(inner < 16);
+        if (!msgpack) {
+                g_string_append(s, "{\"type\":\"amp\",\"v\":[");
+                for (unsigned a = 0; a < 1000; a++) {
+                        g_string_append(s, a ? ",[" : "[");
+                        for (unsigned b = 0; b < 1024; b++) {
+                                g_string_append(s, b ? ",[" : "[");
+                                for (unsigned c = 0; c < inner; c++)
+                                        g_string_append(s, c ? ",1" : "1");
+                                g_string_append_c(s, ']');
+                        }
+                        g_string_append_c(s, ']');
+                }
+                g_string_append(s, "]}");
+                return s;
+        }
+        /* {"type":"amp","v":[[[1 x inner] x 1024] x 1000]}: array16 headers, fixints */
+        g_string_append_len(s, "\x82\xa4" "type" "\xa3" "amp" "\xa1" "v" "\xdc\x03\xe8", 15);
+        for (unsigned a = 0; a < 1000; a++) {
+                g_string_append_len(s, "\xdc\x04\x00", 3);
+                for (unsigned b = 0; b < 1024; b++) {
+                        g_string_append_c(s, (char) (0x90 | inner)); /* fixarray: inner < 16 */
+                        for (unsigned c = 0; c < inner; c++)
+                                g_string_append_c(s, 1);
+                }
+        }
+        return s;
+}
+
+static void check_amplification(bool msgpack, unsigned inner)
+{
+        g_autoptr(GString) ev = many_values(msgpack, inner);
+        g_autoptr(GDBusMessage) m = NULL;
+        long hwm_before, hwm_after, allowed_kib = (long) (4 * ev->len / 1024) + 1024;
+        gint64 t0, waited_ms;
+        int mfd, fds_before;
+
+        f.d = start(NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        hwm_before = testdaemon_status_kib(f.d, "VmHWM");
+        mfd = memfd_with(ev->str, ev->len, true);
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "", 0, &mfd, 1), 0);
+        close(mfd);
+        t0 = g_get_monotonic_time();
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected-total"), 1); /* answered after the refusal */
+        waited_ms = (g_get_monotonic_time() - t0) / 1000;
+        hwm_after = testdaemon_status_kib(f.d, "VmHWM");
+        printf("# %s, %zu bytes, %u M values: refused in GetStats' %" G_GINT64_FORMAT " ms, "
+               "peak RSS +%ld KiB (allowed %ld)\n",
+               msgpack ? "msgpack" : "JSON", ev->len, 1000 * 1024 * inner / 1000000, waited_ms,
+               hwm_after - hwm_before, allowed_kib);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "rejected:too-large"), 1);
+        CU_ASSERT_TRUE(hwm_after - hwm_before <= allowed_kib);
+        CU_ASSERT_TRUE(waited_ms < 1000);
+        CU_ASSERT_EQUAL(testdaemon_wait_log(f.d, "too-large"), 1);
+        /* then a good one */
+        CU_ASSERT_EQUAL(send_dgram(f.d->dgram_path, "{\"type\":\"after\"}", 16, NULL, 0), 0);
+        m = testdaemon_next_event(f.d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(harness_event_type(m), "after");
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
+}
+
+static void test_json_of_9_million_integers_refused_at_once(void)
+{
+        check_amplification(false, 9);
+}
+
+static void test_msgpack_of_9_million_integers_refused_at_once(void)
+{
+        check_amplification(true, 9);
+}
+
 int main(void)
 {
         static const TapTest tests[] = {
                 TAP_TEST(memfd_conventions_on_both_transports),
                 TAP_TEST(bad_large_events_then_good_ones),
                 TAP_TEST(sixteen_mib_through_ingester_send),
+                TAP_TEST(json_of_9_million_integers_refused_at_once),
+                TAP_TEST(msgpack_of_9_million_integers_refused_at_once),
                 { NULL, NULL },
         };
         tap_add_suite_full("large", suite_init, suite_cleanup, setup, teardown, tests);
