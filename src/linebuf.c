@@ -19,6 +19,19 @@ void linebuf_deinit(LineBuf *b)
         *b = (LineBuf){ .max = b->max };
 }
 
+size_t linebuf_held(const LineBuf *b)
+{
+        return b->cap > LINEBUF_KEEP ? b->cap : 0;
+}
+
+void linebuf_discard(LineBuf *b)
+{
+        g_assert(!linebuf_has_line(b));
+        g_clear_pointer(&b->buf, g_free);
+        b->start = b->len = b->cap = 0;
+        b->skipping = true;
+}
+
 void linebuf_set_max(LineBuf *b, size_t max)
 {
         b->max = max;
@@ -83,6 +96,11 @@ LineKind linebuf_next(LineBuf *b, const char **ret_line, size_t *ret_len)
                                 b->skipping = true;
                                 b->start = b->len = 0;
                         }
+                        if (b->start == b->len && b->cap > LINEBUF_KEEP) {
+                                /* a long line's buffer is not kept for the next one */
+                                g_clear_pointer(&b->buf, g_free);
+                                b->start = b->len = b->cap = 0;
+                        }
                         return LINE_NONE;
                 }
                 n = (size_t) (nl - p);
@@ -108,14 +126,15 @@ LineKind linebuf_finish(LineBuf *b, const char **ret_line, size_t *ret_len)
         const char *p;
         size_t avail = b->len - b->start;
 
+        if (b->skipping) {
+                b->skipping = false;
+                b->start = b->len;
+                return LINE_TOO_LONG;
+        }
         if (!b->buf)
                 return LINE_NONE;
         p = b->buf + b->start;
         b->start = b->len; /* empty; the bytes stay readable until the next call */
-        if (b->skipping) {
-                b->skipping = false;
-                return LINE_TOO_LONG;
-        }
         if (blank(p, avail))
                 return LINE_NONE;
         *ret_line = p;

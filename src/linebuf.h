@@ -54,5 +54,21 @@ bool linebuf_has_line(const LineBuf *b);
  */
 LineKind linebuf_finish(LineBuf *b, const char **ret_line, size_t *ret_len);
 
+/*
+ * What the buffer holds that is worth charging to its sender: its size
+ * once it has grown past LINEBUF_KEEP (a longest line's worth), else 0 (a
+ * small buffer is part of what a connection costs anyway).
+ */
+#define LINEBUF_KEEP (64U * 1024U)
+size_t linebuf_held(const LineBuf *b);
+
+/*
+ * Throws away the unfinished line b holds (b holds no complete line: the
+ * caller checked linebuf_has_line()), and the rest of it as it arrives, up
+ * to its newline, which yields one LINE_TOO_LONG (or linebuf_finish()
+ * does, at a hang-up). The buffer is given back.
+ */
+void linebuf_discard(LineBuf *b);
+
 /* The new max-event-size (a reload): applies from the next line. */
 void linebuf_set_max(LineBuf *b, size_t max);

@@ -179,6 +179,33 @@ static void on_event_done(Lane *lane, const Event *ev, QueueOutcome outcome, voi
         }
 }
 
+/* The queue needs the room an unfinished line takes (queue_lane_set_pending()):
+ * the line goes; what is left of it is refused as too-large when it ends. */
+static bool on_line_evicted(void *owner, void *user_data)
+{
+        Conn *c = owner;
+
+        if (linebuf_has_line(&c->lines))
+                return false; /* being read: its complete lines come first */
+        log_limited(LOG_KIND_LINE_EVICTED, G_LOG_LEVEL_WARNING, NULL, c->src.cred.pid,
+                    c->src.cred.uid,
+                    "threw away the unfinished line of pid %d uid %u on %s (%zu bytes): the "
+                    "queue needed the room; it is refused as too-large when it ends",
+                    (int) c->src.cred.pid, (unsigned) c->src.cred.uid, c->ep->spec->path,
+                    c->src.lane->pending);
+        linebuf_discard(&c->lines);
+        return true;
+}
+
+/* A stream connection's unfinished line, charged to its lane (queue.h); only a
+ * buffer that holds no complete line can be thrown away. */
+static void conn_charge_line(Conn *c)
+{
+        if (c && c->stream)
+                queue_lane_set_pending(c->ep->l->queue, c->src.lane, linebuf_held(&c->lines),
+                                       linebuf_has_line(&c->lines) ? NULL : c);
+}
+
 /* ---- receive ---- */
 
 static bool queue_blocks(const Listener *l)
@@ -321,6 +348,7 @@ static gboolean drain(Endpoint *ep, Conn *c)
                 }
                 if (c && c->answers.full)
                         return FALSE; /* conn_ack() removed its watch */
+                conn_charge_line(c); /* what the last read left buffered */
                 switch (next_unit(ep, c, fds, &u)) {
                 case READER_MORE:
                         continue;
@@ -329,6 +357,7 @@ static gboolean drain(Endpoint *ep, Conn *c)
                                   -1, "recv on %s: %s", ep->spec->path, g_strerror(errno));
                         return TRUE;
                 case READER_AGAIN:
+                        conn_charge_line(c);
                         if (!c && l->stopping) {
                                 /* shut down for reading: nothing can arrive any more (and
                                  * the socket polls readable for good) */
@@ -350,8 +379,10 @@ static gboolean drain(Endpoint *ep, Conn *c)
                         break;
                 }
         }
-        if (c)
+        if (c) {
+                conn_charge_line(c);
                 conn_kick(c); /* the batch is used up */
+        }
         return TRUE;
 }
 
@@ -563,6 +594,7 @@ Listener *listener_new(const Config *config, const struct Schemas *schemas, Queu
         l->paused = true;
         l->buf = g_malloc(config->max_event_size ? config->max_event_size : 1);
         queue_set_done(queue, on_event_done, l);
+        queue_set_evict(queue, on_line_evicted, l);
         l->blocked_conns = g_ptr_array_new();
         l->blocked_eps = g_ptr_array_new();
         l->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify) endpoint_free);
@@ -732,6 +764,7 @@ void listener_free(Listener *l)
         if (!l)
                 return;
         queue_set_done(l->queue, NULL, NULL);
+        queue_set_evict(l->queue, NULL, NULL);
         g_clear_pointer(&l->endpoints, g_ptr_array_unref);
         g_clear_pointer(&l->blocked_conns, g_ptr_array_unref);
         g_clear_pointer(&l->blocked_eps, g_ptr_array_unref);

@@ -32,6 +32,7 @@ typedef enum {
         LOG_KIND_BUS_LOST,
         LOG_KIND_RECV_FAILED,
         LOG_KIND_RATE_LIMITED, /* "suppressed N": once per sender per interval already */
+        LOG_KIND_LINE_EVICTED, /* an unfinished line thrown away for the queue's room */
         _LOG_KIND_MAX,
 } LogKind;
 

@@ -213,14 +213,59 @@ Lane *queue_lane_attach(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid,
         return lane;
 }
 
+static void set_pending(Queue *q, Lane *lane, size_t bytes)
+{
+        q->bytes = q->bytes - lane->pending + bytes;
+        lane->bytes = lane->bytes - lane->pending + bytes;
+        q->pending = q->pending - lane->pending + bytes;
+        lane->pending = bytes;
+}
+
 void queue_lane_detach(Queue *q, Lane *lane)
 {
         g_assert(lane->connection && lane->attached);
+        set_pending(q, lane, 0); /* its line buffer goes with the connection */
+        lane->line_owner = NULL;
         lane->attached = false;
         lane->blocked = false;
         if (lane->events == 0)
                 q->n_active--;
         lane_settle(q, lane);
+}
+
+void queue_set_evict(Queue *q, QueueEvictFunc evict, void *user_data)
+{
+        q->evict = evict;
+        q->evict_data = user_data;
+}
+
+/* Unfinished lines give way until `need` more bytes fit (queue.h). */
+static void evict_lines(Queue *q, size_t need)
+{
+        while (q->pending > 0 && q->evict && q->bytes + need > q->capacity_bytes) {
+                Lane *largest = NULL;
+
+                for (GList *l = q->all.head; l; l = l->next) {
+                        Lane *c = l->data;
+                        if (c->line_owner && c->pending > 0 &&
+                            (!largest || c->pending > largest->pending))
+                                largest = c;
+                }
+                if (!largest)
+                        return; /* none can go now: complete lines wait behind them */
+                if (q->evict(largest->line_owner, q->evict_data))
+                        set_pending(q, largest, 0);
+                largest->line_owner = NULL; /* charged again at its next read */
+        }
+}
+
+void queue_lane_set_pending(Queue *q, Lane *lane, size_t bytes, void *owner)
+{
+        lane->line_owner = owner;
+        if (bytes == lane->pending)
+                return;
+        set_pending(q, lane, bytes);
+        evict_lines(q, 0);
 }
 
 void queue_lane_set_ack_sink(Queue *q, Lane *lane, void *sink)
@@ -449,6 +494,7 @@ size_t queue_push(Queue *q, Lane *lane, Event *ev)
         if (!lane)
                 lane = q->shared_lane;
         lane->received++;
+        evict_lines(q, ev->bytes); /* events come first */
         while (q->policy != QUEUE_POLICY_BLOCK && queue_is_full(q)) {
                 Lane *victim = drop_victim(q, lane, ev);
                 Event *old = NULL;

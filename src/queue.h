@@ -90,6 +90,8 @@ struct Lane {
         GList all_link;  /* in Queue.all */
         uint64_t key[2];
         void *ack_sink; /* the listener's: where this lane's acknowledgements go, or NULL */
+        void *line_owner; /* the listener's: whose unfinished line `pending` is, or NULL */
+        size_t pending;   /* bytes of an unfinished line, counted in bytes too */
 };
 
 /* An acknowledged event left the queue: emitted (its seq), or dropped. */
@@ -101,6 +103,9 @@ typedef enum {
 } QueueOutcome;
 
 typedef void (*QueueDoneFunc)(Lane *lane, const Event *ev, QueueOutcome outcome, void *user_data);
+/* Throw away the unfinished line of line_owner (queue_lane_set_pending());
+ * false when it cannot be now (a complete line came in front of it). */
+typedef bool (*QueueEvictFunc)(void *line_owner, void *user_data);
 
 typedef struct {
         EventRing out;     /* picked, in bus order: the first in_flight are being written */
@@ -127,6 +132,9 @@ typedef struct {
         GQueue rr;           /* lanes with waiting events, in turn */
         GQueue idle;         /* DGRAM lanes holding nothing, oldest first */
         GQueue all;
+        size_t pending;     /* unfinished lines' bytes, all lanes (in bytes too) */
+        QueueEvictFunc evict;
+        void *evict_data;
         QueueDoneFunc done; /* for events with an ack_n, on a lane with an ack_sink */
         void *done_data;
 } Queue;
@@ -165,6 +173,20 @@ void queue_lane_detach(Queue *q, Lane *lane);
 /* Where the ends of this lane's acknowledged events are reported (the
  * listener's connection; NULL: nowhere any more). */
 void queue_lane_set_ack_sink(Queue *q, Lane *lane, void *sink);
+
+/*
+ * Unfinished lines (a stream connection's buffer): what the lane's line
+ * buffer holds now, charged to the lane and counted in the queue's bytes,
+ * so what senders make the daemon hold is bounded by capacity-bytes
+ * whether it is events or lines. Lines use only the room events do not
+ * need: when the queue's bytes would pass capacity-bytes (a line growing,
+ * an event coming), the largest unfinished line is thrown away through the
+ * evict callback (its owner refuses it as too-large when it ends), until
+ * the rest fits. owner: passed to the callback (NULL: the lane holds no
+ * line that can be thrown away now, e.g. complete lines wait behind it).
+ */
+void queue_set_evict(Queue *q, QueueEvictFunc evict, void *user_data);
+void queue_lane_set_pending(Queue *q, Lane *lane, size_t bytes, void *owner);
 
 /* The lane of a datagram from (pid, uid) on the listener `owner`: found,
  * made, an idle one reused, or the shared one. */

@@ -132,6 +132,35 @@ static void test_what_is_left_at_hang_up(void)
         }
 }
 
+/* An unfinished line thrown away (the queue needed the room): the rest of
+ * it up to its newline is one too-long line, the next lines are whole; a
+ * hang-up inside it is one too-long line too. Only a buffer past
+ * LINEBUF_KEEP is charged. */
+static void test_discard_unfinished_line(void)
+{
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autofree char *big = g_strnfill(LINEBUF_KEEP + 10, 'x');
+        const char *line = NULL;
+        size_t len = 0;
+        LineBuf b;
+
+        linebuf_init(&b, 2 * LINEBUF_KEEP);
+        feed(&b, "a\n{\"b\":", 4, out);
+        CU_ASSERT_EQUAL(linebuf_held(&b), 0);
+        linebuf_discard(&b);
+        CU_ASSERT_EQUAL(linebuf_held(&b), 0);
+        feed(&b, "1}\nc\n", 2, out);
+        CU_ASSERT_STRING_EQUAL(out->str, "a|<L>|c|");
+        feed(&b, big, 4096, out);
+        CU_ASSERT_TRUE(linebuf_held(&b) > LINEBUF_KEEP);
+        linebuf_discard(&b);
+        CU_ASSERT_EQUAL(linebuf_held(&b), 0);
+        feed(&b, "yy", 1, out);
+        CU_ASSERT_EQUAL(linebuf_finish(&b, &line, &len), LINE_TOO_LONG);
+        CU_ASSERT_EQUAL(linebuf_finish(&b, &line, &len), LINE_NONE);
+        linebuf_deinit(&b);
+}
+
 /* has_line(): what the listener asks before waiting for the socket again. */
 static void test_has_line(void)
 {
@@ -163,6 +192,7 @@ int main(void)
                 TAP_TEST(thousand_lines_in_one_read),
                 TAP_TEST(what_is_left_at_hang_up),
                 TAP_TEST(has_line),
+                TAP_TEST(discard_unfinished_line),
                 { NULL, NULL },
         };
         tap_add_suite("linebuf", NULL, NULL, tests);

@@ -350,6 +350,73 @@ static void test_blocked_writer_loses_nothing_across_a_bus_restart(void)
         CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
 }
 
+/*
+ * Partial-line hoarding (issue 27, symptom 2): 200 stream connections each
+ * hold 1 MiB - 1 byte of a line that never ends. Unfinished lines are
+ * charged to their senders and counted in capacity-bytes (16 MiB here):
+ * the largest give way when the room is needed, so the daemon's memory
+ * stays within capacity-bytes and slack (it grew by 201 MiB), queue-bytes
+ * says what is held, and a complete line from another connection still
+ * goes out. The lines thrown away are refused as too-large when they end.
+ */
+#define HOARDERS 200
+static void test_unfinished_lines_stay_within_capacity_bytes(void)
+{
+        g_autofree char *path = g_build_filename(f.dir, "run", "s.sock", NULL);
+        g_autofree char *extra = g_strdup_printf("[listen:s]\ntransport=stream\npath=%s\n\n"
+                                                 "[limits]\nmax-event-size=1048576\n\n"
+                                                 "[queue]\ncapacity-bytes=16777216\n",
+                                                 path);
+        g_autofree char *config = harness_config_arg(f.dir, extra);
+        g_autofree char *line = g_malloc(1048575);
+        g_autoptr(GDBusMessage) m = NULL;
+        long hwm_before, grown;
+        guint64 held;
+        int fds[HOARDERS], honest, fds_before;
+
+        f.d = testdaemon_start(&suite.bus, f.dir, (const char *const[]){ config, NULL }, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.d);
+        fds_before = testdaemon_count_fds(f.d);
+        hwm_before = testdaemon_status_kib(f.d, "VmHWM");
+        memset(line, 'x', 1048575);
+        line[0] = '{';
+        for (unsigned i = 0; i < HOARDERS; i++) {
+                fds[i] = stream_connect(path);
+                CU_ASSERT_TRUE_FATAL(fds[i] >= 0);
+                CU_ASSERT_TRUE_FATAL(write_all(fds[i], line, 1048575, G_MAXSIZE));
+        }
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", HOARDERS), HOARDERS);
+        held = testdaemon_stat(f.d, "queue-bytes");
+        grown = testdaemon_status_kib(f.d, "VmHWM") - hwm_before;
+        printf("# %u unfinished lines of 1 MiB: queue-bytes %" G_GUINT64_FORMAT
+               ", peak RSS +%ld KiB (capacity-bytes 16 MiB)\n",
+               HOARDERS, held, grown);
+        CU_ASSERT_TRUE(held <= 16u << 20);
+        CU_ASSERT_TRUE(held >= 8u << 20); /* they are charged: some are held */
+        CU_ASSERT_TRUE(grown <= 32 * 1024);
+        CU_ASSERT_TRUE(testdaemon_wait_log(f.d, "threw away the unfinished line") >= 1);
+
+        /* a complete line from another connection goes out */
+        honest = stream_connect(path);
+        CU_ASSERT_TRUE_FATAL(honest >= 0);
+        CU_ASSERT_TRUE(write_str(honest, "{\"type\":\"honest\"}\n"));
+        m = testdaemon_next_event(f.d, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(harness_event_type(m), "honest");
+        close(honest);
+
+        /* the hoarders end their lines: every one is refused (too-large or syntax), none lost */
+        for (unsigned i = 0; i < HOARDERS; i++) {
+                CU_ASSERT_TRUE(write_str(fds[i], "\n"));
+                close(fds[i]);
+        }
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "connections", 0), 0);
+        CU_ASSERT_EQUAL(testdaemon_wait_stat(f.d, "rejected-total", HOARDERS), HOARDERS);
+        CU_ASSERT_EQUAL(testdaemon_stat(f.d, "queue-bytes"), 0);
+        CU_ASSERT_EQUAL(testdaemon_count_fds(f.d), fds_before);
+        CU_ASSERT_EQUAL(testdaemon_stop(f.d), 0);
+}
+
 int main(void)
 {
         static const TapTest tests[] = {
@@ -359,6 +426,7 @@ int main(void)
                 TAP_TEST(hang_up_after_a_line_and_within_one),
                 TAP_TEST(fds_on_a_stream_are_closed),
                 TAP_TEST(blocked_writer_loses_nothing_across_a_bus_restart),
+                TAP_TEST(unfinished_lines_stay_within_capacity_bytes),
                 { NULL, NULL },
         };
         tap_add_suite_full("stream", suite_init, suite_cleanup, setup, teardown, tests);
