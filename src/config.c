@@ -93,6 +93,8 @@ static const ConfigKey keys[] = {
             CODEC_MAX_STRING_CEILING, CODEC_DEFAULT_MAX_STRING, NULL, NULL),
         NUM("limits", "max-connections", NULL, 0, KEY_UNSIGNED, max_connections, 1,
             CONFIG_MAX_CONNECTIONS_CEILING, CONFIG_DEFAULT_MAX_CONNECTIONS, NULL, NULL),
+        NUM("limits", "max-connections-per-uid", NULL, 0, KEY_UNSIGNED, max_connections_per_uid, 1,
+            CONFIG_MAX_CONNECTIONS_CEILING, CONFIG_DEFAULT_MAX_CONNECTIONS_PER_UID, NULL, NULL),
         NUM("limits", "backlog", NULL, 0, KEY_UNSIGNED, backlog, 1, CONFIG_BACKLOG_CEILING,
             CONFIG_DEFAULT_BACKLOG, NULL, NULL),
         NUM("limits", "batch", NULL, 0, KEY_UNSIGNED, batch, 1, CONFIG_BATCH_CEILING,

@@ -63,6 +63,9 @@
 /* [limits] max-connections: 256 senders at once; each costs a descriptor,
  * and past the ceiling the fd budget, not the setting, is what binds. */
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 256U
+/* [limits] max-connections-per-uid: half the connections, so one uid that
+ * opens as many as it may still leaves the other half to the others. */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_UID 128U
 #define CONFIG_MAX_CONNECTIONS_CEILING 65536U
 /* [limits] backlog: SOMAXCONN since Linux 5.4; listen()'s argument is capped
  * by net.core.somaxconn and stored by the kernel in 16 bits before 5.4. */
@@ -156,6 +159,7 @@ typedef struct {
         unsigned max_fds;
         CodecLimits limits;
         unsigned max_connections;
+        unsigned max_connections_per_uid;
         unsigned backlog; /* listen() backlog of SEQPACKET sockets */
         unsigned batch;   /* packets read per socket per wakeup */
         int receive_buffer;

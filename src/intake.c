@@ -235,9 +235,17 @@ void intake_stream_fds(Intake *in, const IntakeSource *src, int *fds, unsigned n
 
 bool intake_admit_connection(Intake *in, const ListenSpec *spec, const struct ucred *cred)
 {
-        if (peer_allowed(spec, cred->uid, cred->gid))
+        Reason r;
+
+        if (!peer_allowed(spec, cred->uid, cred->gid))
+                r = REASON_NOT_ALLOWED;
+        else if (queue_user_connections(in->queue, cred->uid) >=
+                 in->config->max_connections_per_uid)
+                /* its uid holds its share of the connections: the others' stay open to them */
+                r = REASON_CONNECTION_LIMIT;
+        else
                 return true;
         stats_count_attempt(in->stats); /* the connection, whatever it had sent */
-        stats_reject(in->stats, REASON_NOT_ALLOWED, cred->pid, cred->uid, spec->path);
+        stats_reject(in->stats, r, cred->pid, cred->uid, spec->path);
         return false;
 }

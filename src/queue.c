@@ -67,8 +67,6 @@ static void ring_release(EventRing *r)
         r->head = 0;
 }
 
-/* ---- lanes ---- */
-
 static guint lane_key_hash(gconstpointer p)
 {
         const uint64_t *k = p;
@@ -84,6 +82,72 @@ static gboolean lane_key_equal(gconstpointer a, gconstpointer b)
         return x[0] == y[0] && x[1] == y[1];
 }
 
+/* ---- users (uids) ---- */
+
+static QueueUser *user_ref(Queue *q, uid_t uid)
+{
+        QueueUser *u = g_hash_table_lookup(q->users_by_uid, GUINT_TO_POINTER(uid));
+
+        if (!u) {
+                u = g_new0(QueueUser, 1);
+                u->uid = uid;
+                u->rr_link.data = u;
+                u->all_link.data = u;
+                g_queue_init(&u->rr);
+                g_hash_table_insert(q->users_by_uid, GUINT_TO_POINTER(uid), u);
+                g_queue_push_tail_link(&q->users, &u->all_link);
+        }
+        u->lanes++;
+        return u;
+}
+
+static void user_unref(Queue *q, QueueUser *u)
+{
+        if (--u->lanes > 0)
+                return;
+        g_assert(u->n_active == 0 && u->rr.length == 0 && u->connections == 0);
+        g_hash_table_remove(q->users_by_uid, GUINT_TO_POINTER(u->uid));
+        g_queue_unlink(&q->users, &u->all_link);
+        g_free(u);
+}
+
+/* A lane holds events or is of an open connection now: it shares. */
+static void activate(Queue *q, Lane *lane)
+{
+        q->n_active++;
+        if (lane->user->n_active++ == 0)
+                q->n_users_active++;
+}
+
+static void deactivate(Queue *q, Lane *lane)
+{
+        q->n_active--;
+        if (--lane->user->n_active == 0)
+                q->n_users_active--;
+}
+
+/* lane has an event waiting now (its first): in turn, and its user too. */
+static void rr_join(Queue *q, Lane *lane)
+{
+        QueueUser *u = lane->user;
+
+        g_queue_push_tail_link(&u->rr, &lane->rr_link);
+        if (u->rr.length == 1)
+                g_queue_push_tail_link(&q->rr, &u->rr_link);
+}
+
+/* lane has no event waiting any more. */
+static void rr_leave(Queue *q, Lane *lane)
+{
+        QueueUser *u = lane->user;
+
+        g_queue_unlink(&u->rr, &lane->rr_link);
+        if (u->rr.length == 0)
+                g_queue_unlink(&q->rr, &u->rr_link);
+}
+
+/* ---- lanes ---- */
+
 static Lane *lane_new(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid, const char *where)
 {
         Lane *lane = g_new0(Lane, 1);
@@ -93,6 +157,7 @@ static Lane *lane_new(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid, co
         lane->uid = uid;
         lane->gid = gid;
         lane->where = where;
+        lane->user = user_ref(q, uid);
         lane->rr_link.data = lane;
         lane->all_link.data = lane;
         g_queue_push_tail_link(&q->all, &lane->all_link);
@@ -119,6 +184,7 @@ static void lane_free(Queue *q, Lane *lane)
         if (q->fattest == lane)
                 q->fattest = NULL;
         ring_release(&lane->waiting);
+        user_unref(q, lane->user);
         g_free(lane);
 }
 
@@ -146,28 +212,32 @@ static bool lane_active(const Lane *lane)
         return lane->events > 0 || lane->attached;
 }
 
-/* The number of lanes the capacities are shared between, with `lane` active. */
-static size_t sharers(const Queue *q, const Lane *lane)
-{
-        size_t n = q->n_active + (lane && !lane_active(lane) ? 1 : 0);
-        size_t floor = MIN(MAX(q->share_floor, 1), q->capacity);
-
-        return MIN(MAX(n, 1), MAX(q->capacity / floor, 1));
-}
-
 typedef struct {
         size_t events, bytes, fds;
 } Share;
 
+/*
+ * lane's share, with lane active: the capacities split between the active
+ * uids, then the uid's part between its active lanes. Each level counts at
+ * most capacity / share-floor sharers, so a lane may always hold
+ * share-floor events.
+ */
 static Share share_of(const Queue *q, const Lane *lane)
 {
-        size_t n = sharers(q, lane);
+        const QueueUser *u = lane->user;
+        size_t floor = MIN(MAX(q->share_floor, 1), q->capacity);
+        size_t users = q->n_users_active + (u->n_active == 0 ? 1 : 0);
+        size_t lanes = u->n_active + (lane_active(lane) ? 0 : 1);
+        Share s;
 
-        return (Share){
-                .events = MAX(q->capacity / n, 1),
-                .bytes = MAX(q->capacity_bytes / n, 1),
-                .fds = MAX(q->capacity_fds / n, 1),
-        };
+        users = MIN(MAX(users, 1), MAX(q->capacity / floor, 1));
+        s = (Share){ .events = MAX(q->capacity / users, 1),
+                     .bytes = MAX(q->capacity_bytes / users, 1),
+                     .fds = MAX(q->capacity_fds / users, 1) };
+        lanes = MIN(lanes, MAX(s.events / floor, 1));
+        return (Share){ .events = MAX(s.events / lanes, 1),
+                        .bytes = MAX(s.bytes / lanes, 1),
+                        .fds = MAX(s.fds / lanes, 1) };
 }
 
 /* Over its share once it holds ev too (ev may be NULL). */
@@ -209,7 +279,8 @@ Lane *queue_lane_attach(Queue *q, Transport t, pid_t pid, uid_t uid, gid_t gid,
 
         lane->connection = true;
         lane->attached = true;
-        q->n_active++;
+        lane->user->connections++;
+        activate(q, lane);
         return lane;
 }
 
@@ -228,8 +299,9 @@ void queue_lane_detach(Queue *q, Lane *lane)
         lane->line_owner = NULL;
         lane->attached = false;
         lane->blocked = false;
+        lane->user->connections--;
         if (lane->events == 0)
-                q->n_active--;
+                deactivate(q, lane);
         lane_settle(q, lane);
 }
 
@@ -314,6 +386,7 @@ bool queue_lane_admit(Queue *q, Lane *lane, int64_t now_usec, uint64_t *ret_supp
         }
         lane->rate_suppressed++;
         lane->rate_limited++;
+        lane->user->rate_limited++;
         return false;
 }
 
@@ -324,6 +397,8 @@ void queue_init(Queue *q, size_t capacity, size_t capacity_bytes, size_t capacit
 {
         *q = (Queue){ 0 };
         g_queue_init(&q->rr);
+        g_queue_init(&q->users);
+        q->users_by_uid = g_hash_table_new(NULL, NULL);
         g_queue_init(&q->idle);
         g_queue_init(&q->all);
         q->dgram = g_hash_table_new(lane_key_hash, lane_key_equal);
@@ -373,9 +448,12 @@ void queue_deinit(Queue *q)
                 lane->shared = false;
                 lane->connection = true; /* no hash table entry to remove any more */
                 lane->blocked = false;
+                lane->user->connections = 0; /* the connections go with the queue */
+                lane->user->n_active = 0;
                 lane_free(q, lane);
         }
         g_clear_pointer(&q->dgram, g_hash_table_unref);
+        g_clear_pointer(&q->users_by_uid, g_hash_table_unref);
         ring_release(&q->out);
 }
 
@@ -396,7 +474,7 @@ bool queue_has_room(const Queue *q)
 static void charge(Queue *q, Lane *lane, Event *ev)
 {
         if (!lane_active(lane))
-                q->n_active++;
+                activate(q, lane);
         idle_remove(q, lane);
         ev->q.lane = lane;
         lane->events++;
@@ -435,7 +513,7 @@ static void uncharge(Queue *q, Event *ev)
         ev->q.lane = NULL;
         if (lane->events == 0) {
                 if (!lane->attached)
-                        q->n_active--;
+                        deactivate(q, lane);
                 lane_settle(q, lane);
         }
 }
@@ -446,7 +524,7 @@ static Event *take_waiting(Queue *q, Lane *lane, bool newest)
         Event *ev = newest ? ring_pop_back(&lane->waiting) : ring_pop_front(&lane->waiting);
 
         if (ev && lane->waiting.len == 0)
-                g_queue_unlink(&q->rr, &lane->rr_link);
+                rr_leave(q, lane);
         return ev;
 }
 
@@ -466,10 +544,14 @@ static Lane *drop_victim(Queue *q, Lane *lane, const Event *ev)
         if (q->fattest && q->fattest != lane && q->fattest->waiting.len > 0 &&
             lane_over(q, q->fattest, NULL))
                 return q->fattest;
-        for (GList *l = q->rr.head; l; l = l->next) {
-                Lane *c = l->data;
-                if (c != lane && lane_over(q, c, NULL) && (!best || c->events > best->events))
-                        best = c;
+        for (GList *ul = q->rr.head; ul; ul = ul->next) {
+                const QueueUser *u = ul->data;
+                for (GList *l = u->rr.head; l; l = l->next) {
+                        Lane *c = l->data;
+                        if (c != lane && lane_over(q, c, NULL) &&
+                            (!best || c->events > best->events))
+                                best = c;
+                }
         }
         if (best)
                 q->fattest = best;
@@ -479,6 +561,7 @@ static Lane *drop_victim(Queue *q, Lane *lane, const Event *ev)
 static void drop(Queue *q, Lane *lane, Event *ev)
 {
         lane->dropped++;
+        lane->user->dropped++;
         q->dropped++;
         if (ev->ack_n && lane->ack_sink && q->done)
                 q->done(lane, ev, QUEUE_DONE_DROPPED, q->done_data);
@@ -494,6 +577,7 @@ size_t queue_push(Queue *q, Lane *lane, Event *ev)
         if (!lane)
                 lane = q->shared_lane;
         lane->received++;
+        lane->user->received++;
         evict_lines(q, ev->bytes); /* events come first */
         while (q->policy != QUEUE_POLICY_BLOCK && queue_is_full(q)) {
                 Lane *victim = drop_victim(q, lane, ev);
@@ -515,7 +599,7 @@ size_t queue_push(Queue *q, Lane *lane, Event *ev)
         ev->q.ahead = q->seq - q->out.len; /* every picked event after it is ahead of it */
         ring_push_back(&lane->waiting, ev);
         if (lane->waiting.len == 1)
-                g_queue_push_tail_link(&q->rr, &lane->rr_link);
+                rr_join(q, lane);
         if (!q->fattest || (lane != q->fattest && lane->events > q->fattest->events))
                 q->fattest = lane;
         return dropped;
@@ -533,6 +617,7 @@ Event *queue_next_unsent(Queue *q)
 
 Event *queue_unsent(Queue *q, size_t k)
 {
+        QueueUser *u;
         Lane *lane;
         Event *ev;
 
@@ -541,12 +626,21 @@ Event *queue_unsent(Queue *q, size_t k)
                 return ring_at(&q->out, q->in_flight + k);
         if (!q->rr.head)
                 return NULL;
-        /* round robin, one event per lane per turn */
-        lane = q->rr.head->data;
+        /* round robin, one event per uid per turn, and within a uid per lane */
+        u = q->rr.head->data;
+        lane = u->rr.head->data;
         ev = ring_pop_front(&lane->waiting);
-        g_queue_unlink(&q->rr, &lane->rr_link);
-        if (lane->waiting.len > 0)
-                g_queue_push_tail_link(&q->rr, &lane->rr_link);
+        if (lane->waiting.len > 0 && u->rr.length > 1) {
+                g_queue_unlink(&u->rr, &lane->rr_link);
+                g_queue_push_tail_link(&u->rr, &lane->rr_link);
+        } else if (lane->waiting.len == 0) {
+                g_queue_unlink(&u->rr, &lane->rr_link);
+        }
+        if (q->rr.length > 1 || u->rr.length == 0) {
+                g_queue_unlink(&q->rr, &u->rr_link);
+                if (u->rr.length > 0)
+                        g_queue_push_tail_link(&q->rr, &u->rr_link);
+        }
         ev->q.seq = ++q->seq;
         lane->max_wait = MAX(lane->max_wait, ev->q.seq - 1 - ev->q.ahead);
         ring_push_back(&q->out, ev);
@@ -587,6 +681,7 @@ size_t queue_confirm(Queue *q, size_t n)
                 Event *ev = ring_pop_front(&q->out);
                 q->in_flight--;
                 ev->q.lane->emitted++;
+                ev->q.lane->user->emitted++;
                 if (ev->ack_n && ev->q.lane->ack_sink && q->done)
                         q->done(ev->q.lane, ev, QUEUE_DONE_EMITTED, q->done_data);
                 uncharge(q, ev);
@@ -624,6 +719,7 @@ void queue_quarantine(Queue *q)
         ring_pop_front(&q->out);
         lane = ev->q.lane;
         lane->quarantined++;
+        lane->user->quarantined++;
         q->quarantined++;
         if (ev->ack_n && lane->ack_sink && q->done)
                 q->done(lane, ev, QUEUE_DONE_QUARANTINED, q->done_data);
@@ -654,6 +750,37 @@ size_t queue_busiest(const Queue *q, const Lane **out, size_t n)
                 }
         }
         return k;
+}
+
+size_t queue_busiest_users(const Queue *q, const QueueUser **out, size_t n)
+{
+        size_t k = 0;
+
+        for (GList *l = q->users.head; l && n > 0; l = l->next) {
+                const QueueUser *u = l->data;
+                uint64_t offered = u->received + u->rate_limited;
+                size_t i;
+
+                if (offered == 0)
+                        continue;
+                for (i = k; i > 0 && out[i - 1]->received + out[i - 1]->rate_limited < offered;
+                     i--)
+                        if (i < n)
+                                out[i] = out[i - 1];
+                if (i < n) {
+                        out[i] = u;
+                        if (k < n)
+                                k++;
+                }
+        }
+        return k;
+}
+
+size_t queue_user_connections(const Queue *q, uid_t uid)
+{
+        const QueueUser *u = g_hash_table_lookup(q->users_by_uid, GUINT_TO_POINTER(uid));
+
+        return u ? u->connections : 0;
 }
 
 const char *queue_policy_name(QueuePolicy p)

@@ -3,8 +3,12 @@
  * queue.h — the bounded queue between receiving and emitting.
  *
  * One FIFO of Events per sender ("lane"), served in turn, with three
- * capacities, events, bytes and descriptors, fair shares of them per lane,
- * per-sender rate limits and an explicit overflow policy. Only queue.c
+ * capacities, events, bytes and descriptors, fair shares of them, per-sender
+ * rate limits and an explicit overflow policy. Fairness is two-level, as
+ * dbus-broker accounts per user: the uids with events are served in turn
+ * and the capacities split between the active uids, then within a uid
+ * between its senders, so a uid with 500 connections (or DGRAM senders
+ * from 500 pids) gets the turns and the share of one uid, not of 500. Only queue.c
  * writes a Queue: the other modules read its fields and change it through
  * these functions.
  *
@@ -55,6 +59,18 @@ typedef struct {
         size_t size, head, len;
 } EventRing;
 
+/* One uid's senders (queue.c writes it, others read it). */
+typedef struct QueueUser {
+        uid_t uid;
+        size_t lanes;       /* its lanes (it goes with the last) */
+        size_t n_active;    /* of them, holding events or of an open connection */
+        size_t connections; /* its open connections */
+        uint64_t received, emitted, dropped, quarantined, rate_limited;
+        GQueue rr;          /* its lanes with waiting events, in turn */
+        GList rr_link;      /* in Queue.rr while rr is not empty */
+        GList all_link;     /* in Queue.users */
+} QueueUser;
+
 /*
  * A sender: one SEQPACKET connection, or on a DGRAM socket the pair (pid,
  * uid) of the kernel's credentials. The queue keeps one FIFO per sender
@@ -85,7 +101,8 @@ struct Lane {
          * queued (those in flight then included): its worst wait, in positions */
         uint64_t max_wait;
 
-        GList rr_link;   /* in Queue.rr while it has waiting events */
+        QueueUser *user; /* its uid's */
+        GList rr_link;   /* in user->rr while it has waiting events */
         GList idle_link; /* in Queue.idle: a DGRAM lane with nothing queued */
         GList all_link;  /* in Queue.all */
         uint64_t key[2];
@@ -129,7 +146,10 @@ typedef struct {
         GHashTable *dgram;   /* key[] -> Lane* */
         Lane *shared_lane;
         Lane *fattest;       /* the lane that last grew past it: the drop victim to try first */
-        GQueue rr;           /* lanes with waiting events, in turn */
+        GQueue rr;           /* users with waiting events, in turn (QueueUser.rr_link) */
+        GHashTable *users_by_uid; /* uid -> QueueUser* */
+        GQueue users;        /* every QueueUser */
+        size_t n_users_active; /* users with an active lane */
         GQueue idle;         /* DGRAM lanes holding nothing, oldest first */
         GQueue all;
         size_t pending;     /* unfinished lines' bytes, all lanes (in bytes too) */
@@ -284,6 +304,11 @@ void queue_quarantine(Queue *q);
 /* The n busiest lanes by events offered (received and rate-limited),
  * busiest first; returns how many were written to out. */
 size_t queue_busiest(const Queue *q, const Lane **out, size_t n);
+/* The same for uids: the n busiest by events offered (received and rate-limited). */
+size_t queue_busiest_users(const Queue *q, const QueueUser **out, size_t n);
+
+/* Open connections of uid (0 when it has none). */
+size_t queue_user_connections(const Queue *q, uid_t uid);
 
 const char *queue_policy_name(QueuePolicy p);
 /* Returns false when name is not a policy. */

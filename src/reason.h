@@ -15,7 +15,7 @@ typedef enum {
         REASON_FDS_TRUNCATED = _CODEC_REASON_MAX, /* "fds-truncated": MSG_CTRUNC */
         REASON_TOO_MANY_FDS,                  /* "too-many-fds": over max-fds */
         REASON_NOT_ALLOWED,                   /* "not-allowed": uid/gid not in the allow-list */
-        REASON_CONNECTION_LIMIT,              /* "connection-limit": no longer counted (kept for the name) */
+        REASON_CONNECTION_LIMIT,              /* "connection-limit": its uid holds max-connections-per-uid */
         REASON_NO_CREDENTIALS,                /* "no-credentials": a datagram the kernel could not attribute */
         REASON_RATE_LIMITED,                  /* "rate-limited": over its sender's rate-limit-burst */
         REASON_FDS_ON_STREAM,                 /* "fds-on-stream": descriptors sent on a stream, closed */

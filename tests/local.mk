@@ -85,6 +85,12 @@ tests_test_poison_CFLAGS = $(TEST_CFLAGS)
 tests_test_poison_LDADD = tests/libharness.la $(TEST_LIBS)
 TESTS += tests/test-poison
 
+check_PROGRAMS += tests/test-budgets
+tests_test_budgets_SOURCES = tests/test-budgets.c
+tests_test_budgets_CFLAGS = $(TEST_CFLAGS)
+tests_test_budgets_LDADD = tests/libharness.la $(TEST_LIBS)
+TESTS += tests/test-budgets
+
 check_PROGRAMS += tests/test-lanes
 tests_test_lanes_SOURCES = tests/test-lanes.c
 tests_test_lanes_CFLAGS = $(TEST_CFLAGS)
