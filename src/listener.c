@@ -83,6 +83,7 @@ struct Listener {
         bool stopping; /* listener_stop_input() was called */
         GPtrArray *blocked_conns; /* Conn* whose lane is at its share */
         GPtrArray *blocked_eps;   /* Endpoint* waiting for a DGRAM lane */
+        Conn *paused_at; /* the connection whose read filled the queue (listener_resume()) */
         char *buf; /* max-event-size bytes, reused for every packet */
 };
 
@@ -344,6 +345,7 @@ static gboolean drain(Endpoint *ep, Conn *c)
 
                 if (queue_blocks(l)) {
                         listener_pause(l); /* the kernel now pushes back on the senders */
+                        l->paused_at = c;
                         return FALSE;
                 }
                 if (c && c->answers.full)
@@ -409,6 +411,8 @@ static void conn_free(Conn *c)
         linebuf_deinit(&c->lines);
         if (c->blocked)
                 g_ptr_array_remove_fast(l->blocked_conns, c);
+        if (l->paused_at == c)
+                l->paused_at = NULL;
         queue_lane_detach(l->queue, c->src.lane); /* what it sent stays queued */
         safe_close(c->fd);
         g_free(c);
@@ -631,18 +635,41 @@ void listener_pause(Listener *l)
         }
 }
 
+/*
+ * Connections are read in turn across pauses. GLib dispatches ready sources
+ * of one priority in the order they were attached, and a full queue pauses
+ * the listener in the middle of a round: watched again in the same order,
+ * the first connections would fill the queue again every time and the last
+ * ones would never be read (100 flooding connections held a paced sender's
+ * packets in the kernel for seconds). So the watches are attached again
+ * starting after the connection whose read filled the queue.
+ */
 void listener_resume(Listener *l)
 {
+        guint n = 0, start = 0;
+
         if (!l->paused)
                 return;
         l->paused = false;
         for (guint i = 0; i < l->endpoints->len; i++) {
                 Endpoint *ep = l->endpoints->pdata[i];
                 endpoint_arm(ep);
-                for (guint k = 0; k < ep->conns->len; k++) {
-                        Conn *c = ep->conns->pdata[k];
-                        if (conn_may_read(c))
-                                conn_watch(c);
+                for (guint k = 0; k < ep->conns->len; k++, n++)
+                        if (ep->conns->pdata[k] == l->paused_at)
+                                start = n + 1;
+        }
+        l->paused_at = NULL;
+        for (guint turn = 0; turn < n; turn++) {
+                guint want = (start + turn) % n;
+                for (guint i = 0, base = 0; i < l->endpoints->len; i++) {
+                        Endpoint *ep = l->endpoints->pdata[i];
+                        if (want < base + ep->conns->len) {
+                                Conn *c = ep->conns->pdata[want - base];
+                                if (conn_may_read(c))
+                                        conn_watch(c);
+                                break;
+                        }
+                        base += ep->conns->len;
                 }
         }
 }

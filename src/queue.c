@@ -217,52 +217,81 @@ typedef struct {
 } Share;
 
 /*
- * lane's share, with lane active: the capacities split between the active
- * uids, then the uid's part between its active lanes. Each level counts at
- * most capacity / share-floor sharers, so a lane may always hold
- * share-floor events.
+ * lane's shares, with lane active: its uid's, the capacities split between
+ * the active uids, and its own, the uid's split between its active lanes.
+ * Each level counts at most capacity / share-floor sharers, so a lane may
+ * always hold share-floor events. A lane is at its share when it or its uid
+ * is: a uid's 200 connections together hold no more than another uid's one.
  */
-static Share share_of(const Queue *q, const Lane *lane)
+typedef struct {
+        Share user, lane;
+        bool users; /* more than one uid shares: the uid level counts */
+} Shares;
+
+static Shares shares_of(const Queue *q, const Lane *lane)
 {
         const QueueUser *u = lane->user;
         size_t floor = MIN(MAX(q->share_floor, 1), q->capacity);
         size_t users = q->n_users_active + (u->n_active == 0 ? 1 : 0);
         size_t lanes = u->n_active + (lane_active(lane) ? 0 : 1);
-        Share s;
+        Shares s;
 
         users = MIN(MAX(users, 1), MAX(q->capacity / floor, 1));
-        s = (Share){ .events = MAX(q->capacity / users, 1),
-                     .bytes = MAX(q->capacity_bytes / users, 1),
-                     .fds = MAX(q->capacity_fds / users, 1) };
-        lanes = MIN(lanes, MAX(s.events / floor, 1));
-        return (Share){ .events = MAX(s.events / lanes, 1),
-                        .bytes = MAX(s.bytes / lanes, 1),
-                        .fds = MAX(s.fds / lanes, 1) };
+        s.users = users > 1;
+        s.user = (Share){ .events = MAX(q->capacity / users, 1),
+                          .bytes = MAX(q->capacity_bytes / users, 1),
+                          .fds = MAX(q->capacity_fds / users, 1) };
+        lanes = MIN(lanes, MAX(s.user.events / floor, 1));
+        s.lane = (Share){ .events = MAX(s.user.events / lanes, 1),
+                          .bytes = MAX(s.user.bytes / lanes, 1),
+                          .fds = MAX(s.user.fds / lanes, 1) };
+        return s;
 }
 
-/* Over its share once it holds ev too (ev may be NULL). */
+/* Holding events, bytes and fds, with (events, bytes, fds) more: over s? */
+static bool over(const Share *s, size_t events, size_t bytes, size_t fds)
+{
+        return events > s->events || bytes > s->bytes || fds > s->fds;
+}
+
+static bool at(const Share *s, size_t events, size_t bytes, size_t fds)
+{
+        return events >= s->events || bytes >= s->bytes || fds >= s->fds;
+}
+
+static bool room(const Share *s, size_t events, size_t bytes, size_t fds)
+{
+        return events <= s->events - s->events / 4 && bytes <= s->bytes - s->bytes / 4 &&
+               fds <= s->fds - s->fds / 4;
+}
+
+/* Over its share (or its uid over the uid's) once it holds ev too (ev may be NULL). */
 static bool lane_over(const Queue *q, const Lane *lane, const Event *ev)
 {
-        Share s = share_of(q, lane);
+        Shares s = shares_of(q, lane);
+        size_t e = ev ? 1 : 0, b = ev ? ev->bytes : 0, f = ev ? ev->n_fds : 0;
+        const QueueUser *u = lane->user;
 
-        return lane->events + (ev ? 1 : 0) > s.events ||
-               lane->bytes + (ev ? ev->bytes : 0) > s.bytes ||
-               lane->fds + (ev ? ev->n_fds : 0) > s.fds;
+        return over(&s.lane, lane->events + e, lane->bytes + b, lane->fds + f) ||
+               (s.users && over(&s.user, u->events + e, u->bytes + b, u->fds + f));
 }
 
 bool queue_lane_at_share(const Queue *q, const Lane *lane)
 {
-        Share s = share_of(q, lane);
+        Shares s = shares_of(q, lane);
+        const QueueUser *u = lane->user;
 
-        return lane->events >= s.events || lane->bytes >= s.bytes || lane->fds >= s.fds;
+        return at(&s.lane, lane->events, lane->bytes, lane->fds) ||
+               (s.users && at(&s.user, u->events, u->bytes, u->fds));
 }
 
 bool queue_lane_has_room(const Queue *q, const Lane *lane)
 {
-        Share s = share_of(q, lane);
+        Shares s = shares_of(q, lane);
+        const QueueUser *u = lane->user;
 
-        return lane->events <= s.events - s.events / 4 && lane->bytes <= s.bytes - s.bytes / 4 &&
-               lane->fds <= s.fds - s.fds / 4;
+        return room(&s.lane, lane->events, lane->bytes, lane->fds) &&
+               (!s.users || room(&s.user, u->events, u->bytes, u->fds));
 }
 
 void queue_lane_block(Queue *q, Lane *lane, bool blocked)
@@ -288,6 +317,7 @@ static void set_pending(Queue *q, Lane *lane, size_t bytes)
 {
         q->bytes = q->bytes - lane->pending + bytes;
         lane->bytes = lane->bytes - lane->pending + bytes;
+        lane->user->bytes = lane->user->bytes - lane->pending + bytes;
         q->pending = q->pending - lane->pending + bytes;
         lane->pending = bytes;
 }
@@ -480,6 +510,9 @@ static void charge(Queue *q, Lane *lane, Event *ev)
         lane->events++;
         lane->bytes += ev->bytes;
         lane->fds += ev->n_fds;
+        lane->user->events++;
+        lane->user->bytes += ev->bytes;
+        lane->user->fds += ev->n_fds;
         q->len++;
         q->bytes += ev->bytes;
         q->fds += ev->n_fds;
@@ -494,6 +527,8 @@ static void uncharge_sent(Queue *q, Event *ev)
         q->fds -= ev->q.sent_fds;
         ev->q.lane->bytes -= ev->q.sent_bytes;
         ev->q.lane->fds -= ev->q.sent_fds;
+        ev->q.lane->user->bytes -= ev->q.sent_bytes;
+        ev->q.lane->user->fds -= ev->q.sent_fds;
         ev->q.sent_bytes = 0;
         ev->q.sent_fds = 0;
 }
@@ -510,6 +545,9 @@ static void uncharge(Queue *q, Event *ev)
         lane->events--;
         lane->bytes -= ev->bytes;
         lane->fds -= ev->n_fds;
+        lane->user->events--;
+        lane->user->bytes -= ev->bytes;
+        lane->user->fds -= ev->n_fds;
         ev->q.lane = NULL;
         if (lane->events == 0) {
                 if (!lane->attached)
@@ -643,6 +681,7 @@ Event *queue_unsent(Queue *q, size_t k)
         }
         ev->q.seq = ++q->seq;
         lane->max_wait = MAX(lane->max_wait, ev->q.seq - 1 - ev->q.ahead);
+        u->max_wait = MAX(u->max_wait, lane->max_wait);
         ring_push_back(&q->out, ev);
         return ev;
 }
@@ -669,6 +708,8 @@ void queue_mark_sent(Queue *q, size_t sent_bytes, unsigned sent_fds)
         q->fds += sent_fds;
         ev->q.lane->bytes += sent_bytes;
         ev->q.lane->fds += sent_fds;
+        ev->q.lane->user->bytes += sent_bytes;
+        ev->q.lane->user->fds += sent_fds;
         q->in_flight++;
 }
 

@@ -65,7 +65,9 @@ typedef struct QueueUser {
         size_t lanes;       /* its lanes (it goes with the last) */
         size_t n_active;    /* of them, holding events or of an open connection */
         size_t connections; /* its open connections */
+        size_t events, bytes, fds; /* what its lanes hold */
         uint64_t received, emitted, dropped, quarantined, rate_limited;
+        uint64_t max_wait;  /* the most of its lanes' max_wait */
         GQueue rr;          /* its lanes with waiting events, in turn */
         GList rr_link;      /* in Queue.rr while rr is not empty */
         GList all_link;     /* in Queue.users */

@@ -16,6 +16,36 @@ static GVariant *rejected_by_reason(const Stats *s)
 }
 
 /* The busiest senders, with their own counters: who floods, at a glance. */
+/* The busiest uids: one row per uid, its senders together. */
+static GVariant *busiest_users(const Queue *q)
+{
+        const QueueUser *top[QUEUE_BUSIEST_MAX];
+        size_t n = queue_busiest_users(q, top, G_N_ELEMENTS(top));
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
+        for (size_t i = 0; i < n; i++) {
+                const QueueUser *u = top[i];
+                g_variant_builder_open(&b, G_VARIANT_TYPE_VARDICT);
+                g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32(u->uid));
+                g_variant_builder_add(&b, "{sv}", "senders", g_variant_new_uint32((guint32) u->lanes));
+                g_variant_builder_add(&b, "{sv}", "senders-active",
+                                      g_variant_new_uint32((guint32) u->n_active));
+                g_variant_builder_add(&b, "{sv}", "connections",
+                                      g_variant_new_uint32((guint32) u->connections));
+                g_variant_builder_add(&b, "{sv}", "received", g_variant_new_uint64(u->received));
+                g_variant_builder_add(&b, "{sv}", "emitted", g_variant_new_uint64(u->emitted));
+                g_variant_builder_add(&b, "{sv}", "dropped", g_variant_new_uint64(u->dropped));
+                g_variant_builder_add(&b, "{sv}", "quarantined",
+                                      g_variant_new_uint64(u->quarantined));
+                g_variant_builder_add(&b, "{sv}", "rate-limited",
+                                      g_variant_new_uint64(u->rate_limited));
+                g_variant_builder_add(&b, "{sv}", "max-wait", g_variant_new_uint64(u->max_wait));
+                g_variant_builder_close(&b);
+        }
+        return g_variant_builder_end(&b);
+}
+
 static GVariant *busiest_senders(const Queue *q)
 {
         const Lane *top[QUEUE_BUSIEST_MAX];
@@ -84,6 +114,9 @@ GVariant *statsobj_stats(const Stats *s, const Queue *q, bool fds_withheld)
         g_variant_builder_add(&b, "{sv}", "senders-active", g_variant_new_uint32((guint32) q->n_active));
         g_variant_builder_add(&b, "{sv}", "senders-dgram", g_variant_new_uint32((guint32) q->n_dgram));
         g_variant_builder_add(&b, "{sv}", "senders", busiest_senders(q));
+        g_variant_builder_add(&b, "{sv}", "users", busiest_users(q));
+        g_variant_builder_add(&b, "{sv}", "users-active",
+                              g_variant_new_uint32((guint32) q->n_users_active));
         g_variant_builder_add(&b, "{sv}", "connections", g_variant_new_uint32(s->connections));
         g_variant_builder_add(&b, "{sv}", "connections-accepted",
                               g_variant_new_uint64(s->connections_accepted));

@@ -406,6 +406,13 @@ guint64 testdaemon_wait_stat(TestDaemon *d, const char *key, guint64 want)
         return v;
 }
 
+int harness_compare_i64(const void *a, const void *b)
+{
+        gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+        return x < y ? -1 : x > y;
+}
+
 long testdaemon_status_kib(TestDaemon *d, const char *field)
 {
         g_autofree char *path =

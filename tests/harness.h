@@ -161,5 +161,8 @@ ssize_t harness_recv(int fd, char *buf, size_t size, int timeout_ms);
 int stream_connect(const char *path);
 int send_fd_packet(int fd, const void *buf, size_t len, const int *fds, unsigned n_fds);
 
+/* qsort-style comparison of two gint64. */
+int harness_compare_i64(const void *a, const void *b);
+
 /* Waits for a child started by g_spawn (or GSubprocess) with timeout; returns exit status. */
 int harness_wait_subprocess(GSubprocess *p, unsigned timeout_ms);

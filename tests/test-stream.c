@@ -364,7 +364,8 @@ static void test_unfinished_lines_stay_within_capacity_bytes(void)
 {
         g_autofree char *path = g_build_filename(f.dir, "run", "s.sock", NULL);
         g_autofree char *extra = g_strdup_printf("[listen:s]\ntransport=stream\npath=%s\n\n"
-                                                 "[limits]\nmax-event-size=1048576\n\n"
+                                                 "[limits]\nmax-event-size=1048576\n"
+                                                 "max-connections-per-uid=256\n\n"
                                                  "[queue]\ncapacity-bytes=16777216\n",
                                                  path);
         g_autofree char *config = harness_config_arg(f.dir, extra);
