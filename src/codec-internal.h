@@ -30,19 +30,35 @@ void codec_event_take(CodecEvent *ret, CodecFormat format, VWriter *w, const cha
  * without this an 18 MiB large event of small integers made the daemon
  * allocate a gigabyte before finding it too large. The bounds are the
  * D-Bus marshalling's minimum: a variant in an av is a signature (length
- * byte, code, NUL) and a value of 4 bytes at least (b; x and d take 8, a
- * string 5, an array's length 4), so 7 bytes; an a{sv} member is its
- * dict entry's key (a length and a NUL: 5) and such a variant. So a string
- * (key or value) counts 5, any other value 7; a null takes back its key
- * (a null member is left out); the top-level object counts nothing (its
- * own length is the body's).
+ * byte, code, NUL: 3) and its value; a boolean takes 4 bytes, a string 5,
+ * an array's length 4, so 7 at least; a number (x, t, d) 8 aligned to 8,
+ * so 11 at least, and 16 when the value before it in the same container
+ * was a number too (it ended 8-aligned: 5 bytes of padding). An a{sv}
+ * member is its key (a length and a NUL: 5) and such a variant. A null
+ * takes back its key (a null member is left out); the top-level object
+ * counts nothing (its own length is the body's).
  */
-#define CODEC_WIRE_MIN_STRING 5U
-#define CODEC_WIRE_MIN_VALUE  7U
+typedef enum {
+        CODEC_WIRE_STRING,  /* a key or a string */
+        CODEC_WIRE_NUMBER,  /* after something else */
+        CODEC_WIRE_NUMBER_AFTER_NUMBER,
+        CODEC_WIRE_NULL,
+        CODEC_WIRE_OTHER,   /* true, false, an array, an object, a bin */
+} CodecWireKind;
 
-static inline size_t codec_wire_add(size_t wire, bool string, bool null)
+static inline size_t codec_wire_add(size_t wire, CodecWireKind kind)
 {
-        if (null)
-                return wire >= CODEC_WIRE_MIN_STRING ? wire - CODEC_WIRE_MIN_STRING : 0;
-        return wire + (string ? CODEC_WIRE_MIN_STRING : CODEC_WIRE_MIN_VALUE);
+        switch (kind) {
+        case CODEC_WIRE_STRING:
+                return wire + 5;
+        case CODEC_WIRE_NUMBER:
+                return wire + 11;
+        case CODEC_WIRE_NUMBER_AFTER_NUMBER:
+                return wire + 16;
+        case CODEC_WIRE_NULL:
+                return wire >= 5 ? wire - 5 : 0;
+        case CODEC_WIRE_OTHER:
+                break;
+        }
+        return wire + 7;
 }

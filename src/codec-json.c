@@ -221,6 +221,7 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
                              size_t *ret_end, bool *ret_mangled)
 {
         unsigned members[CODEC_DEPTH_CEILING + 1];
+        bool after_number[CODEC_DEPTH_CEILING + 1] = { false };
         unsigned depth = 0;
         size_t i = start, wire = 0;
         CodecReason r;
@@ -231,7 +232,14 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
                 /* a value (or key) starts here: what it costs on the bus at least */
                 if (depth > 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' &&
                     c != ':' && c != '}' && c != ']') {
-                        wire = codec_wire_add(wire, c == '"', c == 'n');
+                        bool number = c == '-' || (c >= '0' && c <= '9');
+                        wire = codec_wire_add(wire, c == '"'  ? CODEC_WIRE_STRING
+                                                    : c == 'n' ? CODEC_WIRE_NULL
+                                                    : !number  ? CODEC_WIRE_OTHER
+                                                    : after_number[depth]
+                                                            ? CODEC_WIRE_NUMBER_AFTER_NUMBER
+                                                            : CODEC_WIRE_NUMBER);
+                        after_number[depth] = number;
                         if (wire > BUS_MAX_MESSAGE_SIZE)
                                 return CODEC_E_TOO_LARGE;
                 }
@@ -247,6 +255,7 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
                         if (++depth > limits->max_depth)
                                 return CODEC_E_TOO_DEEP;
                         members[depth] = 1;
+                        after_number[depth] = false;
                         i++;
                         break;
                 case '}':

@@ -32,6 +32,7 @@ typedef struct {
         uint32_t left; /* elements (arrays) or pairs (maps) still to read */
         bool map;
         bool key_next;
+        bool after_number; /* the last value read at this level was a number */
 } ScanLevel;
 
 static uint32_t read_be(const unsigned char *p, unsigned n)
@@ -138,7 +139,14 @@ static CodecReason mp_scan(const CodecLimits *limits, const unsigned char *p, si
                         return CODEC_E_KEY_NOT_STRING;
                 /* what it costs on the bus at least (codec-internal.h) */
                 if (depth > 0) {
-                        wire = codec_wire_add(wire, is_str, c == 0xc0);
+                        bool number = c <= 0x7f || c >= 0xe0 || (c >= 0xca && c <= 0xd3);
+                        wire = codec_wire_add(wire, is_str        ? CODEC_WIRE_STRING
+                                                    : c == 0xc0   ? CODEC_WIRE_NULL
+                                                    : !number     ? CODEC_WIRE_OTHER
+                                                    : stack[depth].after_number
+                                                            ? CODEC_WIRE_NUMBER_AFTER_NUMBER
+                                                            : CODEC_WIRE_NUMBER);
+                        stack[depth].after_number = number;
                         if (wire > BUS_MAX_MESSAGE_SIZE)
                                 return CODEC_E_TOO_LARGE;
                 }

@@ -4,6 +4,12 @@ tools_bench_codec_SOURCES = tools/bench-codec.c
 tools_bench_codec_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
 tools_bench_codec_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
 
+# What decoding one large event costs: time, peak RSS (make bench).
+noinst_PROGRAMS += tools/bench-budget
+tools_bench_budget_SOURCES = tools/bench-budget.c
+tools_bench_budget_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(MSGPACK_CFLAGS)
+tools_bench_budget_LDADD = src/libingesterd-core.la $(GLIB_LIBS) $(MSGPACK_LIBS)
+
 # What GDBus spends per signal by the form of its body (make bench).
 noinst_PROGRAMS += tools/bench-body
 tools_bench_body_SOURCES = tools/bench-body.c
@@ -26,6 +32,8 @@ BOOKS_SECONDS = 180
 bench: all
 	$(AM_V_at)echo "== codec: ns/event"
 	$(AM_V_at)$(top_builddir)/tools/bench-codec
+	$(AM_V_at)echo "== decode budget: one large event's time and peak RSS (target <= 4x its size + 1 MiB)"
+	$(AM_V_at)$(top_builddir)/tools/bench-budget
 	$(AM_V_at)echo "== GDBus: one Event signal to bytes, by the form of its body"
 	$(AM_V_at)$(top_builddir)/tools/bench-body
 	$(AM_V_at)for t in seqpacket dgram; do for c in json msgpack; do \
@@ -52,6 +60,9 @@ bench: all
 	$(AM_V_at)echo "== under faults: a stalled bus (RSS) and a restart under load (loss)"
 	$(AM_V_at)$(top_srcdir)/tools/bench-faults --ingesterd=$(abs_top_builddir)/src/ingesterd \
 		--ingester-send=$(abs_top_builddir)/tools/ingester-send
+	$(AM_V_at)echo "== per-uid budgets: amplification refused, unfinished lines, hoarded connections, a paced uid against 200 flooding connections and 200 DGRAM pids"
+	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/test-large tests/test-stream tests/test-budgets"
+	$(AM_V_at)grep -h '^# .*\(values\|unfinished\|flood from\|came after\)' tests/test-large.log tests/test-stream.log tests/test-budgets.log
 	$(AM_V_at)echo "== the books: the randomized adversary for $(BOOKS_SECONDS) s, a fresh seed (test-books)"
 	$(AM_V_at)INGESTER_BOOKS_SECONDS=$(BOOKS_SECONDS) $(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/test-books
 
