@@ -2,26 +2,19 @@
 /*
  * codec-msgpack.c — msgpack map -> a{sv}.
  *
- * msgpack-c allocates from the headers it reads: an array32 header claiming
- * 2^32-1 elements makes it ask for n * sizeof(msgpack_object) (about 100 GB)
- * before it notices that the 5-byte packet holds none of them, and a few
- * nested array16 headers in a 100-byte packet cost megabytes. So a bounds
- * pass (mp_scan) walks the bytes first, with no allocation: every length and
- * count is checked against the limits and against the bytes actually left,
- * ext types, non-string keys and the reserved byte 0xc1 are refused. Only
- * then does msgpack-c build its tree, whose size is now bounded by the
- * packet's (each element costs at least one byte of input), and the tree is
- * converted to GVariant.
- *
- * The tree is built with msgpack_unpack() into one zone per thread, cleared
- * after each packet (which keeps its first chunk). msgpack_unpack_next()
- * frees and allocates an 8 KiB zone on every call; in the daemon those
- * large allocations also made glibc consolidate its free lists each time.
- * msgpack-c calls msgpack_unpack() obsolete, but it is exported from 0.5 to
- * 6.x and does exactly this.
+ * A bounds pass (mp_scan) walks the bytes first, with no allocation: every
+ * length and count is checked against the limits and against the bytes
+ * actually left, ext types, non-string keys and the reserved byte 0xc1 are
+ * refused, and what the event would cost on the bus at least is added up
+ * (codec-internal.h), so an event that cannot fit is refused before
+ * anything is built. Then the writer reads the proven bytes once more and
+ * writes the serialised a{sv} straight into the thread's vwriter: no tree.
+ * msgpack-c's unpacker built one first (a msgpack_object of 24 bytes per
+ * value and its zone), which made a 2 MiB event of small integers cost the
+ * daemon 110 MiB before its size was known (doc/performance.md, "Budgets").
+ * msgpack-c stays the packer of the tools (ingester-send --msgpack).
  */
 #include <math.h>
-#include <msgpack.h>
 #include <string.h>
 
 #include "buslimits.h"
@@ -201,124 +194,363 @@ static CodecReason mp_scan(const CodecLimits *limits, const unsigned char *p, si
         return CODEC_OK;
 }
 
-static CodecReason mp_write_value(const CodecLimits *limits, VWriter *w, const msgpack_object *o,
-                                  const char **ret_signature);
+/* ---- the writer: straight from the bytes mp_scan proved whole ---- */
 
-/* msgpack-c leaves ptr NULL for an empty string, and memcmp(NULL, ..., 0) is
- * undefined (found by fuzz-listener: a map with two empty keys). */
-static bool key_equal(const msgpack_object *a, const msgpack_object *b)
+typedef enum {
+        MP_NIL,
+        MP_BOOL,
+        MP_UINT,
+        MP_INT, /* negative: msgpack's signed encodings of values >= 0 read as MP_UINT */
+        MP_FLOAT,
+        MP_STR,
+        MP_BIN,
+        MP_ARRAY,
+        MP_MAP,
+} MpKind;
+
+typedef struct {
+        MpKind kind;
+        bool b;
+        uint64_t u;
+        int64_t i;
+        double d;
+        const char *ptr; /* str, bin */
+        uint32_t n;      /* str/bin bytes, array elements, map pairs */
+} MpItem;
+
+static uint64_t read_be64(const unsigned char *p, unsigned n)
 {
-        return a->via.str.size == b->via.str.size &&
-               (a->via.str.size == 0 || memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
+        uint64_t v = 0;
+        for (unsigned k = 0; k < n; k++)
+                v = v << 8 | p[k];
+        return v;
 }
 
-static guint key_hash(gconstpointer p)
+/* The item at p[*i]; *i moves past its header, and past a str's or bin's bytes. */
+static void mp_item(const unsigned char *p, size_t *i, MpItem *it)
 {
-        const msgpack_object *k = p;
-        guint h = 5381;
-        for (uint32_t i = 0; i < k->via.str.size; i++)
-                h = h * 33 + (unsigned char) k->via.str.ptr[i];
-        return h;
-}
+        unsigned char c = p[(*i)++];
+        unsigned w;
 
-static gboolean key_equal_func(gconstpointer a, gconstpointer b)
-{
-        return key_equal(a, b);
-}
-
-/*
- * For each pair, the index of the last pair with the same key, or -1 when an
- * earlier pair has the same key (that earlier pair is the one written).
- * Duplicate keys thus decode exactly as json-c decodes JSON: the member sits
- * where its key first appears and holds the last value (a last null removes it).
- */
-static void map_resolve_duplicates(const msgpack_object_map *m, int64_t *winner)
-{
-        if (m->size <= 16) {
-                for (uint32_t i = 0; i < m->size; i++) {
-                        winner[i] = i;
-                        for (uint32_t j = 0; j < i; j++)
-                                if (winner[j] >= 0 && key_equal(&m->ptr[i].key, &m->ptr[j].key)) {
-                                        winner[j] = i;
-                                        winner[i] = -1;
-                                        break;
-                                }
+        *it = (MpItem){ 0 };
+        if (c <= 0x7f) {
+                it->kind = MP_UINT;
+                it->u = c;
+                return;
+        }
+        if (c >= 0xe0) {
+                it->kind = MP_INT;
+                it->i = (int8_t) c;
+                return;
+        }
+        if (c <= 0x8f || (c >= 0x90 && c <= 0x9f)) {
+                it->kind = c <= 0x8f ? MP_MAP : MP_ARRAY;
+                it->n = c & 0x0f;
+                return;
+        }
+        if (c <= 0xbf) {
+                it->kind = MP_STR;
+                it->n = c & 0x1f;
+                goto bytes;
+        }
+        switch (c) {
+        case 0xc0:
+                it->kind = MP_NIL;
+                return;
+        case 0xc2:
+        case 0xc3:
+                it->kind = MP_BOOL;
+                it->b = c == 0xc3;
+                return;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+                it->kind = MP_BIN;
+                w = 1U << (c - 0xc4);
+                it->n = (uint32_t) read_be64(p + *i, w);
+                *i += w;
+                goto bytes;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+                it->kind = MP_STR;
+                w = 1U << (c - 0xd9);
+                it->n = (uint32_t) read_be64(p + *i, w);
+                *i += w;
+                goto bytes;
+        case 0xca: {
+                uint32_t bits = (uint32_t) read_be64(p + *i, 4);
+                float f;
+                memcpy(&f, &bits, sizeof(f));
+                it->kind = MP_FLOAT;
+                it->d = f;
+                *i += 4;
+                return;
+        }
+        case 0xcb: {
+                uint64_t bits = read_be64(p + *i, 8);
+                it->kind = MP_FLOAT;
+                memcpy(&it->d, &bits, sizeof(it->d));
+                *i += 8;
+                return;
+        }
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+                w = 1U << (c - 0xcc);
+                it->kind = MP_UINT;
+                it->u = read_be64(p + *i, w);
+                *i += w;
+                return;
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3: {
+                uint64_t raw;
+                w = 1U << (c - 0xd0);
+                raw = read_be64(p + *i, w);
+                *i += w;
+                /* sign-extend from w bytes */
+                if (w < 8 && (raw >> (w * 8 - 1)) & 1)
+                        raw |= ~UINT64_C(0) << (w * 8);
+                it->i = (int64_t) raw;
+                if (it->i >= 0) {
+                        it->kind = MP_UINT;
+                        it->u = (uint64_t) it->i;
+                } else {
+                        it->kind = MP_INT;
                 }
                 return;
         }
+        case 0xdc:
+        case 0xdd:
+                w = c == 0xdc ? 2 : 4;
+                it->kind = MP_ARRAY;
+                it->n = (uint32_t) read_be64(p + *i, w);
+                *i += w;
+                return;
+        case 0xde:
+        case 0xdf:
+                w = c == 0xde ? 2 : 4;
+                it->kind = MP_MAP;
+                it->n = (uint32_t) read_be64(p + *i, w);
+                *i += w;
+                return;
+        default:
+                g_assert_not_reached(); /* mp_scan refused ext and 0xc1 */
+        }
+bytes:
+        it->ptr = (const char *) p + *i;
+        *i += it->n;
+}
 
-        g_autoptr(GHashTable) first = g_hash_table_new(key_hash, key_equal_func);
-        for (uint32_t i = 0; i < m->size; i++) {
-                gpointer found;
-                if (g_hash_table_lookup_extended(first, &m->ptr[i].key, NULL, &found)) {
-                        winner[GPOINTER_TO_UINT(found)] = i;
-                        winner[i] = -1;
-                } else {
-                        g_hash_table_insert(first, (gpointer) &m->ptr[i].key, GUINT_TO_POINTER(i));
-                        winner[i] = i;
-                }
+/* Moves *i past the whole value there. */
+static void mp_skip(const unsigned char *p, size_t *i)
+{
+        uint64_t left = 1;
+
+        while (left > 0) {
+                MpItem it;
+                mp_item(p, i, &it);
+                left--;
+                if (it.kind == MP_ARRAY)
+                        left += it.n;
+                else if (it.kind == MP_MAP)
+                        left += 2 * (uint64_t) it.n;
         }
 }
 
-static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const msgpack_object *o,
-                                bool top, const char **ret_type, size_t *ret_type_len)
-{
-        const msgpack_object_map *m = &o->via.map;
-        int64_t stackbuf[32];
-        g_autofree int64_t *heap = NULL;
-        int64_t *winner = stackbuf;
-        VFrame array;
+static CodecReason mp_write_item(const CodecLimits *limits, VWriter *w, const unsigned char *p,
+                                 size_t *i, const MpItem *it, const char **ret_signature);
 
-        if (m->size > G_N_ELEMENTS(stackbuf))
-                winner = heap = g_new(int64_t, m->size);
-        map_resolve_duplicates(m, winner);
+/* A key and where its value starts. */
+typedef struct {
+        const char *ptr;
+        uint32_t len;
+        size_t value;
+} MpPair;
+
+/* An empty key's ptr may be anything: compare lengths first. */
+static bool pair_key_equal(const MpPair *a, const MpPair *b)
+{
+        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
+}
+
+static guint pair_hash(gconstpointer v)
+{
+        const MpPair *k = v;
+        guint h = 5381;
+        for (uint32_t i = 0; i < k->len; i++)
+                h = h * 33 + (unsigned char) k->ptr[i];
+        return h;
+}
+
+static gboolean pair_equal(gconstpointer a, gconstpointer b)
+{
+        return pair_key_equal(a, b);
+}
+
+/* Whether pairs[k]'s key is one of pairs[0 .. k)'s (a table from 16 keys on). */
+static bool seen_before(MpPair *pairs, uint32_t k, GHashTable **table)
+{
+        if (k < 16) {
+                for (uint32_t j = 0; j < k; j++)
+                        if (pair_key_equal(&pairs[j], &pairs[k]))
+                                return true;
+                return false;
+        }
+        if (!*table) {
+                *table = g_hash_table_new(pair_hash, pair_equal);
+                for (uint32_t j = 0; j < k; j++)
+                        g_hash_table_add(*table, &pairs[j]);
+        }
+        if (g_hash_table_contains(*table, &pairs[k]))
+                return true;
+        g_hash_table_add(*table, &pairs[k]);
+        return false;
+}
+
+/* One member, its value at p[*at] (*at moves past it): left out when null;
+ * "type" at the top. */
+static CodecReason mp_write_member(const CodecLimits *limits, VWriter *w, const VFrame *array,
+                                   const unsigned char *p, const MpPair *key, size_t *at,
+                                   bool top, const char **ret_type, size_t *ret_type_len)
+{
+        const char *signature;
+        VMember member;
+        MpItem v;
+        CodecReason r;
+
+        mp_item(p, at, &v);
+        if (v.kind == MP_NIL)
+                return CODEC_OK; /* a null member is left out (D-Bus has no null) */
+        if (top && key->len == 4 && memcmp(key->ptr, "type", 4) == 0) {
+                if (v.kind != MP_STR)
+                        return CODEC_E_TYPE_NOT_STRING;
+                *ret_type = v.ptr;
+                *ret_type_len = v.n;
+        }
+        vwriter_member_begin(w, &member, key->ptr, key->len);
+        r = mp_write_item(limits, w, p, at, &v, &signature);
+        if (r != CODEC_OK)
+                return r;
+        vwriter_member_end(w, array, &member, signature);
+        return CODEC_OK;
+}
+
+/*
+ * A map of n pairs at p[*i] as a{sv}. Duplicate keys decode as json-c
+ * decodes JSON: the member sits where its key first appears and holds the
+ * last value (a last null removes it). Written in one pass while no key
+ * repeats; at the first repeat what was written of the map is taken back
+ * and it is written again from all its pairs, each key with its last value.
+ */
+static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const unsigned char *p,
+                                size_t *i, uint32_t n, bool top, const char **ret_type,
+                                size_t *ret_type_len)
+{
+        MpPair stackbuf[16];
+        g_autofree MpPair *heap = NULL;
+        g_autoptr(GHashTable) table = NULL;
+        MpPair *pairs = n <= G_N_ELEMENTS(stackbuf) ? stackbuf : (heap = g_new(MpPair, n));
+        size_t mark_len = w->len, mark_offsets = w->n_offsets, start = *i;
+        VFrame array;
+        CodecReason r;
+        uint32_t k;
 
         vwriter_array_begin(w, &array);
-        for (uint32_t i = 0; i < m->size; i++) {
-                const msgpack_object *k = &m->ptr[i].key, *v;
-                const char *signature;
-                VMember member;
-                CodecReason r;
+        for (k = 0; k < n; k++) {
+                MpItem key;
 
-                g_assert(k->type == MSGPACK_OBJECT_STR); /* mp_scan */
-                r = codec_check_string(limits, k->via.str.ptr, k->via.str.size);
+                mp_item(p, i, &key); /* a str (mp_scan) */
+                r = codec_check_string(limits, key.ptr, key.n);
                 if (r != CODEC_OK)
                         return r;
-                if (winner[i] < 0)
-                        continue;
-                v = &m->ptr[winner[i]].val;
-                if (v->type == MSGPACK_OBJECT_NIL)
-                        continue; /* a null member is left out (D-Bus has no null) */
-                if (top && k->via.str.size == 4 && memcmp(k->via.str.ptr, "type", 4) == 0) {
-                        if (v->type != MSGPACK_OBJECT_STR)
-                                return CODEC_E_TYPE_NOT_STRING;
-                        *ret_type = v->via.str.ptr;
-                        *ret_type_len = v->via.str.size;
+                pairs[k] = (MpPair){ key.ptr, key.n, *i };
+                if (seen_before(pairs, k, &table))
+                        break;
+                r = mp_write_member(limits, w, &array, p, &pairs[k], i, top, ret_type,
+                                    ret_type_len);
+                if (r != CODEC_OK) {
+                        *i = pairs[k].value;
+                        mp_skip(p, i);
+                        /* unless a later pair repeats a key (its value may replace this
+                         * one), this is the map's verdict */
+                        CodecReason bad = r;
+                        while (++k < n) {
+                                mp_item(p, i, &key);
+                                r = codec_check_string(limits, key.ptr, key.n);
+                                if (r != CODEC_OK)
+                                        return bad;
+                                pairs[k] = (MpPair){ key.ptr, key.n, *i };
+                                mp_skip(p, i);
+                                if (seen_before(pairs, k, &table))
+                                        break;
+                        }
+                        if (k == n)
+                                return bad;
+                        break;
                 }
-                vwriter_member_begin(w, &member, k->via.str.ptr, k->via.str.size);
-                r = mp_write_value(limits, w, v, &signature);
-                if (r != CODEC_OK)
-                        return r;
-                vwriter_member_end(w, &array, &member, signature);
+        }
+        if (k < n) {
+                /* a repeated key: every pair first, then each key once */
+                g_autofree int64_t *winner = g_new(int64_t, n);
+                g_autoptr(GHashTable) first = g_hash_table_new(pair_hash, pair_equal);
+
+                w->len = mark_len;
+                w->n_offsets = mark_offsets;
+                *i = start;
+                vwriter_array_begin(w, &array);
+                for (k = 0; k < n; k++) {
+                        MpItem key;
+                        gpointer found;
+
+                        mp_item(p, i, &key);
+                        r = codec_check_string(limits, key.ptr, key.n);
+                        if (r != CODEC_OK)
+                                return r;
+                        pairs[k] = (MpPair){ key.ptr, key.n, *i };
+                        mp_skip(p, i);
+                        if (g_hash_table_lookup_extended(first, &pairs[k], NULL, &found)) {
+                                winner[GPOINTER_TO_UINT(found)] = k;
+                                winner[k] = -1;
+                        } else {
+                                g_hash_table_insert(first, &pairs[k], GUINT_TO_POINTER(k));
+                                winner[k] = k;
+                        }
+                }
+                for (k = 0; k < n; k++) {
+                        size_t at;
+                        if (winner[k] < 0)
+                                continue;
+                        at = pairs[winner[k]].value;
+                        r = mp_write_member(limits, w, &array, p, &pairs[k], &at, top, ret_type,
+                                            ret_type_len);
+                        if (r != CODEC_OK)
+                                return r;
+                }
         }
         vwriter_array_end(w, &array);
         return CODEC_OK;
 }
 
-static CodecReason mp_write_array(const CodecLimits *limits, VWriter *w, const msgpack_object *o)
+static CodecReason mp_write_array(const CodecLimits *limits, VWriter *w, const unsigned char *p,
+                                  size_t *i, uint32_t n)
 {
-        const msgpack_object_array *a = &o->via.array;
         VFrame array;
 
         vwriter_array_begin(w, &array);
-        for (uint32_t i = 0; i < a->size; i++) {
+        for (uint32_t k = 0; k < n; k++) {
                 const char *signature;
+                MpItem it;
                 CodecReason r;
 
-                if (a->ptr[i].type == MSGPACK_OBJECT_NIL)
+                mp_item(p, i, &it);
+                if (it.kind == MP_NIL)
                         return CODEC_E_NULL_IN_ARRAY;
                 vwriter_element_begin(w);
-                r = mp_write_value(limits, w, &a->ptr[i], &signature);
+                r = mp_write_item(limits, w, p, i, &it, &signature);
                 if (r != CODEC_OK)
                         return r;
                 vwriter_element_end(w, &array, signature);
@@ -327,107 +559,84 @@ static CodecReason mp_write_array(const CodecLimits *limits, VWriter *w, const m
         return CODEC_OK;
 }
 
-static CodecReason mp_write_value(const CodecLimits *limits, VWriter *w, const msgpack_object *o,
-                                  const char **ret_signature)
+/* The item `it` read at p (*i is past its header) as its GVariant value. */
+static CodecReason mp_write_item(const CodecLimits *limits, VWriter *w, const unsigned char *p,
+                                 size_t *i, const MpItem *pit, const char **ret_signature)
 {
+        MpItem it = *pit;
         CodecReason r;
 
-        switch (o->type) {
-        case MSGPACK_OBJECT_MAP:
+        switch (it.kind) {
+        case MP_MAP:
                 *ret_signature = "a{sv}";
-                return mp_write_map(limits, w, o, false, NULL, NULL);
-        case MSGPACK_OBJECT_ARRAY:
+                return mp_write_map(limits, w, p, i, it.n, false, NULL, NULL);
+        case MP_ARRAY:
                 *ret_signature = "av";
-                return mp_write_array(limits, w, o);
-        case MSGPACK_OBJECT_BOOLEAN:
+                return mp_write_array(limits, w, p, i, it.n);
+        case MP_BOOL:
                 *ret_signature = "b";
-                vwriter_boolean(w, o->via.boolean);
+                vwriter_boolean(w, it.b);
                 return CODEC_OK;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-                if (o->via.u64 > (uint64_t) INT64_MAX) {
+        case MP_UINT:
+                if (it.u > (uint64_t) INT64_MAX) {
                         *ret_signature = "t";
-                        vwriter_uint64(w, o->via.u64);
+                        vwriter_uint64(w, it.u);
                 } else {
                         *ret_signature = "x";
-                        vwriter_int64(w, (int64_t) o->via.u64);
+                        vwriter_int64(w, (int64_t) it.u);
                 }
                 return CODEC_OK;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        case MP_INT:
                 *ret_signature = "x";
-                vwriter_int64(w, o->via.i64);
+                vwriter_int64(w, it.i);
                 return CODEC_OK;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-                if (!isfinite(o->via.f64))
+        case MP_FLOAT:
+                if (!isfinite(it.d))
                         return CODEC_E_NUMBER_NOT_FINITE;
                 *ret_signature = "d";
-                vwriter_double(w, o->via.f64);
+                vwriter_double(w, it.d);
                 return CODEC_OK;
-        case MSGPACK_OBJECT_STR:
-                r = codec_check_string(limits, o->via.str.ptr, o->via.str.size);
+        case MP_STR:
+                r = codec_check_string(limits, it.ptr, it.n);
                 if (r != CODEC_OK)
                         return r;
                 *ret_signature = "s";
-                vwriter_string(w, o->via.str.ptr, o->via.str.size);
+                vwriter_string(w, it.ptr, it.n);
                 return CODEC_OK;
-        case MSGPACK_OBJECT_BIN:
+        case MP_BIN:
                 *ret_signature = "ay";
-                vwriter_bytes(w, o->via.bin.ptr, o->via.bin.size);
+                vwriter_bytes(w, it.ptr, it.n);
                 return CODEC_OK;
-        case MSGPACK_OBJECT_NIL:
-        case MSGPACK_OBJECT_EXT:
+        case MP_NIL:
                 break;
         }
-        g_assert_not_reached(); /* nil is handled by the container, ext by mp_scan */
-}
-
-static GPrivate zone_key = G_PRIVATE_INIT((GDestroyNotify) msgpack_zone_free);
-
-static msgpack_zone *zone_get(void)
-{
-        msgpack_zone *zone = g_private_get(&zone_key);
-
-        if (!zone) {
-                zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
-                if (!zone)
-                        g_error("msgpack_zone_new: out of memory");
-                g_private_set(&zone_key, zone);
-        }
-        return zone;
+        g_assert_not_reached(); /* nil is handled by the container */
 }
 
 CodecReason codec_decode_msgpack(const CodecLimits *limits, const char *buf, size_t len,
                                  CodecEvent *ret)
 {
-        msgpack_zone *zone;
-        msgpack_object root;
+        const unsigned char *p = (const unsigned char *) buf;
         const char *type = NULL;
-        size_t end = 0, off = 0, type_len = 0;
-        msgpack_unpack_return ur;
+        size_t end = 0, i = 0, type_len = 0;
+        MpItem root;
         CodecReason r;
         VWriter *w;
 
-        r = mp_scan(limits, (const unsigned char *) buf, len, &end);
+        r = mp_scan(limits, p, len, &end);
         if (r != CODEC_OK)
                 return r;
         if (end != len)
                 return CODEC_E_TRAILING_DATA;
-        if (!((unsigned char) buf[0] >= 0x80 && (unsigned char) buf[0] <= 0x8f) &&
-            (unsigned char) buf[0] != 0xde && (unsigned char) buf[0] != 0xdf)
+        if (!(p[0] >= 0x80 && p[0] <= 0x8f) && p[0] != 0xde && p[0] != 0xdf)
                 return CODEC_E_NOT_OBJECT;
 
-        zone = zone_get();
-        ur = msgpack_unpack(buf, end, &off, zone, &root);
-        if (ur != MSGPACK_UNPACK_SUCCESS)
-                /* mp_scan accepted it: only memory can fail here */
-                g_error("msgpack_unpack: unexpected result %d", (int) ur);
-
+        mp_item(p, &i, &root);
         w = vwriter_acquire();
-        r = mp_write_map(limits, w, &root, true, &type, &type_len);
+        r = mp_write_map(limits, w, p, &i, root.n, true, &type, &type_len);
         if (r == CODEC_OK)
                 codec_event_take(ret, CODEC_FORMAT_MSGPACK, w, type, type_len);
         else
                 vwriter_reset(w);
-        msgpack_zone_clear(zone);
         return r;
 }
