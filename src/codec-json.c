@@ -1,27 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * codec-json.c — strict RFC 8259 JSON object -> a{sv}.
+ * codec-json.c — strict RFC 8259 JSON object -> a{sv}, with no tree.
  *
- * json-c builds the tree, but json-c 0.16 is lenient even with
- * JSON_TOKENER_STRICT: it accepts NaN, Infinity and nan, single-quoted
- * strings, "5.", raw control characters inside strings and \f or \v as
- * whitespace; it replaces lone UTF-16 surrogate escapes with U+FFFD and
- * silently clamps integers beyond int64/uint64. So a lexical pass
- * (json_scan) runs first. It rejects all of the above, measures nesting and
- * member counts before json-c allocates anything, and finds where the
- * top-level object ends, so trailing bytes get their own reason. json-c
- * then only ever sees lexically valid input, and its errors are structural
- * ("syntax").
- *
- * One more json-c 0.16 defect is worked around here: a surrogate-pair escape
- * whose code point has D800..DFFF in its low 16 bits (U+1D800..U+1DFFF,
- * U+2D800.. and so on, 32768 valid characters) comes out as U+FFFD, because
- * json-c tests the decoded code point against the surrogate range without
- * masking the plane. json_scan notices such pairs, and only then the input
- * is copied with every pair escape rewritten as raw UTF-8 (json_unescape_pairs),
- * which json-c passes through untouched.
+ * Two passes over the bytes. json_scan checks everything first, with no
+ * allocation: the lexical rules (json-c 0.16, which decoded here before,
+ * took NaN, Infinity, single quotes, "5.", raw control characters, \f and
+ * \v as whitespace, and clamped integers beyond 64 bits), the grammar
+ * (keys are strings, ':' and ',' where they belong, brackets that match),
+ * nesting and member counts, and what the event would cost on the bus at
+ * least (codec-internal.h), so an event that cannot fit is refused before
+ * anything is built; it also finds where the top-level object ends, so
+ * trailing bytes get their own reason. Then the writer reads the proven
+ * text once more and writes the serialised a{sv} into the thread's vwriter
+ * directly: strings unescaped (surrogate pairs included, which json-c
+ * 0.16 also turned into U+FFFD for 32768 valid characters), numbers by the
+ * C locale's rules. json-c's tree cost ~90 bytes per value before the
+ * event's size was known (a 4 MiB event of small integers: +220 MiB) and
+ * twice the instructions (doc/performance.md, "Budgets"). json-c stays
+ * the tools' parser (ingester-send checks lines with this codec).
  */
-#include <json-c/json.h>
 #include <math.h>
 #include <string.h>
 
@@ -69,17 +66,10 @@ static CodecReason scan_u4(const char *p, size_t len, size_t *i, unsigned *ret)
         return CODEC_OK;
 }
 
-/* json-c 0.16 turns these supplementary code points into U+FFFD (see above) */
-static bool json_c_mangles(unsigned cp)
-{
-        return cp >= 0x10000 && (cp & 0xf800) == 0xd800;
-}
-
 /*
- * p[*i] is the opening quote. On success *i is just past the closing quote;
- * *mangled is set when a pair escape json-c would corrupt was seen.
+ * p[*i] is the opening quote. On success *i is just past the closing quote.
  */
-static CodecReason scan_string(const char *p, size_t len, size_t *i, bool *mangled)
+static CodecReason scan_string(const char *p, size_t len, size_t *i)
 {
         CodecReason r;
         size_t k = *i + 1;
@@ -119,8 +109,6 @@ static CodecReason scan_string(const char *p, size_t len, size_t *i, bool *mangl
                                         return r;
                                 if (lo < 0xdc00 || lo > 0xdfff)
                                         return CODEC_E_INVALID_UTF8;
-                                if (json_c_mangles(0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)))
-                                        *mangled = true;
                         }
                 } else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
                         return CODEC_E_SYNTAX;
@@ -217,22 +205,46 @@ static CodecReason scan_literal(const char *p, size_t len, size_t *i)
  * The lexical pass. p[start] is the first non-whitespace byte. On success,
  * *ret_end is one past the top-level value's closing bracket.
  */
+/* What may come next inside a container (json_scan's grammar). */
+typedef enum {
+        EXPECT_KEY_OR_END,   /* after '{' */
+        EXPECT_KEY,          /* after ',' in an object */
+        EXPECT_COLON,        /* after a key */
+        EXPECT_VALUE,        /* after ':', or ',' in an array */
+        EXPECT_VALUE_OR_END, /* after '[' */
+        EXPECT_COMMA_OR_END, /* after a member or an element */
+} Expect;
+
 static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t len, size_t start,
-                             size_t *ret_end, bool *ret_mangled)
+                             size_t *ret_end)
 {
         unsigned members[CODEC_DEPTH_CEILING + 1];
         bool after_number[CODEC_DEPTH_CEILING + 1] = { false };
+        bool object[CODEC_DEPTH_CEILING + 1] = { false };
+        Expect expect[CODEC_DEPTH_CEILING + 1];
         unsigned depth = 0;
         size_t i = start, wire = 0;
         CodecReason r;
 
         while (i < len) {
                 char c = p[i];
+                bool is_value = c == '"' || c == '{' || c == '[' || c == '-' ||
+                                (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n';
 
-                /* a value (or key) starts here: what it costs on the bus at least */
-                if (depth > 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' &&
-                    c != ':' && c != '}' && c != ']') {
+                if (is_value && depth > 0) {
+                        Expect e = expect[depth];
                         bool number = c == '-' || (c >= '0' && c <= '9');
+
+                        if (e == EXPECT_KEY_OR_END || e == EXPECT_KEY) {
+                                if (c != '"')
+                                        return CODEC_E_SYNTAX; /* keys are strings */
+                                expect[depth] = EXPECT_COLON;
+                        } else if (e == EXPECT_VALUE || e == EXPECT_VALUE_OR_END) {
+                                expect[depth] = EXPECT_COMMA_OR_END;
+                        } else {
+                                return CODEC_E_SYNTAX;
+                        }
+                        /* what it costs on the bus at least (codec-internal.h) */
                         wire = codec_wire_add(wire, c == '"'  ? CODEC_WIRE_STRING
                                                     : c == 'n' ? CODEC_WIRE_NULL
                                                     : !number  ? CODEC_WIRE_OTHER
@@ -256,12 +268,16 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
                                 return CODEC_E_TOO_DEEP;
                         members[depth] = 1;
                         after_number[depth] = false;
+                        object[depth] = c == '{';
+                        expect[depth] = c == '{' ? EXPECT_KEY_OR_END : EXPECT_VALUE_OR_END;
                         i++;
                         break;
                 case '}':
                 case ']':
                         i++;
-                        if (depth == 0)
+                        if (depth == 0 || object[depth] != (c == '}') ||
+                            (expect[depth] != EXPECT_COMMA_OR_END &&
+                             expect[depth] != (c == '}' ? EXPECT_KEY_OR_END : EXPECT_VALUE_OR_END)))
                                 return CODEC_E_SYNTAX;
                         if (--depth == 0) {
                                 *ret_end = i;
@@ -269,17 +285,21 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
                         }
                         break;
                 case ',':
-                        if (depth == 0)
+                        if (depth == 0 || expect[depth] != EXPECT_COMMA_OR_END)
                                 return CODEC_E_SYNTAX;
                         if (++members[depth] > limits->max_members)
                                 return CODEC_E_TOO_MANY_MEMBERS;
+                        expect[depth] = object[depth] ? EXPECT_KEY : EXPECT_VALUE;
                         i++;
                         break;
                 case ':':
+                        if (depth == 0 || expect[depth] != EXPECT_COLON)
+                                return CODEC_E_SYNTAX;
+                        expect[depth] = EXPECT_VALUE;
                         i++;
                         break;
                 case '"':
-                        r = scan_string(p, len, &i, ret_mangled);
+                        r = scan_string(p, len, &i);
                         if (r != CODEC_OK)
                                 return r;
                         break;
@@ -308,192 +328,502 @@ static CodecReason json_scan(const CodecLimits *limits, const char *p, size_t le
         return CODEC_E_TRUNCATED;
 }
 
-/*
- * A copy of p[0..len) (lexically valid, as json_scan proved) with every
- * surrogate-pair escape replaced by its UTF-8 bytes. Other escapes stay.
- */
-static GString *json_unescape_pairs(const char *p, size_t len)
-{
-        GString *out = g_string_sized_new(len);
-        bool in_string = false;
-        size_t i = 0;
+/* ---- the writer: straight from the text json_scan proved valid ---- */
 
-        while (i < len) {
-                char c = p[i];
-                if (!in_string || c != '\\') {
-                        if (c == '"')
-                                in_string = !in_string;
-                        g_string_append_c(out, c);
-                        i++;
-                        continue;
-                }
-                if (p[i + 1] == 'u') {
-                        unsigned hi = 0, lo = 0;
-                        size_t k = i + 2;
-                        (void) scan_u4(p, len, &k, &hi);
-                        if (hi >= 0xd800 && hi <= 0xdbff) {
-                                k += 2;
-                                (void) scan_u4(p, len, &k, &lo);
-                                g_string_append_unichar(out, 0x10000 + ((hi - 0xd800) << 10) +
-                                                                     (lo - 0xdc00));
-                                i = k;
-                                continue;
-                        }
-                        g_string_append_len(out, p + i, 6);
-                        i += 6;
-                        continue;
-                }
-                g_string_append_len(out, p + i, 2);
-                i += 2;
-        }
-        return out;
+static void skip_ws(const char *p, size_t *i)
+{
+        while (is_ws(p[*i]))
+                (*i)++;
 }
 
-static CodecReason json_write_value(const CodecLimits *limits, VWriter *w, struct json_object *o,
-                                    const char **ret_signature);
-
-/* Writes an object as a{sv}; at the top level, also finds the "type" member. */
-static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, struct json_object *o,
-                                     bool top, const char **ret_type, size_t *ret_type_len)
+/*
+ * The string whose opening quote is p[*i], unescaped; *i moves past its
+ * closing quote. Without escapes it is the input's own bytes; with them it
+ * is written into buf (emptied first), which then holds it.
+ */
+static void json_string(const char *p, size_t *i, GString *buf, const char **ret, size_t *ret_len)
 {
-        VFrame array;
+        size_t k = *i + 1, start = k;
 
-        vwriter_array_begin(w, &array);
-        json_object_object_foreach(o, key, val)
-        {
-                size_t klen = strlen(key); /* \u0000 in a key was refused by json_scan */
-                const char *signature;
-                VMember m;
-                CodecReason r;
-
-                r = codec_check_string(limits, key, klen);
-                if (r != CODEC_OK)
-                        return r;
-                if (val == NULL)
-                        continue; /* null member: left out (D-Bus has no null) */
-                if (top && strcmp(key, "type") == 0) {
-                        if (json_object_get_type(val) != json_type_string)
-                                return CODEC_E_TYPE_NOT_STRING;
-                        *ret_type = json_object_get_string(val);
-                        *ret_type_len = (size_t) json_object_get_string_len(val);
-                }
-                vwriter_member_begin(w, &m, key, klen);
-                r = json_write_value(limits, w, val, &signature);
-                if (r != CODEC_OK)
-                        return r;
-                vwriter_member_end(w, &array, &m, signature);
+        while (p[k] != '"' && p[k] != '\\')
+                k++;
+        if (p[k] == '"') {
+                *ret = p + start;
+                *ret_len = k - start;
+                *i = k + 1;
+                return;
         }
-        vwriter_array_end(w, &array);
+        g_string_truncate(buf, 0);
+        g_string_append_len(buf, p + start, (gssize) (k - start));
+        while (p[k] != '"') {
+                unsigned u, lo;
+                char c = p[k];
+
+                if (c != '\\') {
+                        size_t run = k;
+                        while (p[k] != '"' && p[k] != '\\')
+                                k++;
+                        g_string_append_len(buf, p + run, (gssize) (k - run));
+                        continue;
+                }
+                c = p[k + 1];
+                k += 2;
+                switch (c) {
+                case 'b':
+                        g_string_append_c(buf, '\b');
+                        break;
+                case 'f':
+                        g_string_append_c(buf, '\f');
+                        break;
+                case 'n':
+                        g_string_append_c(buf, '\n');
+                        break;
+                case 'r':
+                        g_string_append_c(buf, '\r');
+                        break;
+                case 't':
+                        g_string_append_c(buf, '\t');
+                        break;
+                case 'u':
+                        (void) scan_u4(p, k + 4, &k, &u); /* json_scan proved it */
+                        if (u >= 0xd800 && u <= 0xdbff) {
+                                k += 2; /* the low half's "\u" */
+                                (void) scan_u4(p, k + 4, &k, &lo);
+                                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                        }
+                        g_string_append_unichar(buf, u);
+                        break;
+                default: /* " \ / */
+                        g_string_append_c(buf, c);
+                        break;
+                }
+        }
+        *ret = buf->str;
+        *ret_len = buf->len;
+        *i = k + 1;
+}
+
+/* Moves *i past the value at p[*i]. */
+static void json_skip(const char *p, size_t *i)
+{
+        unsigned depth = 0;
+
+        do {
+                char c = p[*i];
+                if (c == '"') {
+                        size_t k = *i + 1;
+                        while (p[k] != '"')
+                                k += p[k] == '\\' ? 2 : 1;
+                        *i = k + 1;
+                } else if (c == '{' || c == '[') {
+                        depth++;
+                        (*i)++;
+                } else if (c == '}' || c == ']') {
+                        depth--;
+                        (*i)++;
+                } else if (depth == 0) {
+                        /* a number or a literal: up to its delimiter */
+                        while (!strchr(",]} \t\n\r", p[*i]) && p[*i] != '\0')
+                                (*i)++;
+                } else {
+                        (*i)++;
+                }
+        } while (depth > 0);
+}
+
+typedef struct {
+        GString *key;   /* an escaped key, unescaped */
+        GString *value; /* an escaped string value, unescaped */
+        GString *type;  /* the top-level "type", when escaped */
+} JsonScratch;
+
+static CodecReason json_write_value(const CodecLimits *limits, VWriter *w, const char *p,
+                                    size_t *i, JsonScratch *s, const char **ret_signature);
+
+/* A key (its own copy when it was escaped) and where its value starts. */
+typedef struct {
+        const char *ptr;
+        size_t len;
+        size_t value;
+        char *owned;
+} JsonPair;
+
+static bool json_key_equal(const JsonPair *a, const JsonPair *b)
+{
+        return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
+}
+
+static guint json_pair_hash(gconstpointer v)
+{
+        const JsonPair *k = v;
+        guint h = 5381;
+        for (size_t i = 0; i < k->len; i++)
+                h = h * 33 + (unsigned char) k->ptr[i];
+        return h;
+}
+
+static gboolean json_pair_equal(gconstpointer a, gconstpointer b)
+{
+        return json_key_equal(a, b);
+}
+
+static bool json_seen_before(JsonPair *pairs, size_t k, GHashTable **table)
+{
+        if (k < 16) {
+                for (size_t j = 0; j < k; j++)
+                        if (json_key_equal(&pairs[j], &pairs[k]))
+                                return true;
+                return false;
+        }
+        if (!*table) {
+                *table = g_hash_table_new(json_pair_hash, json_pair_equal);
+                for (size_t j = 0; j < k; j++)
+                        g_hash_table_add(*table, &pairs[j]);
+        }
+        if (g_hash_table_contains(*table, &pairs[k]))
+                return true;
+        g_hash_table_add(*table, &pairs[k]);
+        return false;
+}
+
+/* The key at p[*i] and the ':' after it; *i moves to its value. */
+static CodecReason json_key(const CodecLimits *limits, const char *p, size_t *i, JsonScratch *s,
+                            JsonPair *pair)
+{
+        const char *key;
+        size_t len;
+        CodecReason r;
+
+        json_string(p, i, s->key, &key, &len);
+        r = codec_check_string(limits, key, len); /* \u0000 in a key was refused by json_scan */
+        if (r != CODEC_OK)
+                return r;
+        *pair = (JsonPair){ .ptr = key, .len = len };
+        if (key == s->key->str) /* escaped: kept for the duplicate check */
+                pair->ptr = pair->owned = g_strndup(key, len);
+        skip_ws(p, i);
+        (*i)++; /* ':' */
+        skip_ws(p, i);
+        pair->value = *i;
         return CODEC_OK;
 }
 
-static CodecReason json_write_array(const CodecLimits *limits, VWriter *w, struct json_object *o)
+/* One member, its value at p[*at] (*at moves past it): left out when null;
+ * "type" at the top. */
+static CodecReason json_write_member(const CodecLimits *limits, VWriter *w, const VFrame *array,
+                                     const char *p, const JsonPair *key, size_t *at, bool top,
+                                     JsonScratch *s, const char **ret_type, size_t *ret_type_len)
 {
-        size_t n = json_object_array_length(o);
+        const char *signature;
+        VMember member;
+        CodecReason r;
+
+        if (p[*at] == 'n') {
+                *at += 4; /* a null member is left out (D-Bus has no null) */
+                return CODEC_OK;
+        }
+        if (top && key->len == 4 && memcmp(key->ptr, "type", 4) == 0) {
+                size_t k = *at;
+                if (p[k] != '"')
+                        return CODEC_E_TYPE_NOT_STRING;
+                json_string(p, &k, s->type, ret_type, ret_type_len);
+        }
+        vwriter_member_begin(w, &member, key->ptr, key->len);
+        r = json_write_value(limits, w, p, at, s, &signature);
+        if (r != CODEC_OK)
+                return r;
+        vwriter_member_end(w, array, &member, signature);
+        return CODEC_OK;
+}
+
+static void pairs_free(JsonPair *pairs, size_t n)
+{
+        for (size_t k = 0; k < n; k++)
+                g_free(pairs[k].owned);
+}
+
+/*
+ * The object at p[*i] as a{sv}. Duplicate keys keep json-c's meaning (and
+ * msgpack's, codec-msgpack.c): the member sits where its key first appears
+ * and holds the last value (a last null removes it). Written in one pass
+ * while no key repeats; at the first repeat what was written is taken back
+ * and the object is written again from all its members.
+ */
+static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, const char *p,
+                                     size_t *i, bool top, JsonScratch *s, const char **ret_type,
+                                     size_t *ret_type_len)
+{
+        JsonPair stackbuf[16];
+        g_autofree JsonPair *heap = NULL;
+        g_autoptr(GHashTable) table = NULL;
+        JsonPair *pairs = stackbuf;
+        size_t cap = G_N_ELEMENTS(stackbuf), n = 0, mark_len = w->len,
+               mark_offsets = w->n_offsets, start;
+        bool repeat = false;
+        CodecReason r = CODEC_OK, bad = CODEC_OK;
         VFrame array;
 
+        (*i)++; /* '{' */
+        skip_ws(p, i);
+        start = *i;
         vwriter_array_begin(w, &array);
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *e = json_object_array_get_idx(o, i);
+        while (p[*i] != '}') {
+                if (n == cap) {
+                        JsonPair *more = g_new(JsonPair, cap * 2);
+                        memcpy(more, pairs, sizeof(JsonPair) * n);
+                        g_free(heap);
+                        pairs = heap = more;
+                        cap *= 2;
+                        g_clear_pointer(&table, g_hash_table_unref); /* it pointed into the old */
+                }
+                r = json_key(limits, p, i, s, &pairs[n]);
+                if (r != CODEC_OK)
+                        break;
+                n++;
+                if (json_seen_before(pairs, n - 1, &table)) {
+                        repeat = true;
+                        break;
+                }
+                if (bad == CODEC_OK) {
+                        r = json_write_member(limits, w, &array, p, &pairs[n - 1], i, top, s,
+                                              ret_type, ret_type_len);
+                        if (r != CODEC_OK) {
+                                /* the verdict, unless a later key repeats (its value may
+                                 * replace this one): read on to know */
+                                bad = r;
+                                *i = pairs[n - 1].value;
+                                json_skip(p, i);
+                        }
+                } else {
+                        json_skip(p, i);
+                }
+                skip_ws(p, i);
+                if (p[*i] == ',') {
+                        (*i)++;
+                        skip_ws(p, i);
+                }
+        }
+        if (r != CODEC_OK && !repeat) {
+                pairs_free(pairs, n);
+                return bad != CODEC_OK ? bad : r;
+        }
+        if (!repeat) {
+                pairs_free(pairs, n);
+                (*i)++; /* '}' */
+                if (bad != CODEC_OK)
+                        return bad;
+                vwriter_array_end(w, &array);
+                return CODEC_OK;
+        }
+
+        /* a repeated key: every member first, then each key once, with its last value */
+        {
+                g_autofree int64_t *winner = NULL;
+                g_autoptr(GHashTable) first = g_hash_table_new(json_pair_hash, json_pair_equal);
+
+                pairs_free(pairs, n);
+                n = 0;
+                w->len = mark_len;
+                w->n_offsets = mark_offsets;
+                *i = start;
+                vwriter_array_begin(w, &array);
+                while (p[*i] != '}') {
+                        if (n == cap) {
+                                JsonPair *more = g_new(JsonPair, cap * 2);
+                                memcpy(more, pairs, sizeof(JsonPair) * n);
+                                g_free(heap);
+                                pairs = heap = more;
+                                cap *= 2;
+                        }
+                        r = json_key(limits, p, i, s, &pairs[n]);
+                        if (r != CODEC_OK) {
+                                pairs_free(pairs, n);
+                                return r;
+                        }
+                        n++;
+                        json_skip(p, i);
+                        skip_ws(p, i);
+                        if (p[*i] == ',') {
+                                (*i)++;
+                                skip_ws(p, i);
+                        }
+                }
+                (*i)++; /* '}' */
+                winner = g_new(int64_t, n);
+                for (size_t k = 0; k < n; k++) {
+                        gpointer found;
+                        if (g_hash_table_lookup_extended(first, &pairs[k], NULL, &found)) {
+                                winner[GPOINTER_TO_SIZE(found)] = (int64_t) k;
+                                winner[k] = -1;
+                        } else {
+                                g_hash_table_insert(first, &pairs[k], GSIZE_TO_POINTER(k));
+                                winner[k] = (int64_t) k;
+                        }
+                }
+                for (size_t k = 0; k < n && r == CODEC_OK; k++) {
+                        size_t at;
+                        if (winner[k] < 0)
+                                continue;
+                        at = pairs[winner[k]].value;
+                        r = json_write_member(limits, w, &array, p, &pairs[k], &at, top, s,
+                                              ret_type, ret_type_len);
+                }
+                pairs_free(pairs, n);
+                if (r != CODEC_OK)
+                        return r;
+                vwriter_array_end(w, &array);
+                return CODEC_OK;
+        }
+}
+
+static CodecReason json_write_array(const CodecLimits *limits, VWriter *w, const char *p,
+                                    size_t *i, JsonScratch *s)
+{
+        VFrame array;
+
+        (*i)++; /* '[' */
+        skip_ws(p, i);
+        vwriter_array_begin(w, &array);
+        while (p[*i] != ']') {
                 const char *signature;
                 CodecReason r;
 
-                if (e == NULL)
+                if (p[*i] == 'n')
                         return CODEC_E_NULL_IN_ARRAY;
                 vwriter_element_begin(w);
-                r = json_write_value(limits, w, e, &signature);
+                r = json_write_value(limits, w, p, i, s, &signature);
                 if (r != CODEC_OK)
                         return r;
                 vwriter_element_end(w, &array, signature);
+                skip_ws(p, i);
+                if (p[*i] == ',') {
+                        (*i)++;
+                        skip_ws(p, i);
+                }
         }
+        (*i)++; /* ']' */
         vwriter_array_end(w, &array);
         return CODEC_OK;
 }
 
-static CodecReason json_write_value(const CodecLimits *limits, VWriter *w, struct json_object *o,
-                                    const char **ret_signature)
+/* A number literal (json_scan proved its syntax and, for an integer, its range). */
+static CodecReason json_write_number(VWriter *w, const char *p, size_t *i,
+                                     const char **ret_signature)
 {
-        CodecReason r;
+        size_t start = *i, len;
+        bool integer = true;
+        char stackbuf[64];
+        g_autofree char *heap = NULL;
+        char *text;
 
-        switch (json_object_get_type(o)) {
-        case json_type_object:
-                *ret_signature = "a{sv}";
-                return json_write_object(limits, w, o, false, NULL, NULL);
-        case json_type_array:
-                *ret_signature = "av";
-                return json_write_array(limits, w, o);
-        case json_type_boolean:
-                *ret_signature = "b";
-                vwriter_boolean(w, json_object_get_boolean(o));
-                return CODEC_OK;
-        case json_type_int: {
-                /* json_scan guaranteed the literal fits; json-c picked int64 or uint64 */
-                int64_t v = json_object_get_int64(o);
-                if (v == INT64_MAX && json_object_get_uint64(o) > (uint64_t) INT64_MAX) {
+        while (!strchr(",]} \t\n\r", p[*i]) && p[*i] != '\0') {
+                if (p[*i] == '.' || p[*i] == 'e' || p[*i] == 'E')
+                        integer = false;
+                (*i)++;
+        }
+        len = *i - start;
+        text = len < sizeof(stackbuf) ? stackbuf : (heap = g_malloc(len + 1));
+        memcpy(text, p + start, len);
+        text[len] = '\0';
+        if (integer && text[0] == '-') {
+                *ret_signature = "x";
+                vwriter_int64(w, g_ascii_strtoll(text, NULL, 10));
+        } else if (integer) {
+                guint64 u = g_ascii_strtoull(text, NULL, 10);
+                if (u > (guint64) INT64_MAX) {
                         *ret_signature = "t";
-                        vwriter_uint64(w, json_object_get_uint64(o));
+                        vwriter_uint64(w, u);
                 } else {
                         *ret_signature = "x";
-                        vwriter_int64(w, v);
+                        vwriter_int64(w, (int64_t) u);
                 }
-                return CODEC_OK;
-        }
-        case json_type_double: {
-                double d = json_object_get_double(o);
+        } else {
+                double d = g_ascii_strtod(text, NULL);
                 if (!isfinite(d))
                         return CODEC_E_NUMBER_NOT_FINITE; /* 1e400: a valid literal, no double */
                 *ret_signature = "d";
                 vwriter_double(w, d);
-                return CODEC_OK;
         }
-        case json_type_string: {
-                const char *s = json_object_get_string(o);
-                size_t len = (size_t) json_object_get_string_len(o);
-                r = codec_check_string(limits, s, len);
+        return CODEC_OK;
+}
+
+static CodecReason json_write_value(const CodecLimits *limits, VWriter *w, const char *p,
+                                    size_t *i, JsonScratch *s, const char **ret_signature)
+{
+        const char *str;
+        size_t len;
+        CodecReason r;
+
+        switch (p[*i]) {
+        case '{':
+                *ret_signature = "a{sv}";
+                return json_write_object(limits, w, p, i, false, s, NULL, NULL);
+        case '[':
+                *ret_signature = "av";
+                return json_write_array(limits, w, p, i, s);
+        case '"':
+                json_string(p, i, s->value, &str, &len);
+                r = codec_check_string(limits, str, len);
                 if (r != CODEC_OK)
                         return r;
                 *ret_signature = "s";
-                vwriter_string(w, s, len);
+                vwriter_string(w, str, len);
                 return CODEC_OK;
+        case 't':
+        case 'f':
+                *ret_signature = "b";
+                vwriter_boolean(w, p[*i] == 't');
+                *i += p[*i] == 't' ? 4 : 5;
+                return CODEC_OK;
+        default:
+                return json_write_number(w, p, i, ret_signature);
         }
-        case json_type_null:
-                break;
-        }
-        g_assert_not_reached(); /* null is handled by the container */
 }
 
-/*
- * One tokener per thread, reset between packets: allocating one (its parse
- * stack and print buffer) was a fifth of the decoding time. json_scan
- * enforces max_depth exactly; json-c's own limit is a backstop set to the
- * ceiling, plus the level json-c spends on a scalar at the deepest level.
- */
-static GPrivate tokener_key = G_PRIVATE_INIT((GDestroyNotify) json_tokener_free);
-
-static struct json_tokener *json_tokener_get(void)
+static void scratch_free(JsonScratch *s)
 {
-        struct json_tokener *tok = g_private_get(&tokener_key);
+        g_string_free(s->key, TRUE);
+        g_string_free(s->value, TRUE);
+        g_string_free(s->type, TRUE);
+        g_free(s);
+}
 
-        if (!tok) {
-                tok = json_tokener_new_ex((int) CODEC_DEPTH_CEILING + 1);
-                if (!tok)
-                        g_error("json_tokener_new_ex: out of memory");
-                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-                g_private_set(&tokener_key, tok);
+/* The thread's scratch strings, kept from one event to the next (given back
+ * when one grew past 64 KiB). */
+static GPrivate scratch_key = G_PRIVATE_INIT((GDestroyNotify) scratch_free);
+
+static JsonScratch *scratch_get(void)
+{
+        JsonScratch *s = g_private_get(&scratch_key);
+
+        if (!s) {
+                s = g_new0(JsonScratch, 1);
+                s->key = g_string_new(NULL);
+                s->value = g_string_new(NULL);
+                s->type = g_string_new(NULL);
+                g_private_set(&scratch_key, s);
         }
-        return tok;
+        return s;
+}
+
+static void scratch_trim(JsonScratch *s)
+{
+        GString **all[] = { &s->key, &s->value, &s->type };
+
+        for (size_t k = 0; k < G_N_ELEMENTS(all); k++)
+                if ((*all[k])->allocated_len > 65536) {
+                        g_string_free(*all[k], TRUE);
+                        *all[k] = g_string_new(NULL);
+                }
 }
 
 CodecReason codec_decode_json(const CodecLimits *limits, const char *buf, size_t len,
                               CodecEvent *ret)
 {
-        g_autoptr(GString) fixed = NULL;
-        struct json_tokener *tok;
-        struct json_object *root;
+        JsonScratch *s;
         const char *type = NULL;
-        size_t start = 0, end = 0, type_len = 0;
+        size_t start = 0, end = 0, type_len = 0, i;
         VWriter *w;
-        bool mangled = false;
         CodecReason r;
 
         while (start < len && is_ws(buf[start]))
@@ -501,39 +831,23 @@ CodecReason codec_decode_json(const CodecLimits *limits, const char *buf, size_t
         if (start == len)
                 return CODEC_E_EMPTY;
 
-        r = json_scan(limits, buf, len, start, &end, &mangled);
+        r = json_scan(limits, buf, len, start, &end);
         if (r != CODEC_OK)
                 return r;
-        for (size_t i = end; i < len; i++)
-                if (!is_ws(buf[i]))
+        for (size_t k = end; k < len; k++)
+                if (!is_ws(buf[k]))
                         return CODEC_E_TRAILING_DATA;
         if (buf[start] != '{')
                 return CODEC_E_NOT_OBJECT;
 
-        if (mangled) {
-                fixed = json_unescape_pairs(buf + start, end - start);
-                buf = fixed->str;
-                start = 0;
-                end = fixed->len;
-        }
-
-        tok = json_tokener_get();
-        root = json_tokener_parse_ex(tok, buf + start, (int) (end - start));
-        if (!root) {
-                enum json_tokener_error e = json_tokener_get_error(tok);
-                json_tokener_reset(tok);
-                if (e == json_tokener_error_depth)
-                        return CODEC_E_TOO_DEEP;
-                return e == json_tokener_continue ? CODEC_E_TRUNCATED : CODEC_E_SYNTAX;
-        }
-        json_tokener_reset(tok);
-
+        s = scratch_get();
         w = vwriter_acquire();
-        r = json_write_object(limits, w, root, true, &type, &type_len);
+        i = start;
+        r = json_write_object(limits, w, buf, &i, true, s, &type, &type_len);
         if (r == CODEC_OK)
                 codec_event_take(ret, CODEC_FORMAT_JSON, w, type, type_len);
         else
                 vwriter_reset(w);
-        json_object_put(root);
+        scratch_trim(s);
         return r;
 }

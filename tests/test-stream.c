@@ -394,7 +394,13 @@ static void test_unfinished_lines_stay_within_capacity_bytes(void)
                HOARDERS, held, grown);
         CU_ASSERT_TRUE(held <= 16u << 20);
         CU_ASSERT_TRUE(held >= 8u << 20); /* they are charged: some are held */
+#ifdef __SANITIZE_ADDRESS__
+        /* ASan's quarantine keeps freed memory resident: RSS says nothing here (the
+         * plain and release builds check it; queue-bytes is checked everywhere) */
+        printf("# RSS bound not checked under AddressSanitizer\n");
+#else
         CU_ASSERT_TRUE(grown <= 32 * 1024);
+#endif
         CU_ASSERT_TRUE(testdaemon_wait_log(f.d, "threw away the unfinished line") >= 1);
 
         /* a complete line from another connection goes out */
