@@ -356,7 +356,7 @@ static void json_string(const char *p, size_t *i, GString *buf, const char **ret
         g_string_truncate(buf, 0);
         g_string_append_len(buf, p + start, (gssize) (k - start));
         while (p[k] != '"') {
-                unsigned u, lo;
+                unsigned u = 0, lo = 0;
                 char c = p[k];
 
                 if (c != '\\') {
