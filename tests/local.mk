@@ -204,7 +204,7 @@ FUZZ_CORE = \
 	src/codec.c src/codec-detect.c src/codec-json.c src/codec-msgpack.c src/vwriter.c \
 	src/reason.c src/log.c src/stats.c src/event.c src/queue.c src/config.c src/config-listen.c src/socket.c src/listener.c src/busmsg.c \
 	src/intake.c src/reader.c \
-	src/linebuf.c src/schema.c src/statsobj.c src/peer.c src/largefd.c src/answers.c \
+	src/linebuf.c src/schema.c src/dbusrules.c src/statsobj.c src/peer.c src/largefd.c src/answers.c \
 	$(NULL)
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
