@@ -6,8 +6,10 @@
  */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "codec.h"
 
@@ -18,6 +20,29 @@ CodecReason codec_decode_msgpack(const CodecLimits *limits, const char *buf, siz
                                  CodecEvent *ret);
 /* Checks one key or string value: length, NUL, UTF-8. */
 CodecReason codec_check_string(const CodecLimits *limits, const char *s, size_t len);
+/*
+ * Duplicate keys, one meaning for both codecs (as json-c decoded JSON): the
+ * member sits where its key first appears and holds the last value (a last
+ * null removes it). A decoder writes an object's members in one pass while
+ * codec_pair_seen() says no key repeats, and at the first repeat writes it
+ * again from all its pairs, each first occurrence with the value
+ * codec_pairs_winners() names.
+ */
+typedef struct {
+        const char *ptr; /* the key, unescaped */
+        size_t len;
+        size_t value; /* where its value starts in the input */
+        char *owned;  /* ptr, when the decoder had to copy it (else NULL) */
+} CodecPair;
+
+/* Whether pairs[k]'s key is one of pairs[0 .. k)'s. *table (NULL at first,
+ * g_hash_table_unref() it, and drop it when pairs moves) is made from 16
+ * keys on. */
+bool codec_pair_seen(const CodecPair *pairs, size_t k, GHashTable **table);
+/* winner[k]: the index of the pair whose value the key of pairs[k] takes, or
+ * -1 when an earlier pair has the same key (that one is written). */
+void codec_pairs_winners(const CodecPair *pairs, size_t n, int64_t *winner);
+
 /* Finishes a decoded event from the writer and the "type" member's bytes. */
 void codec_event_take(CodecEvent *ret, CodecFormat format, VWriter *w, const char *type,
                       size_t type_len);

@@ -440,55 +440,9 @@ typedef struct {
 static CodecReason json_write_value(const CodecLimits *limits, VWriter *w, const char *p,
                                     size_t *i, JsonScratch *s, const char **ret_signature);
 
-/* A key (its own copy when it was escaped) and where its value starts. */
-typedef struct {
-        const char *ptr;
-        size_t len;
-        size_t value;
-        char *owned;
-} JsonPair;
-
-static bool json_key_equal(const JsonPair *a, const JsonPair *b)
-{
-        return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
-}
-
-static guint json_pair_hash(gconstpointer v)
-{
-        const JsonPair *k = v;
-        guint h = 5381;
-        for (size_t i = 0; i < k->len; i++)
-                h = h * 33 + (unsigned char) k->ptr[i];
-        return h;
-}
-
-static gboolean json_pair_equal(gconstpointer a, gconstpointer b)
-{
-        return json_key_equal(a, b);
-}
-
-static bool json_seen_before(JsonPair *pairs, size_t k, GHashTable **table)
-{
-        if (k < 16) {
-                for (size_t j = 0; j < k; j++)
-                        if (json_key_equal(&pairs[j], &pairs[k]))
-                                return true;
-                return false;
-        }
-        if (!*table) {
-                *table = g_hash_table_new(json_pair_hash, json_pair_equal);
-                for (size_t j = 0; j < k; j++)
-                        g_hash_table_add(*table, &pairs[j]);
-        }
-        if (g_hash_table_contains(*table, &pairs[k]))
-                return true;
-        g_hash_table_add(*table, &pairs[k]);
-        return false;
-}
-
 /* The key at p[*i] and the ':' after it; *i moves to its value. */
 static CodecReason json_key(const CodecLimits *limits, const char *p, size_t *i, JsonScratch *s,
-                            JsonPair *pair)
+                            CodecPair *pair)
 {
         const char *key;
         size_t len;
@@ -498,7 +452,7 @@ static CodecReason json_key(const CodecLimits *limits, const char *p, size_t *i,
         r = codec_check_string(limits, key, len); /* \u0000 in a key was refused by json_scan */
         if (r != CODEC_OK)
                 return r;
-        *pair = (JsonPair){ .ptr = key, .len = len };
+        *pair = (CodecPair){ .ptr = key, .len = len };
         if (key == s->key->str) /* escaped: kept for the duplicate check */
                 pair->ptr = pair->owned = g_strndup(key, len);
         skip_ws(p, i);
@@ -511,7 +465,7 @@ static CodecReason json_key(const CodecLimits *limits, const char *p, size_t *i,
 /* One member, its value at p[*at] (*at moves past it): left out when null;
  * "type" at the top. */
 static CodecReason json_write_member(const CodecLimits *limits, VWriter *w, const VFrame *array,
-                                     const char *p, const JsonPair *key, size_t *at, bool top,
+                                     const char *p, const CodecPair *key, size_t *at, bool top,
                                      JsonScratch *s, const char **ret_type, size_t *ret_type_len)
 {
         const char *signature;
@@ -536,7 +490,7 @@ static CodecReason json_write_member(const CodecLimits *limits, VWriter *w, cons
         return CODEC_OK;
 }
 
-static void pairs_free(JsonPair *pairs, size_t n)
+static void pairs_free(CodecPair *pairs, size_t n)
 {
         for (size_t k = 0; k < n; k++)
                 g_free(pairs[k].owned);
@@ -553,10 +507,10 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
                                      size_t *i, bool top, JsonScratch *s, const char **ret_type,
                                      size_t *ret_type_len)
 {
-        JsonPair stackbuf[16];
-        g_autofree JsonPair *heap = NULL;
+        CodecPair stackbuf[16];
+        g_autofree CodecPair *heap = NULL;
         g_autoptr(GHashTable) table = NULL;
-        JsonPair *pairs = stackbuf;
+        CodecPair *pairs = stackbuf;
         size_t cap = G_N_ELEMENTS(stackbuf), n = 0, mark_len = w->len,
                mark_offsets = w->n_offsets, start;
         bool repeat = false;
@@ -569,8 +523,8 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
         vwriter_array_begin(w, &array);
         while (p[*i] != '}') {
                 if (n == cap) {
-                        JsonPair *more = g_new(JsonPair, cap * 2);
-                        memcpy(more, pairs, sizeof(JsonPair) * n);
+                        CodecPair *more = g_new(CodecPair, cap * 2);
+                        memcpy(more, pairs, sizeof(CodecPair) * n);
                         g_free(heap);
                         pairs = heap = more;
                         cap *= 2;
@@ -580,7 +534,7 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
                 if (r != CODEC_OK)
                         break;
                 n++;
-                if (json_seen_before(pairs, n - 1, &table)) {
+                if (codec_pair_seen(pairs, n - 1, &table)) {
                         repeat = true;
                         break;
                 }
@@ -619,7 +573,6 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
         /* a repeated key: every member first, then each key once, with its last value */
         {
                 g_autofree int64_t *winner = NULL;
-                g_autoptr(GHashTable) first = g_hash_table_new(json_pair_hash, json_pair_equal);
 
                 pairs_free(pairs, n);
                 n = 0;
@@ -629,8 +582,8 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
                 vwriter_array_begin(w, &array);
                 while (p[*i] != '}') {
                         if (n == cap) {
-                                JsonPair *more = g_new(JsonPair, cap * 2);
-                                memcpy(more, pairs, sizeof(JsonPair) * n);
+                                CodecPair *more = g_new(CodecPair, cap * 2);
+                                memcpy(more, pairs, sizeof(CodecPair) * n);
                                 g_free(heap);
                                 pairs = heap = more;
                                 cap *= 2;
@@ -650,16 +603,7 @@ static CodecReason json_write_object(const CodecLimits *limits, VWriter *w, cons
                 }
                 (*i)++; /* '}' */
                 winner = g_new(int64_t, n);
-                for (size_t k = 0; k < n; k++) {
-                        gpointer found;
-                        if (g_hash_table_lookup_extended(first, &pairs[k], NULL, &found)) {
-                                winner[GPOINTER_TO_SIZE(found)] = (int64_t) k;
-                                winner[k] = -1;
-                        } else {
-                                g_hash_table_insert(first, &pairs[k], GSIZE_TO_POINTER(k));
-                                winner[k] = (int64_t) k;
-                        }
-                }
+                codec_pairs_winners(pairs, n, winner);
                 for (size_t k = 0; k < n && r == CODEC_OK; k++) {
                         size_t at;
                         if (winner[k] < 0)

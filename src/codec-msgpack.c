@@ -364,57 +364,10 @@ static void mp_skip(const unsigned char *p, size_t *i)
 static CodecReason mp_write_item(const CodecLimits *limits, VWriter *w, const unsigned char *p,
                                  size_t *i, const MpItem *it, const char **ret_signature);
 
-/* A key and where its value starts. */
-typedef struct {
-        const char *ptr;
-        uint32_t len;
-        size_t value;
-} MpPair;
-
-/* An empty key's ptr may be anything: compare lengths first. */
-static bool pair_key_equal(const MpPair *a, const MpPair *b)
-{
-        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
-}
-
-static guint pair_hash(gconstpointer v)
-{
-        const MpPair *k = v;
-        guint h = 5381;
-        for (uint32_t i = 0; i < k->len; i++)
-                h = h * 33 + (unsigned char) k->ptr[i];
-        return h;
-}
-
-static gboolean pair_equal(gconstpointer a, gconstpointer b)
-{
-        return pair_key_equal(a, b);
-}
-
-/* Whether pairs[k]'s key is one of pairs[0 .. k)'s (a table from 16 keys on). */
-static bool seen_before(MpPair *pairs, uint32_t k, GHashTable **table)
-{
-        if (k < 16) {
-                for (uint32_t j = 0; j < k; j++)
-                        if (pair_key_equal(&pairs[j], &pairs[k]))
-                                return true;
-                return false;
-        }
-        if (!*table) {
-                *table = g_hash_table_new(pair_hash, pair_equal);
-                for (uint32_t j = 0; j < k; j++)
-                        g_hash_table_add(*table, &pairs[j]);
-        }
-        if (g_hash_table_contains(*table, &pairs[k]))
-                return true;
-        g_hash_table_add(*table, &pairs[k]);
-        return false;
-}
-
 /* One member, its value at p[*at] (*at moves past it): left out when null;
  * "type" at the top. */
 static CodecReason mp_write_member(const CodecLimits *limits, VWriter *w, const VFrame *array,
-                                   const unsigned char *p, const MpPair *key, size_t *at,
+                                   const unsigned char *p, const CodecPair *key, size_t *at,
                                    bool top, const char **ret_type, size_t *ret_type_len)
 {
         const char *signature;
@@ -450,10 +403,10 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const uns
                                 size_t *i, uint32_t n, bool top, const char **ret_type,
                                 size_t *ret_type_len)
 {
-        MpPair stackbuf[16];
-        g_autofree MpPair *heap = NULL;
+        CodecPair stackbuf[16];
+        g_autofree CodecPair *heap = NULL;
         g_autoptr(GHashTable) table = NULL;
-        MpPair *pairs = n <= G_N_ELEMENTS(stackbuf) ? stackbuf : (heap = g_new(MpPair, n));
+        CodecPair *pairs = n <= G_N_ELEMENTS(stackbuf) ? stackbuf : (heap = g_new(CodecPair, n));
         size_t mark_len = w->len, mark_offsets = w->n_offsets, start = *i;
         VFrame array;
         CodecReason r;
@@ -467,8 +420,8 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const uns
                 r = codec_check_string(limits, key.ptr, key.n);
                 if (r != CODEC_OK)
                         return r;
-                pairs[k] = (MpPair){ key.ptr, key.n, *i };
-                if (seen_before(pairs, k, &table))
+                pairs[k] = (CodecPair){ key.ptr, key.n, *i, NULL };
+                if (codec_pair_seen(pairs, k, &table))
                         break;
                 r = mp_write_member(limits, w, &array, p, &pairs[k], i, top, ret_type,
                                     ret_type_len);
@@ -483,9 +436,9 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const uns
                                 r = codec_check_string(limits, key.ptr, key.n);
                                 if (r != CODEC_OK)
                                         return bad;
-                                pairs[k] = (MpPair){ key.ptr, key.n, *i };
+                                pairs[k] = (CodecPair){ key.ptr, key.n, *i, NULL };
                                 mp_skip(p, i);
-                                if (seen_before(pairs, k, &table))
+                                if (codec_pair_seen(pairs, k, &table))
                                         break;
                         }
                         if (k == n)
@@ -496,7 +449,6 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const uns
         if (k < n) {
                 /* a repeated key: every pair first, then each key once */
                 g_autofree int64_t *winner = g_new(int64_t, n);
-                g_autoptr(GHashTable) first = g_hash_table_new(pair_hash, pair_equal);
 
                 w->len = mark_len;
                 w->n_offsets = mark_offsets;
@@ -504,22 +456,15 @@ static CodecReason mp_write_map(const CodecLimits *limits, VWriter *w, const uns
                 vwriter_array_begin(w, &array);
                 for (k = 0; k < n; k++) {
                         MpItem key;
-                        gpointer found;
 
                         mp_item(p, i, &key);
                         r = codec_check_string(limits, key.ptr, key.n);
                         if (r != CODEC_OK)
                                 return r;
-                        pairs[k] = (MpPair){ key.ptr, key.n, *i };
+                        pairs[k] = (CodecPair){ key.ptr, key.n, *i, NULL };
                         mp_skip(p, i);
-                        if (g_hash_table_lookup_extended(first, &pairs[k], NULL, &found)) {
-                                winner[GPOINTER_TO_UINT(found)] = k;
-                                winner[k] = -1;
-                        } else {
-                                g_hash_table_insert(first, &pairs[k], GUINT_TO_POINTER(k));
-                                winner[k] = k;
-                        }
                 }
+                codec_pairs_winners(pairs, n, winner);
                 for (k = 0; k < n; k++) {
                         size_t at;
                         if (winner[k] < 0)

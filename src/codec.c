@@ -130,3 +130,56 @@ void codec_event_take(CodecEvent *ret, CodecFormat format, VWriter *w, const cha
                 ret->type = g_variant_ref_sink(g_variant_new_string(""));
         }
 }
+
+static gboolean pair_equal(gconstpointer a, gconstpointer b)
+{
+        const CodecPair *x = a, *y = b;
+
+        /* an empty key's ptr may be anything: lengths first */
+        return x->len == y->len && (x->len == 0 || memcmp(x->ptr, y->ptr, x->len) == 0);
+}
+
+static guint pair_hash(gconstpointer v)
+{
+        const CodecPair *k = v;
+        guint h = 5381;
+
+        for (size_t i = 0; i < k->len; i++)
+                h = h * 33 + (unsigned char) k->ptr[i];
+        return h;
+}
+
+bool codec_pair_seen(const CodecPair *pairs, size_t k, GHashTable **table)
+{
+        if (k < 16) {
+                for (size_t j = 0; j < k; j++)
+                        if (pair_equal(&pairs[j], &pairs[k]))
+                                return true;
+                return false;
+        }
+        if (!*table) {
+                *table = g_hash_table_new(pair_hash, pair_equal);
+                for (size_t j = 0; j < k; j++)
+                        g_hash_table_add(*table, (gpointer) &pairs[j]);
+        }
+        if (g_hash_table_contains(*table, &pairs[k]))
+                return true;
+        g_hash_table_add(*table, (gpointer) &pairs[k]);
+        return false;
+}
+
+void codec_pairs_winners(const CodecPair *pairs, size_t n, int64_t *winner)
+{
+        g_autoptr(GHashTable) first = g_hash_table_new(pair_hash, pair_equal);
+
+        for (size_t k = 0; k < n; k++) {
+                gpointer found;
+                if (g_hash_table_lookup_extended(first, &pairs[k], NULL, &found)) {
+                        winner[GPOINTER_TO_SIZE(found)] = (int64_t) k;
+                        winner[k] = -1;
+                } else {
+                        g_hash_table_insert(first, (gpointer) &pairs[k], GSIZE_TO_POINTER(k));
+                        winner[k] = (int64_t) k;
+                }
+        }
+}

@@ -768,24 +768,36 @@ void queue_quarantine(Queue *q)
         event_free(ev);
 }
 
-size_t queue_busiest(const Queue *q, const Lane **out, size_t n)
+static uint64_t lane_offered(const void *p)
+{
+        const Lane *lane = p;
+        return lane->received + lane->rate_limited;
+}
+
+static uint64_t user_offered(const void *p)
+{
+        const QueueUser *u = p;
+        return u->received + u->rate_limited;
+}
+
+/* The n items of a list (lanes or users) that offered the most events, busiest
+ * first, by insertion into the sorted top n. */
+static size_t busiest(const GList *head, uint64_t (*offered_of)(const void *), const void **out,
+                      size_t n)
 {
         size_t k = 0;
 
-        for (GList *l = q->all.head; l && n > 0; l = l->next) {
-                const Lane *lane = l->data;
-                uint64_t offered = lane->received + lane->rate_limited;
+        for (const GList *l = head; l && n > 0; l = l->next) {
+                uint64_t offered = offered_of(l->data);
                 size_t i;
 
                 if (offered == 0)
                         continue;
-                /* insertion into the sorted top n */
-                for (i = k; i > 0 && out[i - 1]->received + out[i - 1]->rate_limited < offered;
-                     i--)
+                for (i = k; i > 0 && offered_of(out[i - 1]) < offered; i--)
                         if (i < n)
                                 out[i] = out[i - 1];
                 if (i < n) {
-                        out[i] = lane;
+                        out[i] = l->data;
                         if (k < n)
                                 k++;
                 }
@@ -793,28 +805,14 @@ size_t queue_busiest(const Queue *q, const Lane **out, size_t n)
         return k;
 }
 
+size_t queue_busiest(const Queue *q, const Lane **out, size_t n)
+{
+        return busiest(q->all.head, lane_offered, (const void **) out, n);
+}
+
 size_t queue_busiest_users(const Queue *q, const QueueUser **out, size_t n)
 {
-        size_t k = 0;
-
-        for (GList *l = q->users.head; l && n > 0; l = l->next) {
-                const QueueUser *u = l->data;
-                uint64_t offered = u->received + u->rate_limited;
-                size_t i;
-
-                if (offered == 0)
-                        continue;
-                for (i = k; i > 0 && out[i - 1]->received + out[i - 1]->rate_limited < offered;
-                     i--)
-                        if (i < n)
-                                out[i] = out[i - 1];
-                if (i < n) {
-                        out[i] = u;
-                        if (k < n)
-                                k++;
-                }
-        }
-        return k;
+        return busiest(q->users.head, user_offered, (const void **) out, n);
 }
 
 size_t queue_user_connections(const Queue *q, uid_t uid)

@@ -395,6 +395,31 @@ static void test_signature_of_300_args(void)
                                             "D-Bus takes: longer than 255 characters" });
 }
 
+/* At the bus's limits, not past them: 32 nested arrays, a 255-character signature. */
+static void test_signatures_at_the_limits_load(void)
+{
+        g_autoptr(GString) args = g_string_new(NULL);
+        g_autofree char *arrays = g_strnfill(32, 'a'), *sig = NULL, *xml = NULL, *path = NULL;
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        char *paths[2] = { NULL, NULL };
+        Schemas s;
+
+        g_string_append_printf(args, "<arg name=\"deep\" type=\"%ss\"/>", arrays);
+        for (unsigned i = 0; i < 255 - 33; i++)
+                g_string_append_printf(args, "<arg name=\"a%u\" type=\"s\"/>", i);
+        sig = g_strdup_printf(SIG("A", "a", "%s"), args->str);
+        xml = g_strdup_printf(NODE("%s"), sig);
+        path = write_temp("limits.xml", xml);
+        paths[0] = path;
+        schemas_init(&s);
+        CU_ASSERT_TRUE(schemas_load(&s, paths, errors));
+        for (guint i = 0; i < errors->len; i++)
+                printf("# %s\n", (char *) errors->pdata[i]);
+        CU_ASSERT_EQUAL(errors->len, 0);
+        schemas_deinit(&s);
+        remove_temp(path);
+}
+
 static void test_default_of_70_variants(void)
 {
         g_autoptr(GString) v = g_string_new(NULL);
@@ -815,6 +840,7 @@ int main(void)
                 { "default_variant_of_a_maybe_type", test_bad_schema_22 },
                 TAP_TEST(signature_of_300_args),
                 TAP_TEST(default_of_70_variants),
+                TAP_TEST(signatures_at_the_limits_load),
                 { NULL, NULL },
         };
         static const TapTest bus_tests[] = {
